@@ -1,0 +1,357 @@
+"""Questionnaires, their versions, and the submissions patients make against them.
+
+A questionnaire has numbered versions.  A version is a draft until it is published; a published
+version never changes again (see ``PublishedVersionGuard``), so a submission, which points at the
+exact version the patient saw, can always be read as it was answered.  Editing a published
+questionnaire means creating the next draft from it (``intake.services.questionnaires``).
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+validate_code = RegexValidator(
+    CODE_PATTERN,
+    "Use lower-case letters, digits and underscores, starting with a letter (e.g. chest_pain).",
+)
+
+
+class PublishedVersionError(ValidationError):
+    """Raised on any attempt to change a published questionnaire version or its contents."""
+
+    def __init__(self, version):
+        super().__init__(
+            f"Version {version.number} of “{version.questionnaire}” is published and cannot be "
+            "changed. Create a new draft from it and edit that instead.",
+            code="published",
+        )
+
+
+class GuardedQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes that would touch a published version's contents."""
+
+    published_lookup = "version__status"
+
+    def _refuse_if_published(self):
+        touched = self.filter(**{self.published_lookup: QuestionnaireVersion.Status.PUBLISHED})
+        first = touched.first()
+        if first is not None:
+            raise PublishedVersionError(first.owning_version)
+
+    def update(self, **kwargs):
+        self._refuse_if_published()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._refuse_if_published()
+        return super().delete()
+
+
+class PublishedVersionGuard(models.Model):
+    """The last line of defence for immutability: services and the admin check first and give
+    friendlier errors, but nothing that goes through the ORM can change a published version."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def owning_version(self) -> "QuestionnaireVersion":
+        raise NotImplementedError
+
+    def _refuse_if_published(self):
+        version = self.owning_version
+        if version.pk and type(version).objects.filter(
+            pk=version.pk, status=QuestionnaireVersion.Status.PUBLISHED
+        ).exists():
+            raise PublishedVersionError(version)
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_published()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_published()
+        return super().delete(*args, **kwargs)
+
+
+class Questionnaire(models.Model):
+    slug = models.SlugField(unique=True, help_text="Stable identifier used in URLs and exports.")
+    name = models.CharField(max_length=200, help_text="Name staff see in the admin.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class VersionQuerySet(GuardedQuerySet):
+    published_lookup = "status"
+
+    def published(self):
+        return self.filter(status=QuestionnaireVersion.Status.PUBLISHED)
+
+
+class QuestionnaireVersion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.PROTECT, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    title = models.CharField(max_length=200, help_text="The title patients see above the form.")
+    introduction = models.TextField(
+        blank=True, help_text="A short paragraph shown to patients above the questions."
+    )
+    based_on = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version this draft was copied from.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = VersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["questionnaire", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["questionnaire", "number"],
+                name="unique_version_number",
+                violation_error_message="This questionnaire already has a version with that "
+                "number.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.questionnaire} v{self.number} ({self.get_status_display().lower()})"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def owning_version(self):
+        return self
+
+    def save(self, *args, **kwargs):
+        # A published row may not be saved again; publishing itself is a conditional update in
+        # intake.services.questionnaires.publish_version.
+        if self.pk and QuestionnaireVersion.objects.filter(
+            pk=self.pk, status=self.Status.PUBLISHED
+        ).exists():
+            raise PublishedVersionError(self)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk and QuestionnaireVersion.objects.filter(
+            pk=self.pk, status=self.Status.PUBLISHED
+        ).exists():
+            raise PublishedVersionError(self)
+        return super().delete(*args, **kwargs)
+
+
+class Section(PublishedVersionGuard):
+    version = models.ForeignKey(
+        QuestionnaireVersion, on_delete=models.CASCADE, related_name="sections"
+    )
+    title = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    objects = GuardedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["version", "position", "pk"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def owning_version(self):
+        return self.version
+
+
+class Question(PublishedVersionGuard):
+    class Type(models.TextChoices):
+        BOOLEAN = "boolean", "Yes or no"
+        SINGLE_CHOICE = "single_choice", "One choice"
+        MULTI_CHOICE = "multi_choice", "Several choices"
+        INTEGER = "integer", "Whole number"
+        TEXT = "text", "Text"
+
+    CHOICE_TYPES = (Type.SINGLE_CHOICE, Type.MULTI_CHOICE)
+
+    version = models.ForeignKey(
+        QuestionnaireVersion, on_delete=models.CASCADE, related_name="questions"
+    )
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="questions")
+    code = models.CharField(
+        max_length=64,
+        validators=[validate_code],
+        help_text="Stable identifier used by the screening rules, the API and exports. Once "
+        "published, a code never changes meaning.",
+    )
+    text = models.CharField(max_length=500, help_text="The question as the patient reads it.")
+    help_text = models.CharField(
+        max_length=500, blank=True, help_text="Optional hint shown under the question."
+    )
+    type = models.CharField(max_length=20, choices=Type.choices)
+    required = models.BooleanField(default=False)
+    min_value = models.IntegerField(null=True, blank=True, help_text="Whole-number questions.")
+    max_value = models.IntegerField(null=True, blank=True, help_text="Whole-number questions.")
+    max_length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Text questions: the most characters allowed."
+    )
+    condition_question = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Show this question only when the question with this code ...",
+    )
+    condition_answer = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="... has this answer: true or false for a yes/no question, a choice value for "
+        "a choice question.",
+    )
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    objects = GuardedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["version", "section__position", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "code"],
+                name="unique_question_code_per_version",
+                violation_error_message="Another question in this version already uses this "
+                "code.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def owning_version(self):
+        return self.version
+
+    @property
+    def is_conditional(self) -> bool:
+        return bool(self.condition_question)
+
+    @property
+    def enable_when(self) -> dict | None:
+        """The show-condition in the API's form, with the answer typed like the answers are."""
+        if not self.condition_question:
+            return None
+        answer: bool | str = self.condition_answer
+        if answer in ("true", "false"):
+            answer = answer == "true"
+        return {"question": self.condition_question, "answer": answer}
+
+
+class ChoiceQuerySet(GuardedQuerySet):
+    published_lookup = "question__version__status"
+
+
+class Choice(PublishedVersionGuard):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    value = models.CharField(
+        max_length=64,
+        validators=[validate_code],
+        help_text="Stable identifier of this choice, used by rules and the API.",
+    )
+    label = models.CharField(max_length=200, help_text="What the patient reads.")
+    is_exclusive = models.BooleanField(
+        default=False,
+        help_text="Cannot be chosen together with another choice (e.g. “none of these”).",
+    )
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    objects = ChoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["question", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "value"],
+                name="unique_choice_value_per_question",
+                violation_error_message="This question already has a choice with this value.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def owning_version(self):
+        return self.question.version
+
+
+class Submission(models.Model):
+    """One patient's intake: who they are, the exact version they answered, and its screening."""
+
+    class Urgency(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        URGENT = "urgent", "Urgent"
+        SOON = "soon", "Soon"
+        ROUTINE = "routine", "Routine"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        REVIEWED = "reviewed", "Reviewed"
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
+    questionnaire_version = models.ForeignKey(
+        QuestionnaireVersion, on_delete=models.PROTECT, related_name="submissions"
+    )
+    full_name = models.CharField(max_length=200)
+    date_of_birth = models.DateField()
+    phone = models.CharField(max_length=40)
+    email = models.EmailField(blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    screening_failed = models.BooleanField(
+        default=False,
+        help_text="Screening raised an error; the submission is treated as urgent.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self):
+        return self.reference
+
+
+class Answer(models.Model):
+    """One answer, kept with the question's code and text exactly as the patient saw them."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    question_code = models.CharField(max_length=64)
+    question_text = models.CharField(max_length=500)
+    value = models.JSONField()
+
+    class Meta:
+        ordering = ["submission", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "question_code"], name="one_answer_per_question"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.submission} {self.question_code}"

@@ -1,0 +1,191 @@
+"""Writing questionnaires: checking a version's definition, publishing it, and starting the next
+draft from a version.
+
+Publishing is one-way.  A published version is what patients answer and what submissions point
+at, so it never changes again; to change a questionnaire, copy a version into a new draft
+(``create_draft_from``), edit the draft, and publish it.
+"""
+
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
+
+CONDITION_TYPES = (Question.Type.BOOLEAN, *Question.CHOICE_TYPES)
+
+
+def question_problems(question: Question, *, choice_values: list[str],
+                      questions_by_code: dict[str, Question]) -> dict[str, list[str]]:
+    """What is wrong with one question's definition, keyed by the field to fix.
+
+    ``choice_values`` are the question's own choices; ``questions_by_code`` are the other
+    questions of the same version, which a show-condition may refer to.
+    """
+    problems: dict[str, list[str]] = defaultdict(list)
+    is_integer = question.type == Question.Type.INTEGER
+    if not is_integer:
+        for field in ("min_value", "max_value"):
+            if getattr(question, field) is not None:
+                problems[field].append("Only whole-number questions have a smallest and a "
+                                       "largest answer; leave this empty.")
+    elif (question.min_value is not None and question.max_value is not None
+          and question.min_value > question.max_value):
+        problems["max_value"].append(
+            f"The largest answer ({question.max_value}) is smaller than the smallest "
+            f"({question.min_value})."
+        )
+    if question.type == Question.Type.TEXT:
+        if not question.max_length:
+            problems["max_length"].append("Text questions need a most-characters limit.")
+    elif question.max_length is not None:
+        problems["max_length"].append("Only text questions have a most-characters limit; leave "
+                                      "this empty.")
+
+    if question.type in Question.CHOICE_TYPES:
+        if len(choice_values) < 2:
+            problems["type"].append("A choice question needs at least two choices.")
+        duplicates = sorted({v for v in choice_values if choice_values.count(v) > 1})
+        if duplicates:
+            problems["type"].append(f"Choice values must differ; repeated: {', '.join(duplicates)}.")
+    elif choice_values:
+        problems["type"].append("Only choice questions have choices; remove them or change the "
+                                "type.")
+
+    problems.update(_condition_problems(question, questions_by_code))
+    return dict(problems)
+
+
+def _condition_problems(question, questions_by_code) -> dict[str, list[str]]:
+    code, answer = question.condition_question, question.condition_answer
+    if not code and not answer:
+        return {}
+    if not code:
+        return {"condition_question": ["Say which question this one depends on, or clear the "
+                                       "answer too."]}
+    if not answer:
+        return {"condition_answer": ["Say which answer to that question shows this one."]}
+    if code == question.code:
+        return {"condition_question": ["A question cannot depend on itself."]}
+    target = questions_by_code.get(code)
+    if target is None:
+        return {"condition_question": [f"There is no question with code “{code}” in this "
+                                       "version."]}
+    problems = {}
+    if question.required:
+        problems["required"] = ["A question shown only on a condition cannot be required."]
+    if target.condition_question:
+        problems["condition_question"] = [
+            f"“{code}” is itself shown only on a condition; a condition can depend only on a "
+            "question that is always shown."
+        ]
+    elif target.type not in CONDITION_TYPES:
+        problems["condition_question"] = [
+            f"“{code}” is a {target.get_type_display().lower()} question; a condition can "
+            "depend only on a yes/no or choice question."
+        ]
+    elif target.type == Question.Type.BOOLEAN and answer not in ("true", "false"):
+        problems["condition_answer"] = [f"“{code}” is a yes/no question: write true or false."]
+    elif target.type in Question.CHOICE_TYPES:
+        values = [choice.value for choice in target.choices.all()]
+        if answer not in values:
+            problems["condition_answer"] = [
+                f"“{answer}” is not a choice of “{code}”; it offers {', '.join(values)}."
+            ]
+    return problems
+
+
+def version_problems(version: QuestionnaireVersion) -> list[str]:
+    """Everything that stops a version from being published, as sentences naming the question."""
+    questions = list(
+        Question.objects.filter(version=version).prefetch_related("choices").order_by("pk")
+    )
+    problems = []
+    if not questions:
+        problems.append("The version has no questions.")
+    by_code: dict[str, Question] = {}
+    for question in questions:
+        if question.code in by_code:
+            problems.append(f"Two questions use the code “{question.code}”.")
+        by_code[question.code] = question
+    for question in questions:
+        values = [choice.value for choice in question.choices.all()]
+        for field, messages in question_problems(
+            question, choice_values=values, questions_by_code=by_code
+        ).items():
+            problems.extend(f"{question.code} ({field.replace('_', ' ')}): {m}" for m in messages)
+    for section in version.sections.filter(questions__isnull=True):
+        problems.append(f"Section “{section.title}” has no questions.")
+    return problems
+
+
+def publish_version(version: QuestionnaireVersion) -> QuestionnaireVersion:
+    """Publish a draft, making it the current version patients answer.
+
+    Raises ``ValidationError`` listing every problem when the draft is not fit to publish, or
+    when it is already published.
+    """
+    with transaction.atomic():
+        locked = QuestionnaireVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.is_published:
+            raise ValidationError(f"Version {locked.number} is already published.",
+                                  code="published")
+        problems = version_problems(locked)
+        if problems:
+            raise ValidationError(problems, code="invalid")
+        # A conditional update: of two concurrent publishers exactly one wins.
+        published = QuestionnaireVersion.objects.filter(
+            pk=locked.pk, status=QuestionnaireVersion.Status.DRAFT
+        ).update(status=QuestionnaireVersion.Status.PUBLISHED, published_at=timezone.now())
+        if published != 1:  # pragma: no cover - the row lock above makes this unreachable
+            raise ValidationError("The version was published by someone else.", code="published")
+    version.refresh_from_db()
+    return version
+
+
+def create_draft_from(version: QuestionnaireVersion) -> QuestionnaireVersion:
+    """Copy a version (published or not), with its sections, questions and choices, into a new
+    draft numbered after the questionnaire's latest version."""
+    with transaction.atomic():
+        # Lock the questionnaire so two admins cannot take the same number.
+        Questionnaire.objects.select_for_update().get(pk=version.questionnaire_id)
+        latest = QuestionnaireVersion.objects.filter(
+            questionnaire_id=version.questionnaire_id
+        ).aggregate(latest=Max("number"))["latest"]
+        draft = QuestionnaireVersion.objects.create(
+            questionnaire_id=version.questionnaire_id,
+            number=latest + 1,
+            title=version.title,
+            introduction=version.introduction,
+            based_on=version,
+        )
+        sections = list(version.sections.prefetch_related("questions__choices"))
+        new_sections = Section.objects.bulk_create(
+            [Section(version=draft, title=s.title, position=s.position) for s in sections]
+        )
+        questions, choices_by_question = [], []
+        for old_section, new_section in zip(sections, new_sections, strict=True):
+            for question in old_section.questions.all():
+                questions.append(Question(
+                    version=draft,
+                    section=new_section,
+                    **{field: getattr(question, field) for field in _COPIED_QUESTION_FIELDS},
+                ))
+                choices_by_question.append(list(question.choices.all()))
+        Question.objects.bulk_create(questions)
+        Choice.objects.bulk_create([
+            Choice(question=new_question, value=c.value, label=c.label,
+                   is_exclusive=c.is_exclusive, position=c.position)
+            for new_question, old_choices in zip(questions, choices_by_question, strict=True)
+            for c in old_choices
+        ])
+    return draft
+
+
+_COPIED_QUESTION_FIELDS = (
+    "code", "text", "help_text", "type", "required", "min_value", "max_value", "max_length",
+    "condition_question", "condition_answer", "position",
+)
