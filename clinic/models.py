@@ -95,4 +95,4 @@ class OpeningHours(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+        return f"{self.get_weekday_display()} {self.opens:%H:%M} to {self.closes:%H:%M}"

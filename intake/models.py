@@ -58,17 +58,6 @@ class PublishedVersionGuard(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def owning_version(self) -> "QuestionnaireVersion":
-        raise NotImplementedError
-
-    def _refuse_if_published(self):
-        version = self.owning_version
-        if version.pk and type(version).objects.filter(
-            pk=version.pk, status=QuestionnaireVersion.Status.PUBLISHED
-        ).exists():
-            raise PublishedVersionError(version)
-
     def save(self, *args, **kwargs):
         self._refuse_if_published()
         super().save(*args, **kwargs)
@@ -76,6 +65,18 @@ class PublishedVersionGuard(models.Model):
     def delete(self, *args, **kwargs):
         self._refuse_if_published()
         return super().delete(*args, **kwargs)
+
+    @property
+    def owning_version(self) -> "QuestionnaireVersion":
+        raise NotImplementedError
+
+    def _refuse_if_published(self):
+        # Asks the database, not the instance: an instance loaded before publishing is stale.
+        version = self.owning_version
+        if version.pk and QuestionnaireVersion.objects.filter(
+            pk=version.pk, status=QuestionnaireVersion.Status.PUBLISHED
+        ).exists():
+            raise PublishedVersionError(version)
 
 
 class Questionnaire(models.Model):
@@ -96,7 +97,7 @@ class VersionQuerySet(GuardedQuerySet):
         return self.filter(status=QuestionnaireVersion.Status.PUBLISHED)
 
 
-class QuestionnaireVersion(models.Model):
+class QuestionnaireVersion(PublishedVersionGuard):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
@@ -143,24 +144,9 @@ class QuestionnaireVersion(models.Model):
 
     @property
     def owning_version(self):
+        # Publishing itself is a conditional update in intake.services.questionnaires, which
+        # does not go through save().
         return self
-
-    def save(self, *args, **kwargs):
-        # A published row may not be saved again; publishing itself is a conditional update in
-        # intake.services.questionnaires.publish_version.
-        if self.pk and QuestionnaireVersion.objects.filter(
-            pk=self.pk, status=self.Status.PUBLISHED
-        ).exists():
-            raise PublishedVersionError(self)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        if self.pk and QuestionnaireVersion.objects.filter(
-            pk=self.pk, status=self.Status.PUBLISHED
-        ).exists():
-            raise PublishedVersionError(self)
-        return super().delete(*args, **kwargs)
-
 
 class Section(PublishedVersionGuard):
     version = models.ForeignKey(

@@ -50,7 +50,9 @@ def question_problems(question: Question, *, choice_values: list[str],
             problems["type"].append("A choice question needs at least two choices.")
         duplicates = sorted({v for v in choice_values if choice_values.count(v) > 1})
         if duplicates:
-            problems["type"].append(f"Choice values must differ; repeated: {', '.join(duplicates)}.")
+            problems["type"].append(
+                f"Choice values must differ; repeated: {', '.join(duplicates)}."
+            )
     elif choice_values:
         problems["type"].append("Only choice questions have choices; remove them or change the "
                                 "type.")

@@ -1,0 +1,108 @@
+"""GET /api/questionnaires/current/ serves version 1 exactly as the question bank specifies.
+
+The expected questionnaire is read from a copy of shared/clinical/question-bank.md (the public
+contract), not restated here, so the test fails if either drifts from the other.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+QUESTION_BANK = Path(__file__).parent.parent / "data" / "question-bank.md"
+ROW = re.compile(r"^\| `(?P<code>[a-z_0-9]+)` \| (?P<type>[a-z_]+)(?: \((?P<length>\d+)\))? \| "
+                 r"(?P<required>yes|no) \|(?P<spec>[^|]*)\|")
+
+
+def question_bank() -> dict[str, dict]:
+    questions = {}
+    for line in QUESTION_BANK.read_text().splitlines():
+        match = ROW.match(line)
+        if not match:
+            continue
+        spec = match["spec"].strip()
+        entry = {
+            "type": match["type"],
+            "required": match["required"] == "yes",
+            "max_length": int(match["length"]) if match["length"] else None,
+            "choices": re.findall(r"`([a-z_0-9]+)`", spec) if "choice" in match["type"] else [],
+            "range": None,
+            "enable_when": None,
+        }
+        if range_ := re.fullmatch(r"(\d+)\.\.(\d+)", spec):
+            entry["range"] = (int(range_[1]), int(range_[2]))
+        if condition := re.search(r"shown only when `([a-z_]+)` is true", spec):
+            entry["enable_when"] = {"question": condition[1], "answer": True}
+        questions[match["code"]] = entry
+    return questions
+
+
+@pytest.fixture
+def served(client):
+    response = client.get("/api/questionnaires/current/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    questions = {q["code"]: q for s in body["sections"] for q in s["questions"]}
+    return body, questions
+
+
+def test_question_bank_copy_is_parsed():
+    bank = question_bank()
+    assert len(bank) == 30
+    assert bank["pain_radiates_to"]["choices"] == [
+        "none", "neck", "jaw", "left_arm", "right_arm", "chest", "legs"]
+    assert bank["cancer_details"]["enable_when"] == {"question": "history_of_cancer",
+                                                    "answer": True}
+
+
+@pytest.mark.django_db
+def test_current_questionnaire_is_version_1_of_the_question_bank(served):
+    body, questions = served
+    assert body["version"] == 1
+    assert body["questionnaire"] == "upper-back-pain"
+    assert body["title"]
+    bank = question_bank()
+    assert list(questions) == list(bank), "same codes, in the question bank's order"
+    for code, expected in bank.items():
+        question = questions[code]
+        assert question["type"] == expected["type"], code
+        assert question["required"] is expected["required"], code
+        assert [c["value"] for c in question["choices"]] == expected["choices"], code
+        assert all(c["label"] for c in question["choices"]), code
+        assert question["text"].strip(), code
+        if expected["range"]:
+            assert (question["min"], question["max"]) == expected["range"], code
+        else:
+            assert question["min"] is None and question["max"] is None, code
+        assert question["max_length"] == expected["max_length"], code
+        assert question["enable_when"] == expected["enable_when"], code
+
+
+@pytest.mark.django_db
+def test_none_choices_are_exclusive(served):
+    _, questions = served
+    for code, question in questions.items():
+        for choice in question["choices"]:
+            assert choice["exclusive"] is (choice["value"] == "none"), (code, choice["value"])
+
+
+@pytest.mark.django_db
+def test_sections_follow_the_question_bank(served):
+    body, _ = served
+    assert [s["title"] for s in body["sections"]] == [
+        "Your pain", "Other symptoms", "Your health and daily life"]
+
+
+@pytest.mark.django_db
+def test_no_published_version_is_a_json_404(client, settings):
+    settings.INTAKE_QUESTIONNAIRE_SLUG = "never-published"
+    response = client.get("/api/questionnaires/current/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_current_questionnaire_costs_a_fixed_number_of_queries(client, django_assert_num_queries):
+    with django_assert_num_queries(4):
+        assert client.get("/api/questionnaires/current/").status_code == 200

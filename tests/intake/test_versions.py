@@ -1,0 +1,166 @@
+"""Questionnaire versions: published versions never change; drafts are copies; publishing checks."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from intake.models import (
+    Choice,
+    PublishedVersionError,
+    Question,
+    QuestionnaireVersion,
+    Section,
+)
+from intake.selectors import current_version
+from intake.services.questionnaires import create_draft_from, publish_version
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def version_1():
+    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
+
+
+def shape(version):
+    """Everything a patient sees of a version, without ids."""
+    return [
+        (s.title, [
+            (q.code, q.type, q.text, q.help_text, q.required, q.min_value, q.max_value,
+             q.max_length, q.condition_question, q.condition_answer,
+             [(c.value, c.label, c.is_exclusive) for c in q.choices.all()])
+            for q in s.questions.order_by("position")
+        ])
+        for s in version.sections.order_by("position")
+    ]
+
+
+def test_migrate_publishes_version_1(version_1):
+    assert version_1.is_published
+    assert version_1.published_at is not None
+    assert current_version() == version_1
+    assert version_1.questions.count() == 30
+
+
+class TestPublishedVersionCannotChange:
+    def test_question_text(self, version_1):
+        question = version_1.questions.get(code="chest_pain")
+        question.text = "Changed?"
+        with pytest.raises(PublishedVersionError):
+            question.save()
+        assert version_1.questions.get(code="chest_pain").text != "Changed?"
+
+    def test_version_title(self, version_1):
+        version_1.title = "Changed"
+        with pytest.raises(PublishedVersionError):
+            version_1.save()
+
+    def test_choice_label(self, version_1):
+        choice = Choice.objects.get(question__version=version_1, value="jaw")
+        choice.label = "Changed"
+        with pytest.raises(PublishedVersionError):
+            choice.save()
+
+    def test_new_question(self, version_1):
+        with pytest.raises(PublishedVersionError):
+            Question.objects.create(version=version_1, section=version_1.sections.first(),
+                                    code="new_question", text="New?", type="boolean")
+
+    def test_new_section(self, version_1):
+        with pytest.raises(PublishedVersionError):
+            Section.objects.create(version=version_1, title="New")
+
+    def test_deletes(self, version_1):
+        with pytest.raises(PublishedVersionError):
+            version_1.questions.get(code="jaundice").delete()
+        with pytest.raises(PublishedVersionError):
+            version_1.delete()
+        assert version_1.questions.filter(code="jaundice").exists()
+
+    def test_bulk_update_and_delete(self, version_1):
+        with pytest.raises(PublishedVersionError):
+            Question.objects.filter(version=version_1).update(text="bulk")
+        with pytest.raises(PublishedVersionError):
+            Choice.objects.filter(question__version=version_1).delete()
+        with pytest.raises(PublishedVersionError):
+            QuestionnaireVersion.objects.filter(pk=version_1.pk).update(title="bulk")
+        assert not version_1.questions.filter(text="bulk").exists()
+
+    def test_stale_draft_instance_cannot_be_saved_after_publishing(self, version_1):
+        draft = create_draft_from(version_1)
+        stale_question = draft.questions.get(code="chest_pain")
+        publish_version(draft)
+        stale_question.text = "Sneaky edit"
+        with pytest.raises(PublishedVersionError):
+            stale_question.save()
+
+
+def test_new_draft_copies_the_version(version_1):
+    draft = create_draft_from(version_1)
+    assert draft.number == 2
+    assert draft.status == QuestionnaireVersion.Status.DRAFT
+    assert draft.based_on == version_1
+    assert shape(draft) == shape(version_1)
+    assert not set(draft.questions.values_list("pk", flat=True)) & set(
+        version_1.questions.values_list("pk", flat=True))
+    assert current_version() == version_1, "a draft is not served to patients"
+
+
+def test_drafts_can_be_edited_and_published(version_1):
+    draft = create_draft_from(version_1)
+    question = draft.questions.get(code="chest_pain")
+    question.text = "Do you have any chest pain or tightness?"
+    question.save()
+    published = publish_version(draft)
+    assert published.is_published
+    assert current_version() == draft
+    assert version_1.questions.get(code="chest_pain").text != question.text
+
+
+def test_draft_numbers_follow_the_latest_version(version_1):
+    assert create_draft_from(version_1).number == 2
+    assert create_draft_from(version_1).number == 3
+
+
+def test_publishing_twice_is_refused(version_1):
+    with pytest.raises(ValidationError, match="already published"):
+        publish_version(version_1)
+
+
+def test_publish_names_every_problem(version_1):
+    draft = create_draft_from(version_1)
+    draft.questions.filter(code="stress_level").update(min_value=9, max_value=2)
+    draft.questions.filter(code="cancer_details").update(condition_question="no_such_code")
+    draft.questions.filter(code="trauma_details").update(required=True)
+    draft.questions.filter(code="pain_severity").update(max_length=20)
+    with pytest.raises(ValidationError) as raised:
+        publish_version(draft)
+    messages = " | ".join(raised.value.messages)
+    assert "stress_level (max value)" in messages
+    assert "no question with code “no_such_code”" in messages
+    assert "trauma_details (required)" in messages
+    assert "pain_severity (max length)" in messages
+    draft.refresh_from_db()
+    assert draft.status == QuestionnaireVersion.Status.DRAFT
+
+
+def test_publish_refuses_a_condition_on_a_value_not_offered(version_1):
+    draft = create_draft_from(version_1)
+    draft.questions.filter(code="cancer_details").update(
+        condition_question="pain_onset", condition_answer="suddenly")
+    with pytest.raises(ValidationError, match="“suddenly” is not a choice of “pain_onset”"):
+        publish_version(draft)
+
+
+def test_publish_refuses_a_choice_question_without_choices(version_1):
+    draft = create_draft_from(version_1)
+    Choice.objects.filter(question__version=draft, question__code="sex").delete()
+    with pytest.raises(ValidationError, match="sex .*at least two choices"):
+        publish_version(draft)
+
+
+def test_duplicate_code_is_refused_by_the_database(version_1):
+    draft = create_draft_from(version_1)
+    duplicate = Question(version=draft, section=draft.sections.first(), code="chest_pain",
+                         text="Again?", type="boolean")
+    with pytest.raises(ValidationError, match="already uses this code"):
+        duplicate.full_clean()
