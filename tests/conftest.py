@@ -1,0 +1,186 @@
+"""Shared fixtures, and the policy for tests that need a real service.
+
+The service policy
+------------------
+Mark a test ``@pytest.mark.postgres`` when it needs the database to be PostgreSQL
+(``DATABASE_URL=postgres://...``), and ``@pytest.mark.redis`` (or use the ``redis_url`` fixture)
+when it needs a Redis server.  When the service is missing, the test is *skipped* with the reason
+on a laptop, and *fails* with the reason when ``CI=true``, so CI can never go green by skipping
+what it was meant to test.  ``.ci/run`` provides both services.
+
+Redis for tests is found at ``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), never at
+``REDIS_URL``: that one switches Celery from in-process tasks to the broker, which a test that
+needs it arranges for itself.
+
+Named users
+-----------
+``clinician`` (in the Clinicians group, not staff), ``staff_admin`` (staff with every permission
+of the clinic's apps, but not a superuser), pytest-django's ``admin_user`` (a superuser) and
+the anonymous visitor (``client``).  ``clinician_client``, ``staff_admin_client`` and
+pytest-django's ``admin_client`` are logged in as them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from rest_framework.test import APIClient
+
+from clinic.roles import CLINICIANS_GROUP
+
+pytest_plugins = ["pytester"]
+
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+PROJECT_APPS = ("clinic", "intake", "screening")
+
+
+# --- The service policy ---------------------------------------------------------------------
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def redis_test_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+
+
+def postgres_missing() -> str | None:
+    """Why PostgreSQL is not available to the tests, or None when it is."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine == "django.db.backends.postgresql":
+        return None
+    return (
+        f"needs PostgreSQL, but the database is {engine.rsplit('.', 1)[-1]}: set "
+        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic (or run .ci/run)"
+    )
+
+
+@functools.cache
+def redis_missing(url: str) -> str | None:
+    """Why Redis at ``url`` is not available, or None when it answers PING.  Asked once per URL
+    per test session."""
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+    except (redis.RedisError, OSError, ValueError) as error:
+        return (
+            f"needs Redis, but {url} does not answer PING ({error}): start redis-server, or set "
+            "TEST_REDIS_URL"
+        )
+    return None
+
+
+SERVICE_CHECKS = {
+    "postgres": postgres_missing,
+    "redis": lambda: redis_missing(redis_test_url()),
+}
+
+
+def require_service(missing: str | None) -> None:
+    """Apply the policy to one reason a service is missing (None: it is there)."""
+    if missing is None:
+        return
+    if in_ci():
+        pytest.fail(f"{missing} (CI=true: a missing service is a failure, not a skip)",
+                    pytrace=False)
+    pytest.skip(missing)
+
+
+_missing_services = pytest.StashKey[str]()
+
+
+def pytest_configure(config):
+    # Hashing passwords at production strength costs most of a second per user; tests create
+    # many users and test nothing about the hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Check each service that a collected test is marked as needing, once, and skip (laptop)
+    or mark for failure (CI) the tests whose service is missing."""
+    missing_by_service: dict[str, str | None] = {}
+    for item in items:
+        reasons = []
+        for service, check in SERVICE_CHECKS.items():
+            if item.get_closest_marker(service) is None:
+                continue
+            if service not in missing_by_service:
+                missing_by_service[service] = check()
+            if missing_by_service[service] is not None:
+                reasons.append(missing_by_service[service])
+        if not reasons:
+            continue
+        if in_ci():
+            item.stash[_missing_services] = "; ".join(reasons)
+        else:
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+def pytest_runtest_setup(item):
+    require_service(item.stash.get(_missing_services, None))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The URL of a reachable Redis database for this test, emptied first (the policy applies
+    when there is none).  Use a database of its own: the default is number 15."""
+    url = redis_test_url()
+    require_service(redis_missing(url))
+    connection = redis.Redis.from_url(url)
+    connection.flushdb()
+    connection.close()
+    return url
+
+
+# --- Named users and their clients ----------------------------------------------------------
+
+
+@pytest.fixture
+def clinician(django_user_model):
+    """A clinician: in the Clinicians group, not staff, so not allowed into the admin."""
+    user = django_user_model.objects.create_user(
+        username="clinician", email="clinician@example.org", password="clinician-password"
+    )
+    user.groups.add(Group.objects.get(name=CLINICIANS_GROUP))
+    return user
+
+
+@pytest.fixture
+def staff_admin(django_user_model):
+    """An admin who is not a programmer: staff, with every permission on the clinic's own apps
+    (questionnaires, rules, clinics), but not a superuser."""
+    user = django_user_model.objects.create_user(
+        username="staff-admin", email="staff-admin@example.org", password="staff-admin-password",
+        is_staff=True,
+    )
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=PROJECT_APPS))
+    return user
+
+
+@pytest.fixture
+def clinician_client(clinician) -> Client:
+    client = Client()
+    client.force_login(clinician)
+    return client
+
+
+@pytest.fixture
+def staff_admin_client(staff_admin) -> Client:
+    client = Client()
+    client.force_login(staff_admin)
+    return client
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous REST client (JSON by default); ``api_client.force_authenticate(user)`` for
+    a signed-in one."""
+    client = APIClient()
+    client.default_format = "json"
+    return client
