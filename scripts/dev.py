@@ -59,7 +59,9 @@ def install_fingerprint() -> str:
     """What the installed packages depend on: pyproject.toml, and the venv's Python (whose
     version pyvenv.cfg records)."""
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    digest.update((VENV / "pyvenv.cfg").read_bytes())
+    venv_config = VENV / "pyvenv.cfg"
+    if venv_config.exists():
+        digest.update(venv_config.read_bytes())
     return digest.hexdigest()
 
 
@@ -76,7 +78,7 @@ def ensure_environment() -> Path:
         "takes a minute or two")
     INSTALL_STAMP.unlink(missing_ok=True)
     run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", ".[dev]",
-        what="Installing the project")
+        what="Installing the project (if .venv/ is broken, delete it and run this again)")
     INSTALL_STAMP.write_text(fingerprint + "\n")
     return python
 
