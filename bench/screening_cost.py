@@ -1,0 +1,148 @@
+"""What screening one submission costs with the default rule set.
+
+Run from the project root::
+
+    .venv/bin/python bench/screening_cost.py [--submissions 20000] [--seed 1]
+
+It builds a private in-memory SQLite database with ``migrate`` (so the default questionnaire and
+rule set are exactly what a fresh install has; no real database is touched), generates valid
+answer sets for the default questionnaire, and prints the median and 99th-percentile cost per
+submission of:
+
+- ``screen()``: the pure evaluation the submission service runs, with the compiled rule set;
+- ``screen_answers()``: the same plus finding the active rule set (one query; the compiled
+  rule set is a cache hit);
+- the same evaluation with rule-engine's per-value type checks, for comparison (see
+  ``screening.conditions`` for why screening does without them).
+
+The target is well under a millisecond per submission.  Nothing here is asserted.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+os.environ["DATABASE_URL"] = "sqlite://:memory:"
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from intake.models import Question, QuestionnaireVersion  # noqa: E402
+from screening.engine import condition_values, screen  # noqa: E402
+from screening.services import active_rule_set_for, screen_answers  # noqa: E402
+
+YES = 0.05  # how often a generated patient says yes to a yes/no question or picks a choice
+
+
+def answer_generator(version, rng: random.Random):
+    """Valid answer sets: every required question answered, 'none' only on its own, a question
+    shown on a condition only when the condition holds, optional ones sometimes left out."""
+    questions = list(
+        Question.objects.filter(version=version).prefetch_related("choices")
+        .order_by("section__position", "position")
+    )
+    shapes = [
+        (q.code, q.type, q.required and not q.condition_question, q.condition_question,
+         q.condition_answer, [(c.value, c.is_exclusive) for c in q.choices.all()],
+         q.min_value, q.max_value)
+        for q in questions
+    ]
+
+    def generate() -> dict:
+        answers = {}
+        for code, type_, required, when, when_answer, choices, low, high in shapes:
+            if when and str(answers.get(when)).lower() != when_answer:
+                continue
+            if not required and rng.random() < 0.5:
+                continue
+            if type_ == Question.Type.BOOLEAN:
+                answers[code] = rng.random() < YES
+            elif type_ == Question.Type.INTEGER:
+                answers[code] = rng.randint(low, high)
+            elif type_ == Question.Type.SINGLE_CHOICE:
+                answers[code] = rng.choice(choices)[0]
+            elif type_ == Question.Type.MULTI_CHOICE:
+                picked = [v for v, exclusive in choices if not exclusive and rng.random() < YES]
+                exclusive = [v for v, is_exclusive in choices if is_exclusive]
+                answers[code] = picked or exclusive[:1] or [choices[0][0]]
+            else:
+                answers[code] = "Generated text."
+        return answers
+
+    return generate
+
+
+def timed(function, items) -> list[float]:
+    """Microseconds per call, one call per item."""
+    costs = []
+    for item in items:
+        start = time.perf_counter_ns()
+        function(item)
+        costs.append((time.perf_counter_ns() - start) / 1000)
+    return costs
+
+
+def percentile(costs: list[float], fraction: float) -> float:
+    ordered = sorted(costs)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    version = QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
+    start = time.perf_counter()
+    compiled = active_rule_set_for(version)
+    compile_ms = (time.perf_counter() - start) * 1000
+    generate = answer_generator(version, random.Random(options.seed))
+    submissions = [generate() for _ in range(options.submissions)]
+    with_db = submissions[: max(1, options.submissions // 10)]
+
+    def typed(answers):
+        values = condition_values(answers, compiled.schema)
+        return [rule.condition.matches_typed(values) for rule in compiled.rules]
+
+    for answers in submissions[:500]:  # warm up
+        screen(answers, compiled)
+
+    rows = [
+        ("screen() - what each submission costs", timed(lambda a: screen(a, compiled),
+                                                          submissions)),
+        ("screen_answers() - with the active rule set lookup",
+         timed(lambda a: screen_answers(version, a), with_db)),
+        ("for comparison: rule-engine's typed evaluation", timed(typed, with_db)),
+    ]
+    urgencies: dict[str, int] = {}
+    for answers in submissions:
+        urgency = screen(answers, compiled).urgency
+        urgencies[urgency] = urgencies.get(urgency, 0) + 1
+
+    print(f"Default rule set v{compiled.version}: {len(compiled.rules)} rules; compiled once in "
+          f"{compile_ms:.0f} ms")
+    print(f"Generated submissions: {options.submissions} (seed {options.seed}); urgencies: "
+          + ", ".join(f"{u} {n}" for u, n in sorted(urgencies.items())))
+    print()
+    width = max(len(name) for name, _ in rows)
+    print(f"{'per submission':<{width}}  {'n':>6}  {'median µs':>10}  {'p99 µs':>8}  "
+          f"{'max µs':>8}")
+    print(f"{'-' * width}  {'-' * 6}  {'-' * 10}  {'-' * 8}  {'-' * 8}")
+    for name, costs in rows:
+        print(f"{name:<{width}}  {len(costs):>6}  {statistics.median(costs):>10.1f}  "
+              f"{percentile(costs, 0.99):>8.1f}  {max(costs):>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,604 @@
+"""The rule language: conditions over the question codes of one questionnaire version.
+
+Conditions are written in the grammar of the ``rule-engine`` library (no ``eval``, no Python):
+``chest_pain or 'chest' in pain_radiates_to``, ``pain_severity >= 7``, ``sex != 'male'``.
+Each question code is a symbol whose type comes from its question:
+
+=================  ==========================  =============================================
+question type      type in a condition         when an optional question is unanswered
+=================  ==========================  =============================================
+boolean            true / false                false (not reported means not present)
+multi_choice       list of choice values       an empty list (nothing chosen)
+integer            number                      null: write ``(code ?? 0) >= 5``
+single_choice      one choice value            null: ``code == 'x'`` is then simply false
+text               text                        null
+=================  ==========================  =============================================
+
+Required questions are never null: screening refuses answers that lack one (see
+``screening.engine``).  The type checker refuses, when a rule is saved or loaded, a condition
+that compares a maybe-null number without saying what null means, so a rule never fails at
+screening time on a missing optional answer.
+
+``compile_condition`` refuses, with a message that names the problem:
+
+- an unknown question code (with a did-you-mean suggestion);
+- a choice value the question does not offer, wherever a choice question is compared with a
+  text literal (``==``, ``!=``, ``in``, a list literal, a comprehension over the choices);
+- a type mismatch (``pain_severity == 'high'``, ``chest_pain > 3``, a number outside the
+  question's range);
+- a syntax error;
+- anything that would make screening depend on something other than the answers (the
+  library's ``$``-builtins such as ``$now``), and text literals that are not compared with a
+  question (so a mistyped choice value can never hide in an expression we cannot check).
+
+Two parses, one check.  The condition is parsed once with every question's type, which is the
+library's full type check, and once more without types for evaluation: rule-engine otherwise
+re-checks each symbol's type on every evaluation, which is most of the cost of screening, and
+``screening.engine.screen`` already checks every answer's type once per submission.  The
+property tests show both parses give the same result for valid answers.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import rule_engine
+from rule_engine import ast as re_ast
+from rule_engine import errors as re_errors
+from rule_engine.suggestions import suggest_symbol
+from rule_engine.types import DataType
+
+from intake.models import Question
+
+TYPE_LABELS = {
+    Question.Type.BOOLEAN: "yes/no",
+    Question.Type.SINGLE_CHOICE: "one-choice",
+    Question.Type.MULTI_CHOICE: "several-choices",
+    Question.Type.INTEGER: "whole-number",
+    Question.Type.TEXT: "text",
+}
+
+# Problem kinds, so callers and tests can tell them apart without parsing messages.
+UNKNOWN_CODE = "unknown_code"
+UNKNOWN_CHOICE = "unknown_choice"
+TYPE_MISMATCH = "type_mismatch"
+SYNTAX = "syntax"
+NOT_ALLOWED = "not_allowed"
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """What a condition may know about one question."""
+
+    code: str
+    type: str
+    required: bool
+    choices: tuple[str, ...] = ()
+    min_value: int | None = None
+    max_value: int | None = None
+
+    @property
+    def label(self) -> str:
+        return TYPE_LABELS.get(self.type, self.type)
+
+    @property
+    def data_type(self):
+        base = {
+            Question.Type.BOOLEAN: DataType.BOOLEAN,
+            Question.Type.MULTI_CHOICE: DataType.ARRAY(DataType.STRING),
+            Question.Type.INTEGER: DataType.FLOAT,
+            Question.Type.SINGLE_CHOICE: DataType.STRING,
+            Question.Type.TEXT: DataType.STRING,
+        }[self.type]
+        if self.required or self.type in (Question.Type.BOOLEAN, Question.Type.MULTI_CHOICE):
+            return base
+        return DataType.NULLABLE(base)
+
+    @property
+    def default(self) -> Any:
+        """The value of this question in a condition when it is optional and unanswered."""
+        if self.type == Question.Type.BOOLEAN:
+            return False
+        if self.type == Question.Type.MULTI_CHOICE:
+            return ()
+        return None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type in Question.CHOICE_TYPES
+
+
+@dataclass(frozen=True)
+class QuestionSchema:
+    """The questions of one questionnaire version, by code."""
+
+    version_id: int | None
+    version_number: int | None
+    questions: Mapping[str, QuestionSpec] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, version) -> "QuestionSchema":
+        """Load a questionnaire version's questions (two queries).  A question shown only on a
+        condition is never required, whatever its ``required`` flag says."""
+        questions = Question.objects.filter(version=version).prefetch_related("choices")
+        return cls(
+            version_id=version.pk,
+            version_number=version.number,
+            questions={
+                q.code: QuestionSpec(
+                    code=q.code,
+                    type=q.type,
+                    required=q.required and not q.condition_question,
+                    choices=tuple(c.value for c in q.choices.all()),
+                    min_value=q.min_value,
+                    max_value=q.max_value,
+                )
+                for q in questions
+            },
+        )
+
+    @property
+    def name(self) -> str:
+        return f"questionnaire version {self.version_number}"
+
+    def fingerprint(self) -> list:
+        """Everything about the questions that can change what a condition means."""
+        return [
+            [s.code, s.type, s.required, list(s.choices), s.min_value, s.max_value]
+            for s in sorted(self.questions.values(), key=lambda s: s.code)
+        ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    message: str
+
+
+class ConditionError(Exception):
+    """A condition was refused.  ``problems`` name every reason found."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @property
+    def messages(self) -> list[str]:
+        return [p.message for p in self.problems]
+
+    @property
+    def kinds(self) -> set[str]:
+        return {p.kind for p in self.problems}
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledCondition:
+    text: str
+    codes: tuple[str, ...]  # the question codes the condition refers to, sorted
+    rule: rule_engine.Rule  # parsed without types, for evaluation
+    typed_rule: rule_engine.Rule  # parsed with every question's type, the library's full check
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        """Evaluate over ``values``, which must hold every question code of the schema with a
+        value of the right type (``screening.engine.condition_values`` sees to that)."""
+        return bool(self.rule.evaluate(values))
+
+    def matches_typed(self, values: Mapping[str, Any]) -> bool:
+        """The same evaluation with the library re-checking every value's type on the way:
+        slower, and it must always agree with ``matches`` (the property tests show it does)."""
+        return bool(self.typed_rule.evaluate(values))
+
+
+def compile_condition(text: str, schema: QuestionSchema) -> CompiledCondition:
+    """Check ``text`` against ``schema`` and return it ready to evaluate.
+
+    Raises ``ConditionError`` naming every problem found.
+    """
+    if not text or not text.strip():
+        raise ConditionError([Problem(SYNTAX, "Write a condition, e.g. chest_pain.")])
+    untyped = _parse(text, _untyped_context(schema), schema)
+    checker = _Checker(schema)
+    checker.check(untyped.statement.expression)
+    if checker.problems:
+        raise ConditionError(checker.problems)
+    typed = _parse(text, rule_engine.Context(type_resolver=_typed_resolver(schema)), schema,
+                   codes=checker.codes)
+    result_type = typed.statement.expression.result_type
+    if result_type not in (DataType.BOOLEAN, DataType.UNDEFINED):
+        raise ConditionError([Problem(TYPE_MISMATCH, (
+            f"A condition must be true or false, but this one is {_type_name(result_type)}: "
+            "compare it with something, e.g. pain_severity >= 7 or 'jaw' in pain_radiates_to."
+        ))])
+    return CompiledCondition(
+        text=text, codes=tuple(sorted(checker.codes)), rule=untyped, typed_rule=typed
+    )
+
+
+# --- Parsing --------------------------------------------------------------------------------
+
+
+def _untyped_context(schema: QuestionSchema) -> rule_engine.Context:
+    def resolve_type(name):
+        if name not in schema.questions:
+            raise re_errors.SymbolResolutionError(
+                name, suggestion=suggest_symbol(name, list(schema.questions))
+            )
+        return DataType.UNDEFINED
+
+    return rule_engine.Context(type_resolver=resolve_type)
+
+
+def _typed_resolver(schema: QuestionSchema):
+    return rule_engine.type_resolver_from_dict(
+        {code: spec.data_type for code, spec in schema.questions.items()}
+    )
+
+
+def _parse(text: str, context, schema: QuestionSchema, codes=()) -> rule_engine.Rule:
+    try:
+        return rule_engine.Rule(text, context=context)
+    except re_errors.SymbolResolutionError as error:
+        if error.symbol_scope is not None:
+            message = (f"“${error.symbol_name}” is not allowed: a screening result must depend "
+                       "only on the answers.")
+            raise ConditionError([Problem(NOT_ALLOWED, message)]) from None
+        message = (f"Unknown question code “{error.symbol_name}”: {schema.name} has no "
+                   "question with that code.")
+        if error.suggestion:
+            message += f" Did you mean “{error.suggestion}”?"
+        raise ConditionError([Problem(UNKNOWN_CODE, message)]) from None
+    except re_errors.RuleSyntaxError as error:
+        raise ConditionError([Problem(SYNTAX, _syntax_message(error))]) from None
+    except re_errors.SyntaxError as error:
+        raise ConditionError([Problem(SYNTAX, f"Syntax error: {error.message}.")]) from None
+    except re_errors.EngineError as error:
+        problem = Problem(TYPE_MISMATCH, _type_message(error, schema, codes))
+        raise ConditionError([problem]) from None
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as error:
+        # The library's own checks raise EngineError; anything else is a condition it could not
+        # read at all.  Refuse it rather than fail the admin page.
+        raise ConditionError([Problem(SYNTAX, (
+            f"The condition could not be read ({type(error).__name__}); check its syntax."
+        ))]) from None
+
+
+def _type_message(error, schema: QuestionSchema, codes) -> str:
+    used = ", ".join(
+        f"{code} ({schema.questions[code].label}"
+        f"{'' if schema.questions[code].required else ', may be unanswered'})"
+        for code in sorted(codes) if code in schema.questions
+    )
+    message = f"Type mismatch: {error.message}."
+    if used:
+        message += f" The condition uses {used}."
+    return message
+
+
+def _syntax_message(error) -> str:
+    token = error.token
+    if token is None:
+        return ("Syntax error: the condition ends too early (is something missing after the "
+                "last word or operator, or a bracket not closed?).")
+    return (f"Syntax error at “{token.value}” (character {token.lexpos + 1}): check the words "
+            "and operators around it.")
+
+
+# --- Checking what the library's type checker lets through ----------------------------------
+
+
+class _Checker:
+    """Walks a parsed condition: collects the question codes it uses, checks every text literal
+    compared with a choice question against that question's choices, and names type mismatches
+    between a question and a literal."""
+
+    def __init__(self, schema: QuestionSchema):
+        self.schema = schema
+        self.codes: set[str] = set()
+        self.problems: list[Problem] = []
+        self._bound: list[dict[str, QuestionSpec | None]] = []  # comprehension variables
+        self._strings: list[re_ast.StringExpression] = []
+        self._accounted: set[int] = set()
+
+    def check(self, root) -> None:
+        self._visit(root)
+        for literal in self._strings:
+            if id(literal) not in self._accounted:
+                self._problem(NOT_ALLOWED, (
+                    f"'{literal.value}' is not compared with a question: text values may only "
+                    "be compared with a choice question (code == 'value', 'value' in code) or a "
+                    "text question, so that every choice value can be checked."
+                ))
+        if not self.codes and not self.problems:
+            self._problem(NOT_ALLOWED, "The condition refers to no question, so it would fire "
+                                       "for every submission or none.")
+
+    def _problem(self, kind: str, message: str) -> None:
+        if all(p.message != message for p in self.problems):
+            self.problems.append(Problem(kind, message))
+
+    # What a node is, as far as the questions go.
+
+    def _variable(self, node) -> tuple[bool, QuestionSpec | None]:
+        if isinstance(node, re_ast.SymbolExpression) and node.scope is None:
+            for scope in reversed(self._bound):
+                if node.name in scope:
+                    return True, scope[node.name]
+        return False, None
+
+    def _question(self, node) -> QuestionSpec | None:
+        """The question a node *is* (a bare question code), or None."""
+        if not isinstance(node, re_ast.SymbolExpression) or node.scope is not None:
+            return None
+        if self._variable(node)[0]:
+            return None
+        return self.schema.questions.get(node.name)
+
+    def _one_choice_of(self, node) -> QuestionSpec | None:
+        """The choice question whose single value the node is: a one-choice question (or one
+        with a default, ``code ?? 'value'``), or a comprehension variable over a several-choices
+        question."""
+        node = _without_default(node)
+        is_variable, source = self._variable(node)
+        if is_variable:
+            return source
+        question = self._question(node)
+        if question is not None and question.type == Question.Type.SINGLE_CHOICE:
+            return question
+        return None
+
+    def _static_type(self, node):
+        is_variable, source = self._variable(node)
+        if is_variable:
+            return DataType.STRING if source is not None else DataType.UNDEFINED
+        question = self._question(node)
+        if question is not None:
+            return question.data_type
+        return getattr(node, "result_type", DataType.UNDEFINED)
+
+    def _describe(self, node) -> str:
+        question = self._question(node)
+        if question is not None:
+            return f"“{question.code}” ({question.label} question)"
+        if isinstance(node, re_ast.LiteralExpressionBase) and not isinstance(
+            node, re_ast.ArrayExpression | re_ast.SetExpression | re_ast.MappingExpression
+        ):
+            return f"{_literal(node)} ({_type_name(node.result_type)})"
+        return _type_name(self._static_type(node))
+
+    # Checks.
+
+    def _account(self, *nodes) -> None:
+        """Mark text literals as dealt with (checked, or already reported)."""
+        for node in nodes:
+            if isinstance(node, re_ast.StringExpression):
+                self._accounted.add(id(node))
+
+    def _check_choice(self, question: QuestionSpec, literal) -> None:
+        if not isinstance(literal, re_ast.StringExpression):
+            return
+        self._accounted.add(id(literal))
+        if literal.value not in question.choices:
+            self._problem(UNKNOWN_CHOICE, (
+                f"“{literal.value}” is not a choice of “{question.code}”; it offers "
+                f"{', '.join(question.choices)}."
+            ))
+
+    def _check_choices_in(self, question: QuestionSpec, collection) -> None:
+        if isinstance(collection, re_ast.ArrayExpression | re_ast.SetExpression):
+            for member in collection.value:
+                self._check_choice(question, member)
+
+    def _account_text(self, node, other) -> None:
+        question = self._question(_without_default(node))
+        if (question is not None and question.type == Question.Type.TEXT
+                and isinstance(other, re_ast.StringExpression)):
+            self._accounted.add(id(other))
+
+    def _check_equality(self, node) -> None:
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            one = self._one_choice_of(side)
+            if one is not None:
+                self._check_choice(one, other)
+            question = self._question(side)
+            if question is not None and question.type == Question.Type.MULTI_CHOICE:
+                self._check_choices_in(question, other)
+            self._account_text(side, other)
+        left, right = self._static_type(node.left), self._static_type(node.right)
+        if not DataType.is_compatible(left, right):
+            self._account(node.left, node.right)
+            if left == DataType.NULL or right == DataType.NULL:
+                subject = node.left if right == DataType.NULL else node.right
+                self._problem(TYPE_MISMATCH, (
+                    f"Type mismatch: {self._describe(subject)} is never null (a required "
+                    "question is always answered; an unanswered optional yes/no question is "
+                    "false, and a several-choices one an empty list)."
+                ))
+            else:
+                self._problem(TYPE_MISMATCH, (
+                    f"Type mismatch: {self._describe(node.left)} cannot be compared with "
+                    f"{self._describe(node.right)}."
+                ))
+
+    def _check_ordering(self, node) -> None:
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            question = self._question(side)
+            if question is None:
+                continue
+            if isinstance(other, re_ast.StringExpression):
+                self._account(other)
+                self._problem(TYPE_MISMATCH, (
+                    f"Type mismatch: “{question.code}” ({question.label} question) cannot be "
+                    f"compared with {_literal(other)} (text)."
+                ))
+                continue
+            if question.type != Question.Type.INTEGER:
+                self._problem(TYPE_MISMATCH, (
+                    f"Type mismatch: “{question.code}” is a {question.label} question; only "
+                    "whole-number questions can be compared with <, <=, > or >=."
+                ))
+                continue
+            if not question.required:
+                self._problem(TYPE_MISMATCH, (
+                    f"“{question.code}” is optional, so it may be unanswered (null): say what "
+                    f"that means, e.g. ({question.code} ?? 0)."
+                ))
+            if isinstance(other, re_ast.FloatExpression):
+                self._check_range(question, other.value)
+
+    def _check_range(self, question: QuestionSpec, value) -> None:
+        low, high = question.min_value, question.max_value
+        if (low is not None and value < low) or (high is not None and value > high):
+            self._problem(TYPE_MISMATCH, (
+                f"{_number(value)} is outside the answers “{question.code}” allows "
+                f"({low}..{high})."
+            ))
+
+    def _check_contains(self, node) -> None:
+        container, member = node.container, node.member
+        question = self._question(container)
+        if question is not None:
+            if question.type == Question.Type.MULTI_CHOICE:
+                self._check_choice(question, member)
+            elif question.type == Question.Type.SINGLE_CHOICE and isinstance(
+                member, re_ast.StringExpression
+            ):
+                self._accounted.add(id(member))
+                self._problem(TYPE_MISMATCH, (
+                    f"“{question.code}” is a one-choice question: compare it with ==, e.g. "
+                    f"{question.code} == '{member.value}'."
+                ))
+            elif question.type == Question.Type.TEXT:
+                self._account_text(container, member)
+            elif question.type in (Question.Type.BOOLEAN, Question.Type.INTEGER):
+                self._problem(TYPE_MISMATCH, (
+                    f"Type mismatch: “{question.code}” is a {question.label} question; “in” "
+                    "needs a several-choices question or a list."
+                ))
+        one = self._one_choice_of(member)
+        if one is not None:
+            self._check_choices_in(one, container)
+
+    def _check_fuzzy(self, node) -> None:
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            question = self._question(_without_default(side)) or self._one_choice_of(side)
+            if question is not None and question.is_choice:
+                self._problem(NOT_ALLOWED, (
+                    f"“{question.code}” is a choice question: compare it with == or in, not a "
+                    "pattern, so its values can be checked."
+                ))
+            self._account_text(side, other)
+
+    def _check_coalesce(self, node) -> None:
+        one = self._one_choice_of(node.left)
+        if one is not None:
+            self._check_choice(one, node.right)
+        self._account_text(node.left, node.right)
+
+    # The walk.
+
+    def _visit(self, node) -> None:
+        if isinstance(node, re_ast.SymbolExpression):
+            if node.scope is not None:
+                self._problem(NOT_ALLOWED, f"“${node.name}” is not allowed: a screening result "
+                                           "must depend only on the answers.")
+            elif not self._variable(node)[0] and node.name in self.schema.questions:
+                self.codes.add(node.name)
+            return
+        if isinstance(node, re_ast.StringExpression):
+            self._strings.append(node)
+            return
+        if isinstance(node, re_ast.ComprehensionExpression):
+            self._visit_comprehension(node)
+            return
+        if isinstance(node, re_ast.FuzzyComparisonExpression):
+            self._check_fuzzy(node)
+        elif isinstance(node, re_ast.ArithmeticComparisonExpression):
+            self._check_ordering(node)
+        elif isinstance(node, re_ast.ComparisonExpression):
+            self._check_equality(node)
+        elif isinstance(node, re_ast.ContainsExpression):
+            self._check_contains(node)
+        elif isinstance(node, re_ast.CoalesceExpression):
+            self._check_coalesce(node)
+        for child in _children(node):
+            self._visit(child)
+
+    def _visit_comprehension(self, node) -> None:
+        self._visit(node.iterable)
+        if node.variable in self.schema.questions:
+            self._problem(NOT_ALLOWED, (
+                f"“{node.variable}” is a question code; name the comprehension variable "
+                "something else."
+            ))
+        question = self._question(node.iterable)
+        source = question if question and question.type == Question.Type.MULTI_CHOICE else None
+        self._bound.append({node.variable: source})
+        try:
+            if node.condition is not None:
+                self._visit(node.condition)
+            self._visit(node.result)
+        finally:
+            self._bound.pop()
+
+
+_CHILD_ATTRIBUTES = (
+    "expression", "left", "right", "container", "member", "object", "item", "start", "stop",
+    "iterable", "result", "condition", "case_true", "case_false", "function",
+)
+
+
+def _children(node) -> Iterator:
+    for name in _CHILD_ATTRIBUTES:
+        child = getattr(node, name, None)
+        if isinstance(child, re_ast.ExpressionBase):
+            yield child
+    for argument in getattr(node, "arguments", None) or ():
+        if isinstance(argument, re_ast.ExpressionBase):
+            yield argument
+    if isinstance(node, re_ast.ArrayExpression | re_ast.SetExpression):
+        yield from node.value
+    elif isinstance(node, re_ast.MappingExpression):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _without_default(node):
+    """``code ?? default`` stands for ``code`` when checking which question a value is from."""
+    while isinstance(node, re_ast.CoalesceExpression):
+        node = node.left
+    return node
+
+
+def _literal(node) -> str:
+    if isinstance(node, re_ast.StringExpression):
+        return f"'{node.value}'"
+    if isinstance(node, re_ast.FloatExpression):
+        return _number(node.value)
+    if isinstance(node, re_ast.BooleanExpression):
+        return "true" if node.value else "false"
+    if isinstance(node, re_ast.NullExpression):
+        return "null"
+    return str(node.value)
+
+
+def _number(value) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _type_name(data_type) -> str:
+    if DataType.is_type(data_type, DataType.NULLABLE):
+        return f"{_type_name(data_type.inner_type)} or null"
+    if DataType.is_type(data_type, DataType.ARRAY):
+        return "a list"
+    names = {
+        DataType.BOOLEAN: "true/false",
+        DataType.FLOAT: "a number",
+        DataType.STRING: "text",
+        DataType.NULL: "null",
+        DataType.UNDEFINED: "a value of unknown type",
+    }
+    for known, name in names.items():
+        if data_type == known:
+            return name
+    return data_type.name.lower()

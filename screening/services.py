@@ -1,0 +1,491 @@
+"""Rule sets at work: compiling them (cached), screening a submission's answers and recording
+its flags, checking, drafting and activating rule sets, dry runs, and the check intake runs
+before it publishes a questionnaire version.
+
+What the submission service calls, inside the submission's transaction::
+
+    result = screen_answers(submission.questionnaire_version, cleaned_answers)
+    ...  # store the submission with result.urgency
+    record_flags(submission, result)
+
+``screen_answers`` raises when it cannot screen (``ScreeningError``: no active rule set, an
+answer missing or of the wrong type, a condition failing; ``RuleSetInvalid``: the active rule
+set does not fit the submission's questionnaire version).  The caller then stores
+``ScreeningResult.failure()`` (urgent, ``failed=True``).  No message raised here contains an
+answer.
+
+Compiled rule sets are cached per process (a small LRU).  The key depends on what can change:
+
+- An active or retired rule set compiled against a published questionnaire version can never
+  change again (both are immutable, down to the ORM), so it is keyed by identity: the rule set's
+  id, version and creation time and the questionnaire version's id and publication time.  A
+  cache hit costs no query beyond finding the active rule set.
+- Anything else (a draft rule set, or a draft questionnaire version) is keyed by a hash of
+  everything that goes into the compiled rule set: the rule set's id and version, every enabled
+  rule's code, category, tier, condition and explanation, and the questions and choices.  A
+  changed draft therefore has a new key and is never evaluated with stale conditions; looking
+  the key up costs three small queries.
+"""
+
+import hashlib
+import json
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from intake.models import Questionnaire, QuestionnaireVersion, Submission
+from screening.conditions import ConditionError, QuestionSchema, compile_condition
+from screening.engine import (
+    URGENCY_RANK,
+    CompiledRule,
+    CompiledRuleSet,
+    ScreeningError,
+    ScreeningResult,
+    screen,
+)
+from screening.models import Category, Flag, Rule, RuleSet, Tier
+
+
+class NoActiveRuleSet(ScreeningError):
+    """The questionnaire has no active rule set, so its submissions cannot be screened."""
+
+
+class RuleSetInvalid(ValidationError):
+    """A rule set's enabled rules do not all fit a questionnaire version.  ``problems`` maps each
+    failing rule's code to its messages."""
+
+    def __init__(self, problems: dict[str, list[str]]):
+        self.problems = problems
+        super().__init__(
+            [f"Rule “{code}”: {message}" for code, messages in problems.items()
+             for message in messages],
+            code="invalid",
+        )
+
+
+# --- Checking conditions and rule sets ------------------------------------------------------
+
+
+def condition_problems(condition: str, questionnaire_version: QuestionnaireVersion) -> list[str]:
+    """Why ``condition`` cannot be used with ``questionnaire_version``; empty when it can."""
+    try:
+        compile_condition(condition, QuestionSchema.of(questionnaire_version))
+    except ConditionError as error:
+        return error.messages
+    return []
+
+
+def _rule_problems(rule: Rule, schema: QuestionSchema) -> list[str]:
+    problems = []
+    if rule.tier not in Tier.values:
+        problems.append(f"“{rule.tier}” is not a tier; use one of {', '.join(Tier.values)}.")
+    if rule.category not in Category.values:
+        problems.append(f"“{rule.category}” is not a category; use one of "
+                        f"{', '.join(Category.values)}.")
+    try:
+        compile_condition(rule.condition, schema)
+    except ConditionError as error:
+        problems.extend(error.messages)
+    return problems
+
+
+def _enabled_rules(rule_set: RuleSet) -> list[Rule]:
+    return list(Rule.objects.filter(rule_set=rule_set, enabled=True).order_by("position", "code"))
+
+
+def rule_set_problems(
+    rule_set: RuleSet, questionnaire_version: QuestionnaireVersion | None = None
+) -> dict[str, list[str]]:
+    """Why the enabled rules of ``rule_set`` cannot screen answers to ``questionnaire_version``
+    (by default the version the rule set is checked against), keyed by rule code."""
+    schema = QuestionSchema.of(questionnaire_version or rule_set.questionnaire_version)
+    problems = {}
+    for rule in _enabled_rules(rule_set):
+        messages = _rule_problems(rule, schema)
+        if messages:
+            problems[rule.code] = messages
+    return problems
+
+
+def check_questionnaire_version_against_active_rules(version: QuestionnaireVersion) -> None:
+    """Refuse to let ``version`` become what patients answer if the questionnaire's active rule
+    set needs a question code or choice value it lacks (or types a code differently).
+
+    Call it from ``publish_version`` before publishing.  Raises ``ValidationError`` naming each
+    rule and the code or value it needs.
+    """
+    active = RuleSet.objects.filter(
+        questionnaire_id=version.questionnaire_id, status=RuleSet.Status.ACTIVE
+    ).first()
+    if active is None:
+        return
+    problems = rule_set_problems(active, version)
+    if problems:
+        raise ValidationError(
+            [f"The active screening rules (rule set version {active.version}) cannot screen "
+             f"this version: rule “{code}”: {message}"
+             for code, messages in problems.items() for message in messages],
+            code="screening_rules",
+        )
+
+
+# --- Compiling, with the cache --------------------------------------------------------------
+
+
+class _CompiledRuleSets:
+    """A small thread-safe LRU of compiled rule sets, keyed by content hash."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[str, CompiledRuleSet] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CompiledRuleSet | None:
+        with self._lock:
+            compiled = self._entries.get(key)
+            if compiled is not None:
+                self._entries.move_to_end(key)
+            return compiled
+
+    def put(self, compiled: CompiledRuleSet) -> None:
+        with self._lock:
+            self._entries[compiled.key] = compiled
+            self._entries.move_to_end(compiled.key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_compiled = _CompiledRuleSets(size=32)
+
+
+def clear_compiled_cache() -> None:
+    """Forget every compiled rule set (for tests and benchmarks; never needed for correctness)."""
+    _compiled.clear()
+
+
+def _frozen_key(rule_set: RuleSet, version: QuestionnaireVersion) -> str | None:
+    """The identity key of a pairing that can never change, or None.  Both statuses only ever
+    move away from draft, so a stale instance can only make this None, never wrong.  The
+    timestamps keep a key from outliving its rows (ids can be reused after a rollback)."""
+    if rule_set.status == RuleSet.Status.DRAFT or not version.is_published:
+        return None
+    return (f"frozen:{rule_set.pk}:{rule_set.version}:{rule_set.created_at.isoformat()}:"
+            f"{version.pk}:{version.published_at.isoformat() if version.published_at else ''}")
+
+
+def _content_key(rule_set: RuleSet, rules: list[Rule], schema: QuestionSchema) -> str:
+    content = {
+        "rule_set": [rule_set.pk, rule_set.version],
+        "rules": [[r.code, r.category, r.tier, r.condition, r.explanation] for r in rules],
+        "questionnaire_version": schema.version_id,
+        "questions": schema.fingerprint(),
+    }
+    canonical = json.dumps(content, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def compile_rule_set(
+    rule_set: RuleSet, questionnaire_version: QuestionnaireVersion | None = None
+) -> CompiledRuleSet:
+    """The enabled rules of ``rule_set``, checked against ``questionnaire_version`` (by default
+    the version the rule set is checked against) and ready for ``screen``.
+
+    Raises ``RuleSetInvalid`` naming every rule that does not fit.
+    """
+    version = questionnaire_version or rule_set.questionnaire_version
+    key = _frozen_key(rule_set, version)
+    compiled = _compiled.get(key) if key else None
+    if compiled is not None:
+        return compiled
+    rules = _enabled_rules(rule_set)
+    schema = QuestionSchema.of(version)
+    key = key or _content_key(rule_set, rules, schema)
+    compiled = _compiled.get(key)
+    if compiled is not None:
+        return compiled
+    problems: dict[str, list[str]] = {}
+    compiled_rules = []
+    for rule in rules:
+        messages = _rule_problems(rule, schema)
+        if messages:
+            problems[rule.code] = messages
+            continue
+        compiled_rules.append(CompiledRule(
+            code=rule.code,
+            category=rule.category,
+            tier=rule.tier,
+            explanation=rule.explanation,
+            condition=compile_condition(rule.condition, schema),
+        ))
+    if problems:
+        raise RuleSetInvalid(problems)
+    compiled = CompiledRuleSet(
+        rule_set_id=rule_set.pk, version=rule_set.version, schema=schema,
+        rules=tuple(compiled_rules), key=key,
+    )
+    _compiled.put(compiled)
+    return compiled
+
+
+def active_rule_set_for(questionnaire_version: QuestionnaireVersion) -> CompiledRuleSet:
+    """The questionnaire's active rule set, compiled against ``questionnaire_version`` (the
+    version the patient answered, so every rule is checked against exactly those questions).
+
+    Raises ``NoActiveRuleSet`` or ``RuleSetInvalid``.
+    """
+    # At most one is active (a database constraint); order by pk to keep the query cheap.
+    rule_set = RuleSet.objects.filter(
+        questionnaire_id=questionnaire_version.questionnaire_id, status=RuleSet.Status.ACTIVE
+    ).order_by("pk").first()
+    if rule_set is None:
+        raise NoActiveRuleSet(
+            f"questionnaire {questionnaire_version.questionnaire_id} has no active rule set"
+        )
+    return compile_rule_set(rule_set, questionnaire_version)
+
+
+# --- Screening a submission -----------------------------------------------------------------
+
+
+def screen_answers(questionnaire_version: QuestionnaireVersion, answers: dict) -> ScreeningResult:
+    """Screen cleaned answers to ``questionnaire_version`` with the active rule set."""
+    return screen(answers, active_rule_set_for(questionnaire_version))
+
+
+def record_flags(submission: Submission, result: ScreeningResult) -> list[Flag]:
+    """Store the result's flags with the submission (call it in the submission's transaction).
+    A failed screening has no flags, so nothing is stored for it."""
+    if result.failed or not result.flags:
+        return []
+    return Flag.objects.bulk_create(
+        Flag(
+            submission=submission,
+            rule_set_id=result.rule_set_id,
+            rule_code=flag.code,
+            category=flag.category,
+            tier=flag.tier,
+            explanation=flag.explanation,
+            evidence=flag.evidence,
+            position=position,
+        )
+        for position, flag in enumerate(result.flags)
+    )
+
+
+# --- Drafting and activating ----------------------------------------------------------------
+
+
+def next_version_number(questionnaire_id: int) -> int:
+    latest = RuleSet.objects.filter(questionnaire_id=questionnaire_id).aggregate(
+        latest=Max("version")
+    )["latest"]
+    return (latest or 0) + 1
+
+
+def create_draft_from(
+    rule_set: RuleSet,
+    *,
+    by=None,
+    questionnaire_version: QuestionnaireVersion | None = None,
+) -> RuleSet:
+    """Copy ``rule_set`` (any status) and its rules into a new draft, numbered after the
+    questionnaire's latest rule set, checked against ``questionnaire_version`` (by default the
+    same version as the original)."""
+    version = questionnaire_version or rule_set.questionnaire_version
+    if version.questionnaire_id != rule_set.questionnaire_id:
+        raise ValidationError("A draft must be checked against a version of the same "
+                              "questionnaire.", code="questionnaire")
+    with transaction.atomic():
+        # Lock the questionnaire so two admins cannot take the same number.
+        Questionnaire.objects.select_for_update().get(pk=rule_set.questionnaire_id)
+        draft = RuleSet(
+            questionnaire_id=rule_set.questionnaire_id,
+            questionnaire_version=version,
+            version=next_version_number(rule_set.questionnaire_id),
+            based_on=rule_set,
+            notes=f"Copied from rule set version {rule_set.version}.",
+        )
+        if by is not None:
+            draft._history_user = by
+        draft.save()
+        bulk_create_with_history(
+            [
+                Rule(rule_set=draft, code=r.code, category=r.category, tier=r.tier,
+                     condition=r.condition, explanation=r.explanation, enabled=r.enabled,
+                     position=r.position)
+                for r in rule_set.rules.order_by("position", "code")
+            ],
+            Rule,
+            default_user=by,
+            default_change_reason=f"copied from rule set version {rule_set.version}",
+        )
+    return draft
+
+
+def activation_problems(rule_set: RuleSet) -> list[str]:
+    """Why ``rule_set`` cannot become active: it has no enabled rule, or a rule does not fit the
+    questionnaire version it is checked against or the version patients answer now."""
+    if not Rule.objects.filter(rule_set=rule_set, enabled=True).exists():
+        return ["The rule set has no enabled rules; activating it would flag nothing."]
+    versions = [rule_set.questionnaire_version]
+    current = (
+        QuestionnaireVersion.objects.published()
+        .filter(questionnaire_id=rule_set.questionnaire_id)
+        .order_by("-number")
+        .first()
+    )
+    if current is not None and current.pk != rule_set.questionnaire_version_id:
+        versions.append(current)
+    problems = []
+    for version in versions:
+        for code, messages in rule_set_problems(rule_set, version).items():
+            problems.extend(
+                f"Questionnaire version {version.number}: rule “{code}”: {message}"
+                for message in messages
+            )
+    return problems
+
+
+def activate_rule_set(rule_set: RuleSet, *, by=None) -> RuleSet:
+    """Make a draft the questionnaire's active rule set and retire the one it replaces.
+
+    Every enabled rule is checked first against the rule set's questionnaire version and the
+    version patients answer now.  Raises ``ValidationError`` naming every problem, or when the
+    rule set is not a draft.  Both changes are conditional updates and are written to the
+    history with ``by`` as the user.
+    """
+    with transaction.atomic():
+        # One activation per questionnaire at a time.
+        Questionnaire.objects.select_for_update().get(pk=rule_set.questionnaire_id)
+        current = RuleSet.objects.select_related("questionnaire_version").get(pk=rule_set.pk)
+        if current.status != RuleSet.Status.DRAFT:
+            raise ValidationError(
+                f"Rule set version {current.version} is {current.status}; only a draft can be "
+                "activated. Create a new draft from it instead.",
+                code="not_draft",
+            )
+        problems = activation_problems(current)
+        if problems:
+            raise ValidationError(problems, code="invalid")
+        now = timezone.now()
+        previous_ids = list(RuleSet.objects.filter(
+            questionnaire_id=current.questionnaire_id, status=RuleSet.Status.ACTIVE
+        ).values_list("pk", flat=True))
+        RuleSet.objects.filter(pk__in=previous_ids, status=RuleSet.Status.ACTIVE).update(
+            status=RuleSet.Status.RETIRED, retired_at=now
+        )
+        activated = RuleSet.objects.filter(pk=current.pk, status=RuleSet.Status.DRAFT).update(
+            status=RuleSet.Status.ACTIVE, activated_at=now
+        )
+        if activated != 1:  # pragma: no cover - the questionnaire lock makes this unreachable
+            raise ValidationError("The rule set was changed by someone else; try again.")
+        RuleSet.history.bulk_history_create(
+            list(RuleSet.objects.filter(pk__in=previous_ids)), update=True, default_user=by,
+            default_change_reason=f"retired: version {current.version} activated",
+            default_date=now,
+        )
+        RuleSet.history.bulk_history_create(
+            [RuleSet.objects.get(pk=current.pk)], update=True, default_user=by,
+            default_change_reason="activated", default_date=now,
+        )
+    rule_set.refresh_from_db()
+    return rule_set
+
+
+# --- Dry runs -------------------------------------------------------------------------------
+
+UP, DOWN, SAME, FAILED = "up", "down", "same", "failed"
+
+
+@dataclass(frozen=True)
+class DryRunRow:
+    reference: str
+    submitted_at: datetime
+    current_urgency: str
+    current_failed: bool
+    new_urgency: str | None  # None when the rule set could not screen it
+    change: str  # UP (more urgent), DOWN, SAME or FAILED
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    rule_set: RuleSet
+    rows: tuple[DryRunRow, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(row.change for row in self.rows)
+        return {change: counted.get(change, 0) for change in (UP, DOWN, SAME, FAILED)}
+
+    @property
+    def changed(self) -> tuple[DryRunRow, ...]:
+        return tuple(r for r in self.rows if r.change != SAME or r.added or r.removed)
+
+
+def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
+    """Screen the questionnaire's ``limit`` most recent submissions with ``rule_set`` (any
+    status; nothing is stored) and compare with how they were screened when submitted."""
+    submissions = (
+        Submission.objects.filter(questionnaire_version__questionnaire_id=rule_set.questionnaire_id)
+        .select_related("questionnaire_version")
+        .prefetch_related("answers", "flags")
+        .order_by("-submitted_at", "-pk")[:limit]
+    )
+    compiled_by_version: dict[int, CompiledRuleSet | Exception] = {}
+    rows = []
+    for submission in submissions:
+        version_id = submission.questionnaire_version_id
+        if version_id not in compiled_by_version:
+            try:
+                compiled_by_version[version_id] = compile_rule_set(
+                    rule_set, submission.questionnaire_version
+                )
+            except RuleSetInvalid as error:
+                compiled_by_version[version_id] = error
+        rows.append(_dry_run_row(submission, compiled_by_version[version_id]))
+    return DryRunReport(rule_set=rule_set, rows=tuple(rows))
+
+
+def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
+    current = {
+        "reference": submission.reference,
+        "submitted_at": submission.submitted_at,
+        "current_urgency": submission.urgency,
+        "current_failed": submission.screening_failed,
+    }
+    if isinstance(compiled, Exception):
+        return DryRunRow(**current, new_urgency=None, change=FAILED,
+                         error=" ".join(compiled.messages))
+    answers = {answer.question_code: answer.value for answer in submission.answers.all()}
+    try:
+        result = screen(answers, compiled)
+    except ScreeningError as error:
+        return DryRunRow(**current, new_urgency=None, change=FAILED, error=str(error))
+    before = {flag.rule_code for flag in submission.flags.all()}
+    after = set(result.flag_codes)
+    now_rank, then_rank = URGENCY_RANK[result.urgency], URGENCY_RANK[submission.urgency]
+    change = UP if now_rank < then_rank else DOWN if now_rank > then_rank else SAME
+    return DryRunRow(
+        **current,
+        new_urgency=result.urgency,
+        change=change,
+        added=tuple(sorted(after - before)),
+        removed=tuple(sorted(before - after)),
+    )

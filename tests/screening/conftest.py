@@ -1,0 +1,207 @@
+"""Fixtures for the screening tests: the default questionnaire and rule set as ``migrate``
+created them, a generator of valid answer sets, and a way to store submissions the way the
+submission service does."""
+
+import datetime
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from clinic.models import Clinic
+from intake.models import Answer, Question, QuestionnaireVersion, Submission
+from screening import services
+from screening.models import RuleSet
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SLUG = "upper-back-pain"
+
+
+@pytest.fixture
+def version_1(db) -> QuestionnaireVersion:
+    return QuestionnaireVersion.objects.get(questionnaire__slug=SLUG, number=1)
+
+
+@pytest.fixture
+def default_rule_set(db) -> RuleSet:
+    return RuleSet.objects.get(questionnaire__slug=SLUG, version=1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_compiled_cache():
+    """Each test starts with nothing compiled, so no test passes thanks to another's cache."""
+    services.clear_compiled_cache()
+    yield
+    services.clear_compiled_cache()
+
+
+# --- Answer sets for property tests ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    """What a valid answer to one question looks like."""
+
+    code: str
+    type: str
+    required: bool
+    choices: tuple[str, ...]
+    exclusive: tuple[str, ...]
+    min_value: int | None
+    max_value: int | None
+    max_length: int | None
+    condition: tuple[str, bool | str] | None
+
+
+def question_shapes(version) -> tuple[QuestionShape, ...]:
+    shapes = []
+    for q in (Question.objects.filter(version=version).prefetch_related("choices")
+              .order_by("section__position", "position")):
+        condition = None
+        if q.condition_question:
+            answer = q.condition_answer
+            condition = (q.condition_question,
+                         answer == "true" if answer in ("true", "false") else answer)
+        choices = list(q.choices.all())
+        shapes.append(QuestionShape(
+            code=q.code, type=q.type, required=q.required and not condition,
+            choices=tuple(c.value for c in choices),
+            exclusive=tuple(c.value for c in choices if c.is_exclusive),
+            min_value=q.min_value, max_value=q.max_value, max_length=q.max_length,
+            condition=condition,
+        ))
+    return tuple(shapes)
+
+
+def answer_strategy(shape: QuestionShape):
+    if shape.type == Question.Type.BOOLEAN:
+        return st.booleans()
+    if shape.type == Question.Type.INTEGER:
+        return st.integers(shape.min_value, shape.max_value)
+    if shape.type == Question.Type.SINGLE_CHOICE:
+        return st.sampled_from(shape.choices)
+    if shape.type == Question.Type.MULTI_CHOICE:
+        ordinary = [c for c in shape.choices if c not in shape.exclusive]
+        some = st.lists(st.sampled_from(ordinary), min_size=1, unique=True)
+        return st.one_of(some, *(st.just([e]) for e in shape.exclusive))
+    return st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs")),
+        min_size=1, max_size=min(shape.max_length or 40, 40),
+    )
+
+
+def valid_answers(shapes: tuple[QuestionShape, ...]):
+    """Answer sets the intake would accept: types and ranges respected, every required question
+    answered, an exclusive choice ('none') only on its own, a question shown on a condition
+    answered only when its condition holds, optional questions sometimes left out."""
+
+    @st.composite
+    def build(draw):
+        answers = {}
+        for shape in shapes:
+            if shape.condition is not None:
+                target, expected = shape.condition
+                if answers.get(target) != expected:
+                    continue
+            if shape.required or draw(st.booleans()):
+                answers[shape.code] = draw(answer_strategy(shape))
+        return answers
+
+    return build()
+
+
+def one_more_yes(answers: dict, shapes: tuple[QuestionShape, ...]) -> list[tuple[str, dict]]:
+    """Every answer set that differs from ``answers`` by one more "yes": a yes/no question
+    answered yes that was no (or unanswered), or one more choice added to a several-choices
+    question (dropping an exclusive 'none', which cannot stay beside it).  A one-choice
+    question such as ``sex`` is not a symptom, so it is never changed."""
+    variants = []
+    for shape in shapes:
+        if shape.condition is not None:
+            continue
+        current = answers.get(shape.code)
+        if shape.type == Question.Type.BOOLEAN and current is not True:
+            variants.append((f"{shape.code}=true", {**answers, shape.code: True}))
+        elif shape.type == Question.Type.MULTI_CHOICE:
+            kept = [c for c in (current or []) if c not in shape.exclusive]
+            for choice in shape.choices:
+                if choice not in shape.exclusive and choice not in kept:
+                    variants.append((f"{shape.code}+{choice}",
+                                     {**answers, shape.code: [*kept, choice]}))
+    return variants
+
+
+@dataclass(frozen=True)
+class DefaultSetup:
+    compiled: object  # the default rule set, compiled from the database
+    recompiled: object  # the same, compiled again from scratch
+    shapes: tuple[QuestionShape, ...]
+
+    def answers(self):
+        """A strategy for valid answer sets to the default questionnaire."""
+        return valid_answers(self.shapes)
+
+    def one_more_yes(self, answers: dict) -> list[tuple[str, dict]]:
+        return one_more_yes(answers, self.shapes)
+
+
+@pytest.fixture(scope="session")
+def default_setup(django_db_setup, django_db_blocker) -> DefaultSetup:
+    """The default rule set as migrate created it, compiled from the test database twice (the
+    second time with the cache cleared), and the shapes of the default questionnaire's answers.
+    Session-scoped so that hypothesis examples screen without touching the database."""
+    with django_db_blocker.unblock():
+        version = QuestionnaireVersion.objects.get(questionnaire__slug=SLUG, number=1)
+        services.clear_compiled_cache()
+        compiled = services.active_rule_set_for(version)
+        services.clear_compiled_cache()
+        recompiled = services.active_rule_set_for(version)
+        services.clear_compiled_cache()
+        return DefaultSetup(compiled, recompiled, question_shapes(version))
+
+
+# --- Storing submissions as the submission service does -------------------------------------
+
+
+@pytest.fixture
+def submit(db, version_1):
+    """``submit(answers)`` screens the answers with the active rule set and stores the
+    submission, its answers and its flags, as ``intake.services.submissions`` does."""
+    clinic = Clinic.objects.get(is_default=True)
+    questions = {q.code: q for q in version_1.questions.all()}
+    numbers = itertools.count(1)
+    start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
+
+    def store(answers: dict, *, version=version_1) -> Submission:
+        number = next(numbers)
+        result = services.screen_answers(version, answers)
+        submission = Submission.objects.create(
+            reference=f"T{number:05d}",
+            clinic=clinic,
+            questionnaire_version=version,
+            full_name=f"Test Patient {number}",
+            date_of_birth=datetime.date(1970, 1, 1),
+            phone="+44 7700 900000",
+            submitted_at=start + datetime.timedelta(minutes=number),
+            urgency=result.urgency,
+            screening_failed=result.failed,
+        )
+        Answer.objects.bulk_create(
+            Answer(submission=submission, question=questions[code], question_code=code,
+                   question_text=questions[code].text, value=value)
+            for code, value in answers.items()
+        )
+        services.record_flags(submission, result)
+        return submission
+
+    return store
+
+
+@pytest.fixture
+def routine_answers() -> dict:
+    """Vignette d01: an office worker with ordinary mechanical pain; nothing fires."""
+    vignettes = json.loads((DATA / "vignettes.json").read_text())
+    return dict(next(v for v in vignettes if v["id"] == "d01")["answers"])

@@ -1,0 +1,125 @@
+"""Compiled rule sets are cached, but a changed draft is never evaluated with stale
+conditions: the cache key is a hash of everything that goes into a compiled rule set."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from intake.models import Question
+from intake.services.questionnaires import create_draft_from as create_questionnaire_draft
+from screening import services
+from screening.engine import screen
+from screening.models import Rule
+from screening.services import (
+    activate_rule_set,
+    active_rule_set_for,
+    compile_rule_set,
+    create_draft_from,
+    dry_run,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_active_rule_set_is_compiled_once(version_1):
+    first = active_rule_set_for(version_1)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = active_rule_set_for(version_1)
+
+    assert again is first
+    # Active and published, so neither can change: finding the active set is the only query.
+    assert len(queries) == 1
+
+
+def test_a_draft_is_looked_up_by_its_content(default_rule_set):
+    draft = create_draft_from(default_rule_set)
+    first = compile_rule_set(draft)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = compile_rule_set(draft)
+
+    assert again is first
+    # Its enabled rules, the questions and their choices; no parsing.
+    assert len(queries) == 3
+
+
+def test_a_retired_rule_set_keeps_its_compiled_rules(default_rule_set, version_1):
+    compiled = compile_rule_set(default_rule_set, version_1)
+    draft = create_draft_from(default_rule_set)
+    activate_rule_set(draft)
+    default_rule_set.refresh_from_db()
+
+    assert compile_rule_set(default_rule_set, version_1) is compiled
+    assert active_rule_set_for(version_1).version == 2
+
+
+def test_a_changed_condition_is_recompiled(default_rule_set, routine_answers):
+    draft = create_draft_from(default_rule_set)
+    assert screen(routine_answers, compile_rule_set(draft)).urgency == "routine"
+
+    rule = draft.rules.get(code="neuro_numbness")
+    rule.condition = "pain_severity >= 4"
+    rule.save()
+
+    result = screen(routine_answers, compile_rule_set(draft))
+    assert (result.urgency, result.flag_codes) == ("soon", ["neuro_numbness"])
+
+
+@pytest.mark.parametrize(("field", "value", "seen"), [
+    ("tier", "emergency", lambda r: r.urgency == "emergency"),
+    ("category", "nerve", lambda r: r.flags[0].category == "nerve"),
+    ("explanation", "new words", lambda r: r.flags[0].explanation == "new words"),
+])
+def test_every_field_of_a_rule_is_part_of_the_key(default_rule_set, routine_answers, field,
+                                                  value, seen):
+    draft = create_draft_from(default_rule_set)
+    Rule.objects.filter(rule_set=draft, code="night_sweats").update(condition="not chest_pain")
+    assert screen(routine_answers, compile_rule_set(draft)).flag_codes == ["night_sweats"]
+
+    Rule.objects.filter(rule_set=draft, code="night_sweats").update(**{field: value})
+
+    assert seen(screen(routine_answers, compile_rule_set(draft)))
+
+
+def test_switching_a_rule_off_or_on_is_seen(default_rule_set, routine_answers):
+    draft = create_draft_from(default_rule_set)
+    answers = {**routine_answers, "jaundice": True}
+    Rule.objects.filter(rule_set=draft, code="jaundice").update(enabled=False)
+    assert screen(answers, compile_rule_set(draft)).flag_codes == []
+
+    Rule.objects.filter(rule_set=draft, code="jaundice").update(enabled=True)
+
+    assert screen(answers, compile_rule_set(draft)).flag_codes == ["jaundice"]
+
+
+def test_a_changed_questionnaire_version_is_seen(default_rule_set, version_1):
+    version_2 = create_questionnaire_draft(version_1)
+    draft = create_draft_from(default_rule_set, questionnaire_version=version_2)
+    compile_rule_set(draft)
+
+    Question.objects.get(version=version_2, code="jaundice").delete()
+
+    with pytest.raises(services.RuleSetInvalid, match="“jaundice”"):
+        compile_rule_set(draft)
+
+
+def test_a_dry_run_after_an_edit_uses_the_edit(default_rule_set, submit, routine_answers):
+    submit(routine_answers)
+    draft = create_draft_from(default_rule_set)
+    assert dry_run(draft).counts["same"] == 1
+
+    Rule.objects.filter(rule_set=draft, code="progressive_pain").update(
+        condition="pain_severity >= 0", tier="urgent"
+    )
+
+    assert dry_run(draft).counts["up"] == 1
+
+
+def test_the_cache_is_bounded(default_rule_set):
+    draft = create_draft_from(default_rule_set)
+    for number in range(services._compiled.size + 5):
+        Rule.objects.filter(rule_set=draft, code="fever").update(explanation=str(number))
+        compile_rule_set(draft)
+
+    assert len(services._compiled) == services._compiled.size
