@@ -313,6 +313,14 @@ class Submission(models.Model):
         default=False,
         help_text="Screening raised an error; the submission is treated as urgent.",
     )
+    rule_set = models.ForeignKey(
+        "screening.RuleSet",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The rule set that screened it (empty when screening failed).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
 
     class Meta:
@@ -341,3 +349,17 @@ class Answer(models.Model):
 
     def __str__(self):
         return f"{self.submission} {self.question_code}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful response to a POST made with an ``Idempotency-Key``, so that a retry
+    with the same key and body gets the same answer and stores nothing new."""
+
+    key = models.CharField(max_length=255, unique=True)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical request.")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"idempotency record {self.pk}"

@@ -32,6 +32,10 @@ class VersionSchema:
 
     @classmethod
     def of(cls, version: QuestionnaireVersion) -> "VersionSchema":
+        """The schema of a version; published versions never change, so theirs is kept."""
+        key = (version.pk, version.published_at)
+        if version.is_published and key in _published_schemas:
+            return _published_schemas[key]
         questions = {
             q.code: q
             for q in Question.objects.filter(version=version)
@@ -42,7 +46,15 @@ class VersionSchema:
             code: {c.value: c.is_exclusive for c in q.choices.all()}
             for code, q in questions.items()
         }
-        return cls(version=version, questions=questions, choices=choices)
+        schema = cls(version=version, questions=questions, choices=choices)
+        if version.is_published:
+            _published_schemas[key] = schema
+        return schema
+
+
+# Keyed by (pk, published_at) so that a reused primary key (a test database rolled back) can
+# never return another version's questions.
+_published_schemas: dict[tuple, VersionSchema] = {}
 
 
 def clean_answers(schema: VersionSchema, raw: Any) -> dict[str, Any]:

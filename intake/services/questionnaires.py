@@ -138,6 +138,11 @@ def publish_version(version: QuestionnaireVersion) -> QuestionnaireVersion:
         problems = version_problems(locked)
         if problems:
             raise ValidationError(problems, code="invalid")
+        # The active rules must still find every question and choice they refer to.  (screening
+        # depends on intake's models, so it is imported here rather than at the top.)
+        from screening.services import check_questionnaire_version_against_active_rules
+
+        check_questionnaire_version_against_active_rules(locked)
         # A conditional update: of two concurrent publishers exactly one wins.
         published = QuestionnaireVersion.objects.filter(
             pk=locked.pk, status=QuestionnaireVersion.Status.DRAFT

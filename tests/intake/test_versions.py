@@ -154,7 +154,7 @@ def test_publish_refuses_a_condition_on_a_value_not_offered(version_1):
 def test_publish_refuses_a_choice_question_without_choices(version_1):
     draft = create_draft_from(version_1)
     Choice.objects.filter(question__version=draft, question__code="sex").delete()
-    with pytest.raises(ValidationError, match="sex .*at least two choices"):
+    with pytest.raises(ValidationError, match=r"sex .*at least two choices"):
         publish_version(draft)
 
 

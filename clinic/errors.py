@@ -1,0 +1,66 @@
+"""Error responses: JSON under /api/ (never an HTML page for a REST client), Django's own pages
+elsewhere, and a body-size limit checked before anything reads the body."""
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views import defaults
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": "The request could not be understood."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found. The API's paths are listed at /api/schema/."},
+                            status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Something went wrong on our side; it has been logged. "
+                                       "Please try again."}, status=500)
+    return defaults.server_error(request)
+
+
+def api_not_found(request, *args, **kwargs):
+    """The catch-all at the end of /api/: unknown paths are JSON 404s, whatever the method."""
+    return not_found(request)
+
+
+class RequestBodyLimitMiddleware:
+    """Refuses a request whose declared body is larger than REQUEST_BODY_MAX_BYTES with a 413,
+    before any of it is read.  The admin, whose forms are large, keeps Django's own limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.REQUEST_BODY_MAX_BYTES
+
+    def __call__(self, request):
+        if not request.path.startswith("/admin/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > self.limit:
+                message = (f"The request body is {length} bytes; the most this service accepts "
+                           f"is {self.limit} bytes.")
+                if _is_api(request):
+                    return JsonResponse({"detail": message}, status=413)
+                return HttpResponse(message, status=413, content_type="text/plain")
+        return self.get_response(request)

@@ -1,0 +1,37 @@
+"""When a clinic is open, in its own time zone (summer time included)."""
+
+import datetime
+import zoneinfo
+
+from clinic.models import Clinic
+
+
+def local_time(clinic: Clinic, at: datetime.datetime) -> datetime.datetime:
+    return at.astimezone(zoneinfo.ZoneInfo(clinic.timezone))
+
+
+def is_open(clinic: Clinic, at: datetime.datetime) -> bool:
+    """Whether ``at`` (an aware datetime) falls within the clinic's opening hours."""
+    local = local_time(clinic, at)
+    return any(
+        hours.weekday == local.weekday() and hours.opens <= local.time() < hours.closes
+        for hours in clinic.opening_hours.all()
+    )
+
+
+def describe_hours(clinic: Clinic) -> str:
+    """Opening hours in words, e.g. "Monday to Friday, 9:00 to 17:00"."""
+    hours = list(clinic.opening_hours.all())
+    if not hours:
+        return "no regular opening hours"
+    by_time: dict[tuple, list[int]] = {}
+    for h in hours:
+        by_time.setdefault((h.opens, h.closes), []).append(h.weekday)
+    parts = []
+    for (opens, closes), days in by_time.items():
+        names = [clinic.opening_hours.model.Weekday(d).label for d in sorted(days)]
+        consecutive = sorted(days) == list(range(min(days), max(days) + 1))
+        day_text = (f"{names[0]} to {names[-1]}" if len(names) > 2 and consecutive
+                    else ", ".join(names))
+        parts.append(f"{day_text}, {opens.hour}:{opens:%M} to {closes.hour}:{closes:%M}")
+    return "; ".join(parts)

@@ -1,0 +1,68 @@
+"""What the patient is told at once, for each urgency tier (triage-rules.md, "Urgency tiers").
+
+One source for the API's ``advice`` string and the advice page, so the two never disagree.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from clinic.hours import describe_hours, is_open
+from clinic.models import Clinic
+
+
+@dataclass(frozen=True)
+class Advice:
+    urgency: str
+    headline: str
+    text: str
+    call_number: str = ""  # a number the patient should call now, if any
+    clinic_open: bool = True
+
+    def __str__(self):
+        return f"{self.headline} {self.text}"
+
+
+def advice_for(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
+    emergency = clinic.emergency_number
+    if urgency == "emergency":
+        return Advice(
+            urgency,
+            headline=f"Call {emergency} now.",
+            text=(f"Your answers suggest you may need emergency care. Call {emergency} now and "
+                  "tell them about your symptoms. Do not wait for your appointment or for us "
+                  "to call you."),
+            call_number=emergency,
+        )
+    if urgency == "urgent":
+        if is_open(clinic, at):
+            return Advice(
+                urgency,
+                headline="We will phone you today.",
+                text=(f"A clinician from {clinic.name} will phone you today to talk about your "
+                      f"answers. If you feel worse before then, call {emergency}."),
+            )
+        return Advice(
+            urgency,
+            headline=f"Call {clinic.out_of_hours_number} now for urgent advice.",
+            text=(f"Your answers need a clinician to look at them today, and {clinic.name} is "
+                  f"closed now (we are open {describe_hours(clinic)}). Call "
+                  f"{clinic.out_of_hours_number} now for urgent medical advice. If you feel "
+                  f"worse, call {emergency}."),
+            call_number=clinic.out_of_hours_number,
+            clinic_open=False,
+        )
+    if urgency == "soon":
+        return Advice(
+            urgency,
+            headline="Thank you. A clinician will look at your answers.",
+            text=("A clinician will read your answers before your appointment and will contact "
+                  f"you if they need to. If you feel worse, call {clinic.out_of_hours_number}, "
+                  f"or {emergency} in an emergency."),
+        )
+    return Advice(
+        urgency,
+        headline="Thank you. We will see you at your appointment.",
+        text=("Your answers have been sent to your physiotherapist. If your symptoms change or "
+              f"you feel worse before then, call {clinic.out_of_hours_number}, or {emergency} "
+              "in an emergency."),
+    )

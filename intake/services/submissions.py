@@ -1,0 +1,199 @@
+"""Submitting an intake: the one path the web form and the REST API both take.
+
+``submit_intake`` validates the patient's details and answers against the exact questionnaire
+version, screens the answers, and stores the submission, its answers and its flags in one
+transaction, then returns what the patient must be told.  Nothing is stored unless everything
+is valid, and a failure inside screening never loses the submission (it is stored, marked
+``screening_failed`` and treated as urgent).
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.models import Clinic
+from intake.advice import Advice, advice_for
+from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
+from intake.references import new_reference
+from intake.selectors import current_version
+from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
+from intake.services.patients import PatientInvalid, clean_patient
+from screening import services as screening
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class SubmissionInvalid(Exception):
+    """Bad input; ``errors`` is keyed like the request: ``patient``, ``answers``, ``version``."""
+
+    def __init__(self, errors: dict[str, Any]):
+        super().__init__("submission is invalid")
+        self.errors = errors
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class SubmissionOutcome:
+    submission: Submission
+    response: dict  # what the patient or client is told, as JSON
+    replayed: bool = False  # True when an earlier response to the same key was returned
+
+
+def submit_intake(
+    *,
+    patient: Any,
+    answers: Any,
+    version_number: Any = None,
+    idempotency_key: str | None = None,
+    clinic: Clinic | None = None,
+) -> SubmissionOutcome:
+    """Validate, screen and store one intake; return the response to give.
+
+    ``patient`` and ``answers`` are what the client sent (JSON types).  ``version_number``, when
+    given, names the published version the patient saw; otherwise the current one is used.
+    Raises ``SubmissionInvalid`` naming every problem, or ``IdempotencyKeyReused``.
+    """
+    fingerprint = _fingerprint(patient, answers, version_number)
+    if idempotency_key is not None:
+        replay = _replay(idempotency_key, fingerprint)
+        if replay:
+            return replay
+
+    version = _version(version_number)
+    schema = VersionSchema.of(version)
+    errors: dict[str, Any] = {}
+    try:
+        details = clean_patient(patient)
+    except PatientInvalid as invalid:
+        errors["patient"] = invalid.errors
+    try:
+        cleaned = clean_answers(schema, answers)
+    except AnswersInvalid as invalid:
+        errors["answers"] = invalid.errors
+    if errors:
+        raise SubmissionInvalid(errors)
+
+    clinic = clinic or Clinic.objects.get(is_default=True)
+    try:
+        with transaction.atomic():
+            submission, response = _store(clinic, schema, details, cleaned)
+            if idempotency_key is not None:
+                IdempotencyRecord.objects.create(
+                    key=idempotency_key, fingerprint=fingerprint, submission=submission,
+                    response=response,
+                )
+    except IntegrityError:
+        # A concurrent request with the same key won the race; its transaction committed and
+        # ours rolled back whole, so there is exactly one submission.  Answer as it did.
+        if idempotency_key is None:
+            raise
+        replay = _replay(idempotency_key, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return SubmissionOutcome(submission=submission, response=response)
+
+
+def _version(version_number) -> QuestionnaireVersion:
+    """The current version; a client that names a version must name the current one, since the
+    active rules are checked against it (an older version may lack what they ask about)."""
+    version = current_version()
+    if version is None:
+        raise SubmissionInvalid({"version": ["No questionnaire has been published yet."]})
+    if version_number is None:
+        return version
+    if type(version_number) is not int:
+        raise SubmissionInvalid({"version": ["Send the version number as a whole number."]})
+    if version_number != version.number:
+        raise SubmissionInvalid({"version": [
+            f"Version {version_number} is not the current version of the questionnaire "
+            f"({version.number}); fetch /api/questionnaires/current/ and answer that."
+        ]})
+    return version
+
+
+def _store(clinic, schema: VersionSchema, details, cleaned) -> tuple[Submission, dict]:
+    version, questions = schema.version, schema.questions
+    now = timezone.now()
+    submission = Submission(
+        reference=new_reference(),
+        clinic=clinic,
+        questionnaire_version=version,
+        full_name=details.full_name,
+        date_of_birth=details.date_of_birth,
+        phone=details.phone,
+        email=details.email,
+        submitted_at=now,
+    )
+    result = _screen(submission, cleaned)
+    submission.urgency = result.urgency
+    submission.screening_failed = result.failed
+    submission.rule_set_id = result.rule_set_id
+    submission.save()
+    Answer.objects.bulk_create(
+        Answer(submission=submission, question=questions[code], question_code=code,
+               question_text=questions[code].text, value=value)
+        for code, value in cleaned.items()
+    )
+    screening.record_flags(submission, result)
+    advice = advice_for(submission.urgency, clinic, now)
+    logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
+    return submission, _response(submission, result, advice)
+
+
+def _screen(submission: Submission, answers: dict):
+    """Screen the answers; if screening raises, treat the submission as urgent and say so.
+
+    The savepoint keeps a database error inside screening from spoiling the submission's own
+    transaction.  The log line names the submission and the error's type only: an exception's
+    message may quote an answer.
+    """
+    try:
+        with transaction.atomic():
+            return screening.screen_answers(submission.questionnaire_version, answers)
+    except Exception as error:
+        logger.error("screening failed for submission %s: %s; stored as urgent",
+                     submission.reference, type(error).__name__)
+        return screening.ScreeningResult.failure()
+
+
+def _response(submission: Submission, result, advice: Advice) -> dict:
+    return {
+        "reference": submission.reference,
+        "urgency": submission.urgency,
+        "advice": str(advice),
+        "flags": [
+            {"code": f.code, "category": f.category, "urgency": f.tier,
+             "explanation": f.explanation}
+            for f in result.flags
+        ],
+        "submitted_at": submission.submitted_at.isoformat(),
+    }
+
+
+def _fingerprint(patient, answers, version_number) -> str:
+    canonical = json.dumps(
+        {"patient": patient, "answers": answers, "version": version_number},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(key: str, fingerprint: str) -> SubmissionOutcome | None:
+    record = IdempotencyRecord.objects.select_related("submission").filter(key=key).first()
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return SubmissionOutcome(submission=record.submission, response=record.response,
+                             replayed=True)

@@ -1,0 +1,183 @@
+"""Every kind of bad answer is refused with a message naming it; good answers come back clean."""
+
+import datetime
+
+import pytest
+
+from intake.selectors import current_version
+from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
+from intake.services.patients import PatientInvalid, clean_patient
+
+pytestmark = pytest.mark.django_db
+
+ROUTINE = {
+    "pain_location": ["between_shoulder_blades"], "pain_duration": "1_to_3_weeks",
+    "pain_severity": 4, "pain_onset": "after_strain", "pain_worsening": False,
+    "pain_limits_activity": False, "pain_with_exertion": False, "pain_character": ["aching"],
+    "pain_worse_with_movement": True, "pain_radiates_to": ["none"],
+    "numbness_tingling": ["none"], "weakness_or_clumsiness": False,
+    "bladder_bowel_control": False, "chest_pain": False, "breathing_difficulty": False,
+    "associated_symptoms": ["none"], "fever_chills": False, "night_sweats": False,
+    "unexplained_weight_loss": False, "urinary_symptoms": False, "jaundice": False,
+    "sex": "male", "history_of_cancer": False, "recent_trauma": False,
+    "treatments_tried": ["rest"], "daily_posture": "desk_sitting", "stress_level": 5,
+}
+
+
+@pytest.fixture
+def schema():
+    return VersionSchema.of(current_version())
+
+
+def errors_for(schema, **changes):
+    answers = {**ROUTINE, **changes}
+    answers = {k: v for k, v in answers.items() if v is not ...}
+    with pytest.raises(AnswersInvalid) as raised:
+        clean_answers(schema, answers)
+    return raised.value.errors
+
+
+def test_valid_answers_come_back_clean(schema):
+    assert clean_answers(schema, ROUTINE) == ROUTINE
+
+
+def test_optional_answers_may_be_left_out_or_empty(schema):
+    answers = {**ROUTINE, "pain_character": [], "other_information": "   ",
+               "stress_level": None}
+    del answers["daily_posture"]
+    cleaned = clean_answers(schema, answers)
+    assert "pain_character" not in cleaned
+    assert "other_information" not in cleaned
+    assert "stress_level" not in cleaned
+
+
+def test_every_problem_is_reported_at_once(schema):
+    errors = errors_for(schema, pain_severity=11, chest_pain="yes", sex="robot",
+                        pain_radiates_to=["none", "jaw"], mystery=1, pain_duration=...)
+    assert set(errors) == {"pain_severity", "chest_pain", "sex", "pain_radiates_to", "mystery",
+                           "pain_duration"}
+    assert errors["pain_severity"] == ["Must be between 0 and 10."]
+    assert errors["pain_duration"] == ["This question needs an answer."]
+    assert "no question with this code" in errors["mystery"][0]
+
+
+@pytest.mark.parametrize("value", [True, False, 4.0, 4.5, "4", None, [4], {"v": 4}])
+def test_an_integer_must_be_a_whole_number_not_a_boolean_string_or_float(schema, value):
+    if value is None:
+        assert errors_for(schema, pain_severity=value) == {
+            "pain_severity": ["This question needs an answer."]}
+    else:
+        assert errors_for(schema, pain_severity=value) == {
+            "pain_severity": ["Enter a whole number between 0 and 10."]}
+
+
+@pytest.mark.parametrize("value", [-1, 11, 10**30])
+def test_an_integer_must_be_in_range(schema, value):
+    assert errors_for(schema, pain_severity=value) == {
+        "pain_severity": ["Must be between 0 and 10."]}
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, "yes", ["true"], {}])
+def test_a_boolean_must_be_true_or_false(schema, value):
+    assert "true or false" in errors_for(schema, chest_pain=value)["chest_pain"][0]
+
+
+@pytest.mark.parametrize("value", ["MALE", "", ["male"], 1, {"value": "male"}])
+def test_a_single_choice_must_be_an_offered_value(schema, value):
+    errors = errors_for(schema, sex=value)
+    assert list(errors) == ["sex"]
+
+
+@pytest.mark.parametrize("value, message", [
+    (["none", "jaw"], "“none” cannot be chosen together with other answers."),
+    (["jaw", "jaw"], "Each choice may be given only once."),
+    (["elbow"], "Not among the choices"),
+    ("jaw", "Send a list of choices"),
+    ([["jaw"]], "Send a list of choices"),
+    ([None], "Send a list of choices"),
+    ([], "This question needs an answer."),
+])
+def test_a_multi_choice_must_be_a_list_of_distinct_offered_values(schema, value, message):
+    assert message in errors_for(schema, pain_radiates_to=value)["pain_radiates_to"][0]
+
+
+def test_multi_choice_answers_are_stored_in_the_questionnaires_order(schema):
+    cleaned = clean_answers(schema, {**ROUTINE, "pain_radiates_to": ["legs", "jaw"]})
+    assert cleaned["pain_radiates_to"] == ["jaw", "legs"]
+
+
+def test_text_is_limited_and_cleaned(schema):
+    assert "2000 characters" in errors_for(
+        schema, other_information="x" * 2001)["other_information"][0]
+    assert "control characters" in errors_for(
+        schema, other_information="nul\x00byte")["other_information"][0]
+    assert "not valid text" in errors_for(
+        schema, other_information="lone \ud800 surrogate")["other_information"][0]
+    assert errors_for(schema, other_information=42) == {"other_information": ["Send text."]}
+    cleaned = clean_answers(schema, {**ROUTINE, "other_information": "  two\nlines\t "})
+    assert cleaned["other_information"] == "two\nlines"
+
+
+def test_a_conditional_answer_is_refused_when_its_condition_is_false(schema):
+    errors = errors_for(schema, history_of_cancer=False, cancer_details="Breast, 2015")
+    assert errors == {"cancer_details": [
+        "Answer this only when the answer to “history_of_cancer” is yes; leave it out "
+        "otherwise."]}
+
+
+def test_a_conditional_answer_is_kept_when_its_condition_holds(schema):
+    cleaned = clean_answers(schema, {**ROUTINE, "history_of_cancer": True,
+                                     "cancer_details": "Breast, 2015"})
+    assert cleaned["cancer_details"] == "Breast, 2015"
+
+
+def test_a_conditional_question_is_never_required(schema):
+    assert "trauma_details" not in clean_answers(schema, {**ROUTINE, "recent_trauma": True})
+
+
+@pytest.mark.parametrize("raw", [None, [], "answers", 3])
+def test_answers_must_be_an_object(schema, raw):
+    with pytest.raises(AnswersInvalid) as raised:
+        clean_answers(schema, raw)
+    assert "object" in raised.value.errors["non_field_errors"][0]
+
+
+PATIENT = {"full_name": "Ada Example", "date_of_birth": "1971-03-02",
+           "phone": "+44 7700 900123", "email": "ada@example.org"}
+
+
+def test_valid_patient_details_are_cleaned():
+    patient = clean_patient({**PATIENT, "full_name": "  Ada   Example ", "email": ""})
+    assert patient.full_name == "Ada Example"
+    assert patient.date_of_birth == datetime.date(1971, 3, 2)
+    assert patient.email == ""
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("full_name", "", "Enter your full name."),
+    ("full_name", None, "Enter your full name."),
+    ("full_name", 7, "as text"),
+    ("full_name", "x" * 201, "200 characters"),
+    ("date_of_birth", "1971-02-30", "does not exist"),
+    ("date_of_birth", "02/03/1971", "year-month-day"),
+    ("date_of_birth", "19710302", "year-month-day"),
+    ("date_of_birth", 1971, "year-month-day"),
+    ("date_of_birth", "2999-01-01", "future"),
+    ("date_of_birth", "1800-01-01", "Check the year"),
+    ("phone", "call me", "phone number"),
+    ("phone", "123", "phone number"),
+    ("phone", "", "Enter a phone number"),
+    ("email", "not-an-email", "email address"),
+    ("email", ["a@b.org"], "as text"),
+])
+def test_bad_patient_details_are_named(field, value, message):
+    with pytest.raises(PatientInvalid) as raised:
+        clean_patient({**PATIENT, field: value})
+    assert list(raised.value.errors) == [field]
+    assert message in raised.value.errors[field][0]
+
+
+def test_unknown_patient_fields_are_refused():
+    with pytest.raises(PatientInvalid) as raised:
+        clean_patient({**PATIENT, "nhs_number": "123"})
+    assert "Unknown field" in raised.value.errors["nhs_number"][0]

@@ -1,0 +1,214 @@
+"""POST /api/submissions/: what REST clients send, good and bad, and what they get back."""
+
+import json
+
+import pytest
+
+from intake.models import Answer, IdempotencyRecord, Submission
+from intake.references import PATTERN as REFERENCE_PATTERN
+from tests.intake.test_answer_validation import PATIENT, ROUTINE
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/submissions/"
+
+CHEST_PAIN = {**ROUTINE, "chest_pain": True}
+
+
+def post(client, body, **headers):
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(URL, data=data, content_type="application/json", headers=headers)
+
+
+def nothing_stored():
+    return not Submission.objects.exists() and not Answer.objects.exists()
+
+
+def test_a_routine_intake_is_stored_and_answered(client):
+    response = post(client, {"patient": PATIENT, "answers": ROUTINE})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"reference", "urgency", "advice", "flags", "submitted_at"}
+    assert REFERENCE_PATTERN.match(body["reference"])
+    assert body["urgency"] == "routine"
+    assert body["flags"] == []
+    assert "appointment" in body["advice"]
+    submission = Submission.objects.get(reference=body["reference"])
+    assert submission.full_name == "Ada Example"
+    assert submission.questionnaire_version.number == 1
+    assert {a.question_code: a.value for a in submission.answers.all()} == ROUTINE
+
+
+def test_an_emergency_tells_the_patient_to_call_999(client):
+    response = post(client, {"patient": PATIENT, "answers": CHEST_PAIN})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["urgency"] == "emergency"
+    assert body["advice"].startswith("Call 999 now.")
+    assert body["flags"] == [{
+        "code": "cardiac_chest_pain", "category": "possible_cardiac", "urgency": "emergency",
+        "explanation": body["flags"][0]["explanation"],
+    }]
+    assert body["flags"][0]["explanation"]
+
+
+def test_answers_keep_the_question_text_as_shown(client):
+    reference = post(client, {"patient": PATIENT, "answers": ROUTINE}).json()["reference"]
+    answer = Answer.objects.get(submission__reference=reference, question_code="chest_pain")
+    assert answer.question_text == answer.question.text
+    assert answer.question.version.number == 1
+
+
+class TestBadInput:
+    def test_every_problem_is_named_at_once_and_nothing_is_stored(self, client):
+        response = post(client, {
+            "patient": {**PATIENT, "date_of_birth": "1971-02-30", "phone": "no"},
+            "answers": {**ROUTINE, "pain_severity": 11, "sex": "robot", "unknown_code": True},
+        })
+        assert response.status_code == 400
+        body = response.json()
+        assert body["answers"]["pain_severity"] == ["Must be between 0 and 10."]
+        assert set(body["answers"]) == {"pain_severity", "sex", "unknown_code"}
+        assert set(body["patient"]) == {"date_of_birth", "phone"}
+        assert nothing_stored()
+
+    @pytest.mark.parametrize("body", [
+        "", "not json", "{", "[]", "null", "42", '"text"', '{"patient": NaN}',
+        '{"patient": {}, "patient": {}}', "[" * 30_000 + "]" * 30_000,
+        b"\xff\xfe not utf-8",
+    ])
+    def test_malformed_bodies_are_400_json(self, client, body):
+        response = post(client, body)
+        assert response.status_code == 400, response.content[:200]
+        assert response["Content-Type"] == "application/json"
+        assert nothing_stored()
+
+    def test_missing_and_unknown_top_level_fields(self, client):
+        response = post(client, {"answers": ROUTINE, "extra": 1})
+        assert response.status_code == 400
+        assert set(response.json()) == {"patient", "extra"}
+
+    @pytest.mark.parametrize("patient", [None, [], "Ada", {"full_name": {"first": "Ada"}}])
+    def test_patient_of_the_wrong_shape(self, client, patient):
+        response = post(client, {"patient": patient, "answers": ROUTINE})
+        assert response.status_code == 400
+        assert "patient" in response.json()
+        assert nothing_stored()
+
+    @pytest.mark.parametrize("answers", [None, [], "answers", {"chest_pain": {"$gt": 1}}])
+    def test_answers_of_the_wrong_shape(self, client, answers):
+        response = post(client, {"patient": PATIENT, "answers": answers})
+        assert response.status_code == 400
+        assert "answers" in response.json()
+        assert nothing_stored()
+
+    def test_an_answer_to_a_hidden_question_is_refused(self, client):
+        response = post(client, {"patient": PATIENT,
+                                 "answers": {**ROUTINE, "trauma_details": "Fell off a bike"}})
+        assert response.status_code == 400
+        assert "recent_trauma" in response.json()["answers"]["trauma_details"][0]
+
+    def test_an_oversized_body_is_413_json(self, client):
+        body = {"patient": PATIENT, "answers": {**ROUTINE, "other_information": "x" * 70_000}}
+        response = post(client, body)
+        assert response.status_code == 413
+        assert "bytes" in response.json()["detail"]
+        assert nothing_stored()
+
+    def test_a_long_text_answer_under_the_body_limit_is_named(self, client):
+        body = {"patient": PATIENT, "answers": {**ROUTINE, "other_information": "x" * 2001}}
+        response = post(client, body)
+        assert response.status_code == 400
+        assert "2000 characters" in response.json()["answers"]["other_information"][0]
+
+    def test_form_encoded_bodies_are_415_json(self, client):
+        response = client.post(URL, data={"patient": "x"})
+        assert response.status_code == 415
+        assert response["Content-Type"] == "application/json"
+
+    def test_wrong_method_is_405_json(self, client):
+        response = client.get(URL)
+        assert response.status_code == 405
+        assert response["Content-Type"] == "application/json"
+
+    def test_unknown_api_path_is_404_json(self, client):
+        response = client.get("/api/no-such-thing/")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+
+    @pytest.mark.parametrize("version", [2, 0, "1", True, None])
+    def test_an_unpublished_or_malformed_version_is_refused(self, client, version):
+        response = post(client, {"patient": PATIENT, "answers": ROUTINE, "version": version})
+        if version is None:
+            assert response.status_code == 201
+        else:
+            assert response.status_code == 400
+            assert "version" in response.json()
+
+
+class TestIdempotency:
+    def test_same_key_and_body_returns_the_first_response_and_stores_nothing_new(self, client):
+        body = {"patient": PATIENT, "answers": CHEST_PAIN}
+        first = post(client, body, **{"Idempotency-Key": "key-1"})
+        second = post(client, body, **{"Idempotency-Key": "key-1"})
+        assert first.status_code == second.status_code == 201
+        assert first.json() == second.json()
+        assert Submission.objects.count() == 1
+
+    def test_same_key_with_another_body_is_422(self, client):
+        post(client, {"patient": PATIENT, "answers": ROUTINE}, **{"Idempotency-Key": "key-2"})
+        response = post(client, {"patient": PATIENT, "answers": CHEST_PAIN},
+                        **{"Idempotency-Key": "key-2"})
+        assert response.status_code == 422
+        assert "different request" in response.json()["detail"]
+        assert Submission.objects.count() == 1
+
+    def test_key_order_in_the_body_does_not_matter(self, client):
+        body = json.dumps({"patient": PATIENT, "answers": ROUTINE})
+        reordered = json.dumps({"answers": dict(reversed(ROUTINE.items())), "patient": PATIENT})
+        assert post(client, body, **{"Idempotency-Key": "k3"}).status_code == 201
+        assert post(client, reordered, **{"Idempotency-Key": "k3"}).status_code == 201
+        assert Submission.objects.count() == 1
+
+    def test_different_keys_make_different_submissions(self, client):
+        body = {"patient": PATIENT, "answers": ROUTINE}
+        post(client, body, **{"Idempotency-Key": "a"})
+        post(client, body, **{"Idempotency-Key": "b"})
+        assert Submission.objects.count() == 2
+        assert IdempotencyRecord.objects.count() == 2
+
+    def test_an_invalid_request_does_not_use_up_the_key(self, client):
+        bad = post(client, {"patient": PATIENT, "answers": {}}, **{"Idempotency-Key": "k4"})
+        assert bad.status_code == 400
+        good = post(client, {"patient": PATIENT, "answers": ROUTINE},
+                    **{"Idempotency-Key": "k4"})
+        assert good.status_code == 201
+
+    @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
+    def test_malformed_keys_are_400(self, client, key):
+        response = post(client, {"patient": PATIENT, "answers": ROUTINE},
+                        **{"Idempotency-Key": key})
+        assert response.status_code == 400
+        assert "Idempotency-Key" in response.json()["detail"]
+        assert nothing_stored()
+
+
+def test_anonymous_submissions_are_throttled_per_client(client, monkeypatch):
+    from django.core.cache import cache
+
+    from intake.api.views import SubmissionThrottle
+
+    cache.clear()
+    monkeypatch.setattr(SubmissionThrottle, "THROTTLE_RATES", {"submissions": "2/minute"})
+    body = json.dumps({"patient": PATIENT, "answers": ROUTINE})
+
+    def post_from(address, **headers):
+        return client.post(URL, data=body, content_type="application/json",
+                           REMOTE_ADDR=address, headers=headers).status_code
+
+    assert [post_from("198.51.100.1") for _ in range(3)] == [201, 201, 429]
+    # A forged X-Forwarded-For does not make a new client (no proxy is trusted by default).
+    assert post_from("198.51.100.1", **{"X-Forwarded-For": "203.0.113.9"}) == 429
+    assert post_from("198.51.100.2") == 201
+    assert Submission.objects.count() == 3
+    cache.clear()
