@@ -1,0 +1,122 @@
+"""A submission is a faithful record: the version and question texts the patient saw, its flags,
+and never lost, even when screening fails or the questionnaire moves on."""
+
+import logging
+
+import pytest
+
+from intake.models import Answer, QuestionnaireVersion, Submission
+from intake.selectors import current_version
+from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.submissions import SubmissionInvalid, submit_intake
+from screening import services as screening_services
+from screening.models import Flag, RuleSet
+from tests.intake.test_answer_validation import PATIENT, ROUTINE
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(answers=ROUTINE):
+    return submit_intake(patient=PATIENT, answers=answers).submission
+
+
+def test_old_submissions_keep_their_question_texts_after_an_edit_and_a_new_version():
+    old = submit()
+    version_1 = current_version()
+    draft = create_draft_from(version_1)
+    question = draft.questions.get(code="chest_pain")
+    question.text = "Any chest pain, tightness or pressure right now?"
+    question.save()
+    draft.questions.get(code="other_information").delete()  # a retired question
+    publish_version(draft)
+
+    new = submit()
+    assert new.questionnaire_version.number == 2
+    old.refresh_from_db()
+    assert old.questionnaire_version == version_1
+    old_answer = old.answers.get(question_code="chest_pain")
+    assert old_answer.question_text == version_1.questions.get(code="chest_pain").text
+    assert old_answer.question_text != question.text
+    assert new.answers.get(question_code="chest_pain").question_text == question.text
+
+
+def test_a_retired_question_keeps_its_old_answers():
+    old = submit({**ROUTINE, "other_information": "I sit at a desk all day."})
+    draft = create_draft_from(current_version())
+    draft.questions.get(code="other_information").delete()
+    publish_version(draft)
+    answer = Answer.objects.get(submission=old, question_code="other_information")
+    assert answer.value == "I sit at a desk all day."
+    assert answer.question.version.number == 1
+
+
+def test_a_submission_records_the_rule_set_that_screened_it():
+    submission = submit()
+    assert submission.rule_set == RuleSet.objects.get(status="active")
+    assert submission.urgency == "routine"
+    assert not submission.screening_failed
+
+
+def test_flags_are_stored_with_their_evidence():
+    submission = submit({**ROUTINE, "pain_radiates_to": ["left_arm"],
+                         "pain_with_exertion": True})
+    flags = {f.rule_code: f for f in Flag.objects.filter(submission=submission)}
+    assert set(flags) == {"cardiac_multiple_features", "radiating_arm_pain"}
+    assert submission.urgency == "emergency"
+    evidence = flags["cardiac_multiple_features"].evidence
+    assert evidence["pain_radiates_to"] == ["left_arm"]
+    assert evidence["pain_with_exertion"] is True
+
+
+class TestScreeningFailure:
+    """An error inside screening never loses the submission: it is stored, marked
+    screening_failed and treated as urgent; the log names no patient data."""
+
+    def test_a_rule_that_raises(self, monkeypatch, caplog):
+        def broken_screen(*args, **kwargs):
+            raise RuntimeError(f"cannot evaluate {PATIENT['full_name']}")
+
+        monkeypatch.setattr(screening_services, "screen", broken_screen)
+        caplog.set_level(logging.INFO)
+        submission = submit({**ROUTINE, "other_information": "secret detail"})
+        submission.refresh_from_db()
+        assert submission.screening_failed
+        assert submission.urgency == "urgent"
+        assert submission.rule_set is None
+        assert submission.answers.count() == len(ROUTINE) + 1
+        assert "screening failed" in caplog.text
+        assert PATIENT["full_name"] not in caplog.text
+        assert "secret detail" not in caplog.text
+
+    def test_no_active_rule_set(self):
+        RuleSet.objects.filter(status="active").update(status="retired")
+        submission = submit()
+        assert submission.screening_failed
+        assert submission.urgency == "urgent"
+
+    def test_a_database_error_inside_screening_does_not_spoil_the_transaction(self, monkeypatch):
+        from django.db import connection
+
+        def failing_query(*args, **kwargs):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+
+        monkeypatch.setattr(screening_services, "screen", failing_query)
+        submission = submit()
+        assert Submission.objects.filter(pk=submission.pk, screening_failed=True).exists()
+
+
+def test_invalid_input_stores_nothing():
+    with pytest.raises(SubmissionInvalid):
+        submit_intake(patient=PATIENT, answers={**ROUTINE, "pain_severity": 99})
+    assert not Submission.objects.exists()
+    assert not Answer.objects.exists()
+
+
+def test_the_questionnaire_api_cannot_change_a_published_version(client):
+    url = "/api/questionnaires/current/"
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)(url, data="{}", content_type="application/json")
+        assert response.status_code == 405, method
+    version = QuestionnaireVersion.objects.get(number=1)
+    assert version.is_published and version.questions.count() == 30
