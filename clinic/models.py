@@ -1,13 +1,14 @@
-"""The clinic's own world: clinics and their opening hours.
-
-(Clinicians, the duty rota and alerts join this module with the alerting work.)
-"""
+"""The clinic's own world: clinics and their opening hours, clinicians and the duty rota, and the
+alerts that tell the clinician on duty about an urgent intake."""
 
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 def validate_timezone(value: str) -> None:
@@ -96,3 +97,288 @@ class OpeningHours(models.Model):
 
     def __str__(self):
         return f"{self.get_weekday_display()} {self.opens:%H:%M} to {self.closes:%H:%M}"
+
+
+# --- Who is on duty -------------------------------------------------------------------------
+
+
+class Clinician(models.Model):
+    """A person who can be alerted, with the channels to reach them, tried in order: email
+    first, then the webhook (a chat or paging gateway)."""
+
+    name = models.CharField(max_length=200)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="clinician",
+        help_text="Their login, if they use the queue.",
+    )
+    email = models.EmailField(blank=True, help_text="Alerts are emailed here.")
+    webhook_url = models.URLField(
+        blank=True,
+        max_length=500,
+        help_text="Optional: alerts are also POSTed here as JSON when email fails (a chat or "
+        "paging gateway).",
+    )
+    is_active = models.BooleanField(default=True, help_text="Untick to stop alerting them.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(email="") | ~models.Q(webhook_url=""),
+                name="clinician_has_a_channel",
+                violation_error_message="Give an email address or a webhook URL, or both, so "
+                "that alerts can reach this clinician.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name, address in (("email", self.email), ("webhook", self.webhook_url))
+                if address]
+
+
+class DutyShift(models.Model):
+    """A clinician on duty on one weekday, every week, in the clinic's local time.  Leave the
+    times empty to follow the clinic's opening hours that day."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="duty_shifts")
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="shifts")
+    weekday = models.PositiveSmallIntegerField(choices=OpeningHours.Weekday.choices)
+    starts = models.TimeField(null=True, blank=True, help_text="Empty: when the clinic opens.")
+    ends = models.TimeField(null=True, blank=True, help_text="Empty: when the clinic closes.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["clinic", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(starts__isnull=True) | models.Q(ends__isnull=True)
+                | models.Q(ends__gt=models.F("starts")),
+                name="duty_shift_ends_after_it_starts",
+                violation_error_message="The shift must end after it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clinician} on {self.get_weekday_display()}"
+
+
+class DutyContact(models.Model):
+    """Who else is alerted: the backup chain (in order, when an alert is not acknowledged in
+    time) and the out-of-hours contacts (alerted at once when the clinic is closed)."""
+
+    class Role(models.TextChoices):
+        BACKUP = "backup", "Backup (escalation chain)"
+        OUT_OF_HOURS = "out_of_hours", "Out-of-hours contact"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="duty_contacts")
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    position = models.PositiveIntegerField(default=0, help_text="Order within the role.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["clinic", "role", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "role", "clinician"],
+                name="one_duty_contact_per_role",
+                violation_error_message="This clinician already has this role at this clinic.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clinician} ({self.get_role_display().lower()})"
+
+
+# --- Alerts ---------------------------------------------------------------------------------
+
+
+class Alert(models.Model):
+    """An urgent or emergency intake that someone must act on: the outbox row, created in the
+    submission's own transaction, from which every notification is derived.
+
+    ``level`` is how far along the escalation it is; ``escalate_at`` is when the sweep moves it
+    on if nobody has acknowledged it.  Both live in the database, so a broker outage delays an
+    alert but never loses it.
+    """
+
+    submission = models.OneToOneField(
+        "intake.Submission", on_delete=models.CASCADE, related_name="alert"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
+    urgency = models.CharField(max_length=10)
+    out_of_hours = models.BooleanField(
+        default=False, help_text="The clinic was closed when the alert was raised."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    level = models.PositiveIntegerField(default=0)
+    escalate_at = models.DateTimeField(db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["escalate_at"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="alert_unacknowledged_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.urgency} alert for {self.submission}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+
+class Notification(models.Model):
+    """One person to be told about an alert at one escalation level.  Delivery works through
+    the person's channels in order; each try is a ``DeliveryAttempt``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed on every channel"
+        CANCELLED = "cancelled", "Not needed (acknowledged)"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    clinician = models.ForeignKey(Clinician, on_delete=models.PROTECT, related_name="+")
+    level = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    channel_index = models.PositiveSmallIntegerField(
+        default=0, help_text="Which of the clinician's channels is being tried."
+    )
+    tries_on_channel = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker holds it until then; after, it may be retried."
+    )
+    last_queued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["alert", "level", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "level", "clinician"], name="one_notification_per_level"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["pending", "sending"]),
+                name="notification_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"notification {self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try on one channel, written before sending and completed after, so a crash leaves a
+    trace (an attempt with no outcome)."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        TEMPORARY_FAILURE = "temporary_failure", "Failed, will retry"
+        PERMANENT_FAILURE = "permanent_failure", "Failed, will not retry this channel"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempts"
+    )
+    channel = models.CharField(max_length=10)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["notification", "started_at", "pk"]
+
+    def __str__(self):
+        return f"{self.channel} attempt {self.pk}: {self.outcome or 'no outcome'}"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last finished, for the health check."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Audit ------------------------------------------------------------------------------------
+
+
+class AuditEvent(models.Model):
+    """Who did what to which case, and when.  Append-only: the application never changes or
+    deletes an event (``save`` refuses updates, ``delete`` refuses), and the admin shows them
+    read-only."""
+
+    class Action(models.TextChoices):
+        VIEW_CASE = "view_case", "Viewed a case"
+        ACKNOWLEDGE = "acknowledge", "Acknowledged an alert"
+        CLAIM = "claim", "Claimed a case"
+        REVIEW = "review", "Marked a case reviewed"
+        REOPEN = "reopen", "Reopened a case"
+        ADMIN_CHANGE = "admin_change", "Changed something in the admin"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    submission = models.ForeignKey(
+        "intake.Submission", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reference = models.CharField(
+        max_length=20, blank=True, help_text="The case reference, kept if the case is erased."
+    )
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["reference", "at"], name="audit_by_reference")]
+
+    def __str__(self):
+        return f"{self.actor} {self.get_action_display().lower()} {self.reference}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events cannot be deleted.")

@@ -100,7 +100,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
-# Without a broker, tasks run in-process (after the transaction commits, see clinic.tasks).
+# Without a broker, tasks run in-process (after the transaction commits, see clinic.alerts).
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -109,6 +109,39 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Alerts must survive a worker dying mid-task: acknowledge a message only when its task has
+# finished, give it back if the worker process is lost, and take one message at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task that hangs is killed well before its claim on a notification runs out.
+CELERY_TASK_SOFT_TIME_LIMIT = 25
+CELERY_TASK_TIME_LIMIT = 30
+CELERY_TASK_ROUTES = {
+    "clinic.deliver_notification": {"queue": "alerts"},
+    "clinic.sweep_alerts": {"queue": "alerts"},
+}
+# Redis re-delivers an unacknowledged message after the visibility timeout; it must be longer
+# than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# With the broker down, queuing fails at once instead of holding up the patient's request;
+# the alert is already in the database and the sweep queues it again.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Alerts ---------------------------------------------------------------------------------
+
+# How often the sweep runs (Celery beat), and how long a worker holds a notification it is
+# sending before another may take it over.
+ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=5)
+ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
+}
+# Where links in alerts point: the address clinicians use to reach this service.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -138,7 +171,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

@@ -2,14 +2,20 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from clinic import errors
+from clinic import api, errors, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/submissions/<str:reference>/acknowledge/", api.AcknowledgeAPIView.as_view(),
+         name="api-acknowledge"),
     path("api/", include("intake.api.urls")),
     re_path(r"^api/", errors.api_not_found),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("cases/<str:reference>/", views.CaseView.as_view(), name="case-detail"),
+    path("cases/<str:reference>/acknowledge/", views.AcknowledgeView.as_view(),
+         name="case-acknowledge"),
     path("", include("intake.urls")),
 ]
 

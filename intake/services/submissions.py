@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clinic import alerts
 from clinic.models import Clinic
 from intake.advice import Advice, advice_for
 from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
@@ -146,6 +147,8 @@ def _store(clinic, schema: VersionSchema, details, cleaned) -> tuple[Submission,
         for code, value in cleaned.items()
     )
     screening.record_flags(submission, result)
+    # The alert is written in this transaction (an outbox): no submission without its alert.
+    alerts.raise_alert(submission, now=now)
     advice = advice_for(submission.urgency, clinic, now)
     logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
     return submission, _response(submission, result, advice)

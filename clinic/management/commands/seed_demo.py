@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from clinic.models import Clinic, Clinician, DutyContact, DutyShift
 from clinic.roles import CLINICIANS_GROUP
 
 
@@ -69,16 +70,21 @@ class Command(BaseCommand):
             )
 
 
+OUT_OF_HOURS_EMAIL = "out-of-hours@example.org"
+
+
 @transaction.atomic
 def seed_demo() -> list[DemoLogin]:
     """Bring the database to the demo state and return the logins to print.
 
-    Each step is idempotent.  The demo's other parts (the clinician on the duty rota in clinic
-    hours, and an out-of-hours contact) come with the duty rota and alerting models, as steps of
-    their own here.
+    Each step is idempotent.  With the clinician on the duty rota in clinic hours and an
+    out-of-hours contact, an urgent submission at any hour alerts someone.
     """
     ensure_demo_admin(ADMIN_LOGIN)
-    ensure_demo_clinician(CLINICIAN_LOGIN)
+    user = ensure_demo_clinician(CLINICIAN_LOGIN)
+    clinic = Clinic.objects.get(is_default=True)
+    ensure_on_rota(clinic, user)
+    ensure_out_of_hours_contact(clinic)
     return [ADMIN_LOGIN, CLINICIAN_LOGIN]
 
 
@@ -92,6 +98,26 @@ def ensure_demo_clinician(login: DemoLogin):
     group, _ = Group.objects.get_or_create(name=CLINICIANS_GROUP)
     clinician.groups.add(group)
     return clinician
+
+
+def ensure_on_rota(clinic: Clinic, user) -> Clinician:
+    """The demo clinician is on duty whenever the clinic is open (shifts without times follow
+    the opening hours)."""
+    clinician, _ = Clinician.objects.update_or_create(
+        user=user, defaults={"name": "Demo Clinician", "email": user.email, "is_active": True})
+    for weekday in sorted({hours.weekday for hours in clinic.opening_hours.all()}):
+        DutyShift.objects.get_or_create(clinic=clinic, clinician=clinician, weekday=weekday,
+                                        starts=None, ends=None)
+    return clinician
+
+
+def ensure_out_of_hours_contact(clinic: Clinic) -> Clinician:
+    contact, _ = Clinician.objects.update_or_create(
+        email=OUT_OF_HOURS_EMAIL, user=None,
+        defaults={"name": "Out-of-hours duty doctor", "is_active": True})
+    DutyContact.objects.get_or_create(clinic=clinic, clinician=contact,
+                                      role=DutyContact.Role.OUT_OF_HOURS)
+    return contact
 
 
 def _ensure_user(login: DemoLogin, *, is_staff: bool, is_superuser: bool):

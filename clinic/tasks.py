@@ -1,0 +1,19 @@
+"""Celery tasks: thin entry points that take ids and call the alerting service.
+
+Each is safe to run twice (the service claims its work with a conditional update) and is
+queued only after the transaction that made the work commits.
+"""
+
+from celery import shared_task
+
+from clinic import alerts
+
+
+@shared_task(name="clinic.deliver_notification", ignore_result=True)
+def deliver_notification(notification_id: int) -> None:
+    alerts.deliver(notification_id)
+
+
+@shared_task(name="clinic.sweep_alerts", ignore_result=True)
+def sweep_alerts() -> None:
+    alerts.sweep()

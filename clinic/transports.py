@@ -1,0 +1,110 @@
+"""The channels an alert travels on: each one small class behind one interface.
+
+A transport sends one ``AlertMessage`` to one address and either returns or raises
+``DeliveryError``, which says whether the failure is worth retrying.  Messages carry the urgency,
+the case reference and a link, and nothing about the patient.
+"""
+
+import json
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+SEND_TIMEOUT_SECONDS = 10
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    notification_id: int
+    reference: str
+    urgency: str
+    link: str
+    level: int
+
+    @property
+    def subject(self) -> str:
+        escalated = " (escalated: not yet acknowledged)" if self.level else ""
+        return f"[{self.urgency.upper()}] Intake {self.reference} needs a clinician{escalated}"
+
+    @property
+    def body(self) -> str:
+        action = ("Emergency advice was given: the patient was told to call the emergency "
+                  "number now." if self.urgency == "emergency"
+                  else "The patient was told a clinician will call them today.")
+        return (
+            f"An intake screened as {self.urgency.upper()} needs a clinician.\n\n"
+            f"Reference: {self.reference}\n{action}\n\n"
+            f"Open the case and acknowledge this alert (log in required):\n{self.link}\n\n"
+            "Until someone acknowledges it, this alert will be escalated.\n"
+        )
+
+    def as_json(self) -> dict:
+        return {"reference": self.reference, "urgency": self.urgency, "link": self.link,
+                "escalation_level": self.level, "text": self.subject}
+
+
+class EmailTransport:
+    name = "email"
+
+    def send(self, address: str, message: AlertMessage) -> None:
+        email = EmailMessage(
+            subject=message.subject, body=message.body, to=[address],
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            # One Message-ID per notification: if a crash makes us send it again, mail
+            # systems that de-duplicate by Message-ID show it once.
+            headers={"Message-ID": f"<alert-notification-{message.notification_id}@"
+                                   f"{settings.ALERT_MESSAGE_ID_DOMAIN}>"},
+        )
+        try:
+            get_connection(timeout=SEND_TIMEOUT_SECONDS).send_messages([email])
+        except smtplib.SMTPRecipientsRefused as error:
+            # The server will not take this address: retrying will not change its mind.
+            raise DeliveryError(f"recipient refused: {_codes(error)}", permanent=True) from None
+        except smtplib.SMTPResponseException as error:
+            raise DeliveryError(f"SMTP {error.smtp_code}",
+                                permanent=500 <= error.smtp_code < 600) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"SMTP unavailable: {type(error).__name__}",
+                                permanent=False) from None
+
+
+class WebhookTransport:
+    name = "webhook"
+
+    def send(self, address: str, message: AlertMessage) -> None:
+        request = urllib.request.Request(  # noqa: S310 - admins set http(s) URLs (URLField)
+            address,
+            data=json.dumps(message.as_json()).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json",
+                     "Idempotency-Key": f"alert-notification-{message.notification_id}",
+                     "User-Agent": "clinic-alerts/1"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_SECONDS) as response:  # noqa: S310
+                response.read(1024)
+        except urllib.error.HTTPError as error:
+            # 4xx means the request itself is wrong (bad URL, auth): retrying will not help,
+            # except for the ones that mean "later".
+            permanent = 400 <= error.code < 500 and error.code not in (408, 425, 429)
+            raise DeliveryError(f"HTTP {error.code}", permanent=permanent) from None
+        except (TimeoutError, urllib.error.URLError, OSError) as error:
+            raise DeliveryError(f"webhook unreachable: {type(error).__name__}",
+                                permanent=False) from None
+
+
+TRANSPORTS = {transport.name: transport for transport in (EmailTransport(), WebhookTransport())}
+
+
+def _codes(error: smtplib.SMTPRecipientsRefused) -> str:
+    return ", ".join(str(code) for code, _ in error.recipients.values())
