@@ -90,7 +90,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 connection pool; persistent connections (CONN_MAX_AGE) must stay
     # off when it is on.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = True
+    # A request waits at most this long for a connection, so a database that is down gives a
+    # prompt error (and /healthz a prompt 503) rather than a hung worker.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
