@@ -1,22 +1,94 @@
-"""REST entry points for clinicians: acknowledging an alert."""
+"""REST entry points for clinicians: the queue, a case, and acting on it; and API tokens.
 
-from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+Each view checks the request's shape, calls one function of ``clinic.cases`` (which scopes every
+query to the user and audits every access), and renders the result.
+"""
+
+import datetime
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from clinic import alerts, audit
-from clinic.models import AuditEvent
+from clinic import cases
+from clinic.pagination import QueueCursorPagination
 from clinic.permissions import IsClinician
-from clinic.views import _case
+from clinic.roles import is_clinician
+from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
+from intake.models import Submission
 
-AcknowledgementDoc = inline_serializer("Acknowledgement", fields={
-    "reference": serializers.CharField(),
-    "acknowledged_at": serializers.DateTimeField(),
-    "acknowledged_by": serializers.CharField(),
-    "already_acknowledged": serializers.BooleanField(),
-})
+NOT_SIGNED_IN = OpenApiResponse(description="Not signed in (send `Authorization: Token ...`).")
+NOT_A_CLINICIAN = OpenApiResponse(description="Signed in, but not a clinician.")
+NO_SUCH_CASE = OpenApiResponse(description="No case with that reference that you can see.")
+
+
+class QueueAPIView(APIView):
+    """Open cases, most urgent first, then oldest first; cursor-paginated."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("urgency", str, enum=[u.value for u in Submission.Urgency]),
+            OpenApiParameter("status", str, enum=["open", "reviewed", "all"],
+                             description="Default: open."),
+            OpenApiParameter("since", datetime.date), OpenApiParameter("until", datetime.date),
+            OpenApiParameter("search", str, description="A reference, or part of a name."),
+            *[OpenApiParameter(p["name"], int if p["name"] == "page_size" else str)
+              for p in QueueCursorPagination().get_schema_operation_parameters(None)],
+        ],
+        responses={200: QueueItem(many=True), 400: OpenApiResponse(description="Bad filter."),
+                   401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN},
+    )
+    def get(self, request):
+        filters = queue_filters(request.query_params)
+        paginator = QueueCursorPagination()
+        page = paginator.paginate(cases.queue(request.user, filters), request)
+        return paginator.response(QueueItem(page, many=True).data)
+
+
+def queue_filters(params) -> cases.QueueFilters:
+    """Read the queue's filters from query parameters (API) or a form (page)."""
+    errors = {}
+    urgency = params.get("urgency", "")
+    if urgency and urgency not in Submission.Urgency.values:
+        errors["urgency"] = [f"Choose one of {', '.join(Submission.Urgency.values)}."]
+    status = params.get("status", Submission.Status.OPEN)
+    if status == "all":
+        status = ""
+    elif status not in Submission.Status.values:
+        errors["status"] = ["Choose open, reviewed or all."]
+    dates = {}
+    for name in ("since", "until"):
+        value = params.get(name) or None
+        if value:
+            try:
+                dates[name] = datetime.date.fromisoformat(value)
+            except ValueError:
+                errors[name] = ["Give a date as YYYY-MM-DD."]
+    if errors:
+        raise ValidationError(errors)
+    return cases.QueueFilters(urgency=urgency, status=status, search=params.get("search", "")[:200],
+                              since=dates.get("since"), until=dates.get("until"))
+
+
+class CaseAPIView(APIView):
+    """The whole case: answers with the question text as shown, flags with the answers that
+    fired them, the alert with its deliveries.  Every call is audited."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(responses={200: CaseDetail, 401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN,
+                              404: NO_SUCH_CASE})
+    def get(self, request, reference):
+        return Response(CaseDetail(cases.get_case(request.user, reference)).data)
 
 
 class AcknowledgeAPIView(APIView):
@@ -24,23 +96,94 @@ class AcknowledgeAPIView(APIView):
 
     permission_classes = [IsClinician]
 
-    @extend_schema(request=None, responses={
-        200: AcknowledgementDoc,
-        401: OpenApiResponse(description="Not signed in."),
-        403: OpenApiResponse(description="Not a clinician."),
-        404: OpenApiResponse(description="No such case, or it has no alert."),
-    })
+    @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
+                                            403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
     def post(self, request, reference):
-        submission = _case(reference)
-        alert = getattr(submission, "alert", None)
-        if alert is None:
-            raise Http404("This case has no alert to acknowledge.")
-        newly = alerts.acknowledge(alert, by=request.user)
-        if newly:
-            audit.record(request.user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
-        return Response({
-            "reference": submission.reference,
-            "acknowledged_at": alert.acknowledged_at,
-            "acknowledged_by": alert.acknowledged_by.get_username(),
-            "already_acknowledged": not newly,
-        })
+        submission, _ = cases.acknowledge_case(request.user, reference)
+        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
+                                                  audit_view=False)).data)
+
+
+class ReviewAPIView(APIView):
+    """Mark the case reviewed, with a note: it leaves the open queue."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(request=ReviewInput, responses={200: CaseDetail, 400: OpenApiResponse(),
+                                                   401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN,
+                                                   404: NO_SUCH_CASE})
+    def post(self, request, reference):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object, e.g. "
+                                                        '{"note": "Called the patient."}']})
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        submission = cases.review_case(request.user, reference, note=data.validated_data["note"])
+        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
+                                                  audit_view=False)).data)
+
+
+class ClaimAPIView(APIView):
+    """"I'm calling this patient"."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
+                                            403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
+    def post(self, request, reference):
+        submission = cases.claim_case(request.user, reference)
+        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
+                                                  audit_view=False)).data)
+
+
+class ReopenAPIView(APIView):
+    """Put a reviewed case back on the open queue."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
+                                            403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
+    def post(self, request, reference):
+        submission = cases.reopen_case(request.user, reference)
+        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
+                                                  audit_view=False)).data)
+
+
+class TokenThrottle(AnonRateThrottle):
+    scope = "token"
+
+
+class TokenAPIView(APIView):
+    """Exchange a clinician's or admin's username and password for an API token.  Repeated
+    failures lock the username out from that address (django-axes)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(
+        request=TokenInput,
+        responses={200: serializers.DictField(child=serializers.CharField()),
+                   400: OpenApiResponse(description="Wrong username or password."),
+                   403: OpenApiResponse(description="Not clinic staff."),
+                   429: OpenApiResponse(description="Too many failed attempts: locked out.")},
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object with username and "
+                                                        "password."]})
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = authenticate(request._request, **data.validated_data)
+        except PermissionDenied:
+            user = None
+        if getattr(request._request, "axes_locked_out", False):
+            return Response({"detail": "Too many failed sign-in attempts: this account is "
+                                       "locked for a while. Try again later."}, status=429)
+        if user is None:
+            raise ValidationError({"non_field_errors": ["Wrong username or password."]})
+        if not (is_clinician(user) or user.is_staff):
+            return Response({"detail": "Only clinic staff can have API tokens."}, status=403)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -123,8 +123,12 @@ class Clinician(models.Model):
         "paging gateway).",
     )
     is_active = models.BooleanField(default=True, help_text="Untick to stop alerting them.")
+    clinics = models.ManyToManyField(
+        Clinic, blank=True, related_name="clinicians",
+        help_text="The clinics they work at: they see these clinics' cases in the queue.",
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[clinics])
 
     class Meta:
         ordering = ["name"]

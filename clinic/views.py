@@ -1,54 +1,93 @@
-"""Clinicians' pages: a case and its alert.  Every view of a case is audited."""
+"""Clinicians' pages: the live queue and a case.  Each view calls one function of
+``clinic.cases``, which scopes what the user may see and audits every look at a case.
+
+The queue's filters are kept in the session, not the URL, so a patient's name typed into the
+search box never lands in a URL, a browser history or an access log.
+"""
 
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
+from rest_framework.exceptions import ValidationError
 
-from clinic import alerts, audit
-from clinic.models import AuditEvent
+from clinic import cases
+from clinic.api import queue_filters
 from clinic.permissions import ClinicianRequiredMixin
 from intake.models import Submission
-from intake.references import normalise_reference
+
+FILTERS_SESSION_KEY = "queue_filters"
+FILTER_FIELDS = ("urgency", "status", "since", "until", "search")
+QUEUE_LIMIT = 200
 
 
-def _case(reference: str) -> Submission:
-    canonical = normalise_reference(reference)
-    submission = (
-        Submission.objects.select_related("clinic", "questionnaire_version", "alert")
-        .filter(reference=canonical).first() if canonical else None
-    )
-    if submission is None:
-        raise Http404("No case with that reference.")
-    return submission
+def _filters(request) -> tuple[cases.QueueFilters, dict, dict]:
+    raw = request.session.get(FILTERS_SESSION_KEY, {})
+    try:
+        return queue_filters(raw), raw, {}
+    except ValidationError as error:
+        return cases.QueueFilters(), raw, error.detail
+
+
+class QueueView(ClinicianRequiredMixin, View):
+    template_name = "clinic/queue.html"
+
+    def get(self, request):
+        filters, raw, errors = _filters(request)
+        rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
+        return render(request, self.template_name, {
+            "rows": rows, "filters": raw, "errors": errors, "limit": QUEUE_LIMIT,
+            "urgencies": Submission.Urgency.choices,
+        })
+
+    def post(self, request):
+        if "clear" in request.POST:
+            request.session.pop(FILTERS_SESSION_KEY, None)
+        else:
+            request.session[FILTERS_SESSION_KEY] = {
+                field: request.POST.get(field, "")[:200] for field in FILTER_FIELDS}
+        return redirect("queue")
+
+
+class QueueRowsView(ClinicianRequiredMixin, View):
+    """The queue's rows alone, polled by static/js/queue.js to update the page in place."""
+
+    def get(self, request):
+        filters, _, _ = _filters(request)
+        rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
+        return render(request, "clinic/_queue_rows.html", {"rows": rows})
 
 
 class CaseView(ClinicianRequiredMixin, View):
     template_name = "clinic/case.html"
 
     def get(self, request, reference):
-        submission = _case(reference)
-        audit.record(request.user, AuditEvent.Action.VIEW_CASE, submission=submission)
-        alert = getattr(submission, "alert", None)
+        submission = cases.get_case(request.user, reference)
         return render(request, self.template_name, {
-            "submission": submission,
-            "alert": alert,
-            "flags": submission.flags.all(),
-            "answers": submission.answers.all(),
-            "notifications": alert.notifications.select_related("clinician")
-            .prefetch_related("attempts") if alert else [],
+            "submission": submission, "alert": cases.alert_of(submission),
+            "evidence_codes": {code for flag in submission.flags.all() for code in flag.evidence},
         })
 
 
-class AcknowledgeView(ClinicianRequiredMixin, View):
-    def post(self, request, reference):
-        submission = _case(reference)
-        alert = getattr(submission, "alert", None)
-        if alert is None:
-            messages.info(request, "This case has no alert to acknowledge.")
-        elif alerts.acknowledge(alert, by=request.user):
-            audit.record(request.user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
-            messages.success(request, "Alert acknowledged: escalation has stopped.")
+class CaseActionView(ClinicianRequiredMixin, View):
+    """POST-only actions on a case, each one service call, then back to where work goes on."""
+
+    def post(self, request, reference, action):
+        if action == "acknowledge":
+            _, newly = cases.acknowledge_case(request.user, reference)
+            message = ("Alert acknowledged: escalation has stopped." if newly
+                       else "This alert had already been acknowledged.")
+        elif action == "claim":
+            cases.claim_case(request.user, reference)
+            message = "You are calling this patient: others can see that."
+        elif action == "review":
+            cases.review_case(request.user, reference, note=request.POST.get("note", "")[:5000])
+            messages.success(request, "Marked reviewed: the case has left the open queue.")
+            return redirect("queue")
+        elif action == "reopen":
+            cases.reopen_case(request.user, reference)
+            message = "Reopened: the case is back on the queue."
         else:
-            messages.info(request, "This alert had already been acknowledged.")
-        return redirect("case-detail", reference=submission.reference)
+            raise Http404("No such action.")
+        messages.success(request, message)
+        return redirect("case-detail", reference=reference)

@@ -8,6 +8,7 @@ questionnaire means creating the next draft from it (``intake.services.questionn
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -309,6 +310,18 @@ class Submission(models.Model):
     email = models.EmailField(blank=True)
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    # The queue's sort key, most urgent first, kept by the database from the urgency so that
+    # the queue can be read in index order.
+    priority = models.GeneratedField(
+        expression=models.Case(
+            models.When(urgency="emergency", then=models.Value(0)),
+            models.When(urgency="urgent", then=models.Value(1)),
+            models.When(urgency="soon", then=models.Value(2)),
+            default=models.Value(3),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
     screening_failed = models.BooleanField(
         default=False,
         help_text="Screening raised an error; the submission is treated as urgent.",
@@ -322,9 +335,29 @@ class Submission(models.Model):
         help_text="The rule set that screened it (empty when screening failed).",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", help_text="The clinician who said they are calling the patient.",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [
+            # The open queue, in its order: most urgent first, then oldest first.
+            models.Index(
+                fields=["priority", "submitted_at", "id"],
+                condition=models.Q(status="open"),
+                name="open_queue_order",
+            ),
+            models.Index(fields=["status", "submitted_at"], name="submission_by_status"),
+        ]
 
     def __str__(self):
         return self.reference

@@ -154,11 +154,16 @@ def _fresh_cache():
 
 @pytest.fixture
 def clinician(django_user_model):
-    """A clinician: in the Clinicians group, not staff, so not allowed into the admin."""
+    """A clinician: in the Clinicians group, not staff, so not allowed into the admin; works at
+    the default clinic, so sees its cases."""
+    from clinic.models import Clinic, Clinician
+
     user = django_user_model.objects.create_user(
         username="clinician", email="clinician@example.org", password="clinician-password"
     )
     user.groups.add(Group.objects.get(name=CLINICIANS_GROUP))
+    profile = Clinician.objects.create(name="Casey Clinician", user=user, email=user.email)
+    profile.clinics.add(Clinic.objects.get(is_default=True))
     return user
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 
 from clinic.roles import CLINICIANS_GROUP, is_clinician
 
@@ -37,7 +38,7 @@ def test_seed_demo_prints_logins_that_work(debug_on, client):
     for username, password in DEMO_LOGINS:
         assert username in output
         assert password in output
-        assert client.login(username=username, password=password), username
+        assert client.login(request=HttpRequest(), username=username, password=password), username
 
 
 def test_seed_demo_creates_a_superuser_and_a_clinician_who_is_not_staff(debug_on):
@@ -72,7 +73,8 @@ def test_seed_demo_puts_back_a_changed_password_and_a_lost_group(debug_on, clien
 
     seed_demo()
 
-    assert client.login(username="clinician", password="demo-clinician-password")
+    assert client.login(request=HttpRequest(), username="clinician",
+                        password="demo-clinician-password")
     assert is_clinician(get_user_model().objects.get(username="clinician"))
 
 

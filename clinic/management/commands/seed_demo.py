@@ -105,6 +105,7 @@ def ensure_on_rota(clinic: Clinic, user) -> Clinician:
     the opening hours)."""
     clinician, _ = Clinician.objects.update_or_create(
         user=user, defaults={"name": "Demo Clinician", "email": user.email, "is_active": True})
+    clinician.clinics.add(clinic)
     for weekday in sorted({hours.weekday for hours in clinic.opening_hours.all()}):
         DutyShift.objects.get_or_create(clinic=clinic, clinician=clinician, weekday=weekday,
                                         starts=None, ends=None)

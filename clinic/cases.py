@@ -1,0 +1,143 @@
+"""The clinicians' work on cases: the queue, one case, and what they do with it.
+
+Every read is scoped to the clinics the asking user works at (``visible_submissions``), and
+every look at a case and every action on it leaves an ``AuditEvent``.  Pages and the API both
+call these functions; neither queries submissions itself.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from clinic import alerts, audit
+from clinic.models import AuditEvent, Clinic, Notification
+from clinic.roles import is_clinician
+from intake.models import Answer, Submission
+from intake.references import normalise_reference
+from screening.models import Flag
+
+
+def visible_submissions(user) -> QuerySet[Submission]:
+    """The submissions ``user`` may see: those of the clinics they work at (every clinic for a
+    superuser), and none for anyone who is not a clinician."""
+    if not is_clinician(user):
+        raise PermissionDenied("Only clinicians can see cases.")
+    submissions = Submission.objects.all()
+    if not user.is_superuser:
+        submissions = submissions.filter(
+            clinic__in=Clinic.objects.filter(clinicians__user=user))
+    return submissions
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    urgency: str = ""  # one of Submission.Urgency, or "" for all
+    status: str = Submission.Status.OPEN  # "open", "reviewed" or "" for all
+    since: datetime.date | None = None
+    until: datetime.date | None = None
+    search: str = ""  # a reference, or part of a patient's name
+
+
+def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
+    """Cases in queue order: most urgent first, then oldest first, with what a row shows
+    loaded in a fixed number of queries however long the queue."""
+    submissions = visible_submissions(user)
+    if filters.status:
+        submissions = submissions.filter(status=filters.status)
+    if filters.urgency:
+        submissions = submissions.filter(urgency=filters.urgency)
+    if filters.since:
+        submissions = submissions.filter(submitted_at__date__gte=filters.since)
+    if filters.until:
+        submissions = submissions.filter(submitted_at__date__lte=filters.until)
+    if filters.search.strip():
+        reference = normalise_reference(filters.search)
+        name = Q(full_name__icontains=filters.search.strip())
+        submissions = submissions.filter(Q(reference=reference) | name if reference else name)
+    return (
+        submissions.select_related("alert__acknowledged_by", "claimed_by")
+        .prefetch_related(Prefetch("flags", queryset=Flag.objects.only(
+            "pk", "submission_id", "rule_code", "tier", "category", "position")))
+        .order_by("priority", "submitted_at", "id")
+    )
+
+
+def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
+    """One case with everything the case page shows; the look is audited.  Raises Http404 for
+    a reference the user cannot see, whether or not it exists."""
+    canonical = normalise_reference(reference)
+    submission = None
+    if canonical:
+        submission = (
+            visible_submissions(user)
+            .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
+                            "claimed_by", "reviewed_by")
+            .prefetch_related(
+                Prefetch("answers", queryset=Answer.objects.order_by("pk")),
+                "flags",
+                Prefetch("alert__notifications", queryset=Notification.objects.select_related(
+                    "clinician").prefetch_related("attempts").order_by("level", "pk")),
+            )
+            .filter(reference=canonical).first()
+        )
+    if submission is None:
+        raise Http404("No case with that reference.")
+    if audit_view:
+        audit.record(user, AuditEvent.Action.VIEW_CASE, submission=submission)
+    return submission
+
+
+def alert_of(submission: Submission):
+    return getattr(submission, "alert", None)
+
+
+def acknowledge_case(user, reference: str) -> tuple[Submission, bool]:
+    """Acknowledge the case's alert.  Returns (case, whether this call acknowledged it)."""
+    submission = get_case(user, reference, audit_view=False)
+    alert = alert_of(submission)
+    if alert is None:
+        raise Http404("This case has no alert to acknowledge.")
+    newly = alerts.acknowledge(alert, by=user)
+    if newly:
+        audit.record(user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
+    return submission, newly
+
+
+def claim_case(user, reference: str) -> Submission:
+    """"I'm calling this patient": others see who has it."""
+    submission = get_case(user, reference, audit_view=False)
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(claimed_by=user,
+                                                           claimed_at=timezone.now())
+        audit.record(user, AuditEvent.Action.CLAIM, submission=submission)
+    submission.refresh_from_db()
+    return submission
+
+
+def review_case(user, reference: str, *, note: str) -> Submission:
+    """Mark the case reviewed, with a note; it leaves the open queue."""
+    note = (note or "").strip()
+    submission = get_case(user, reference, audit_view=False)
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(
+            status=Submission.Status.REVIEWED, reviewed_by=user, reviewed_at=timezone.now(),
+            review_note=note)
+        audit.record(user, AuditEvent.Action.REVIEW, submission=submission,
+                     detail="with a note" if note else "")
+    submission.refresh_from_db()
+    return submission
+
+
+def reopen_case(user, reference: str) -> Submission:
+    submission = get_case(user, reference, audit_view=False)
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(
+            status=Submission.Status.OPEN, reviewed_by=None, reviewed_at=None)
+        audit.record(user, AuditEvent.Action.REOPEN, submission=submission)
+    submission.refresh_from_db()
+    return submission

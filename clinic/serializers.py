@@ -1,0 +1,108 @@
+"""What the clinicians' API shows of a case.  Output only: the services decide everything."""
+
+from rest_framework import serializers
+
+from clinic.models import Alert, DeliveryAttempt, Notification
+from intake.models import Answer, Submission
+from screening.models import Flag
+
+
+class UserName(serializers.CharField):
+    def to_representation(self, user):
+        return user.get_username()
+
+
+class FlagSummary(serializers.ModelSerializer):
+    code = serializers.CharField(source="rule_code")
+    urgency = serializers.CharField(source="tier")
+
+    class Meta:
+        model = Flag
+        fields = ["code", "category", "urgency"]
+
+
+class FlagDetail(FlagSummary):
+    class Meta(FlagSummary.Meta):
+        fields = [*FlagSummary.Meta.fields, "explanation", "evidence"]
+
+
+class AlertSummary(serializers.ModelSerializer):
+    acknowledged_by = UserName(allow_null=True)
+
+    class Meta:
+        model = Alert
+        fields = ["urgency", "created_at", "level", "escalate_at", "acknowledged_at",
+                  "acknowledged_by", "out_of_hours"]
+
+
+class AttemptOutput(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["channel", "started_at", "finished_at", "outcome", "error"]
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    clinician = serializers.CharField(source="clinician.name")
+    attempts = AttemptOutput(many=True)
+
+    class Meta:
+        model = Notification
+        fields = ["level", "clinician", "status", "created_at", "delivered_at", "attempts"]
+
+
+class AlertDetail(AlertSummary):
+    notifications = NotificationOutput(many=True)
+
+    class Meta(AlertSummary.Meta):
+        fields = [*AlertSummary.Meta.fields, "notifications"]
+
+
+class QueueItem(serializers.ModelSerializer):
+    flags = FlagSummary(many=True)
+    alert = AlertSummary(allow_null=True, default=None)
+    claimed_by = UserName(allow_null=True)
+
+    class Meta:
+        model = Submission
+        fields = ["reference", "urgency", "screening_failed", "status", "submitted_at",
+                  "full_name", "flags", "alert", "claimed_by", "claimed_at"]
+
+
+class AnswerOutput(serializers.ModelSerializer):
+    code = serializers.CharField(source="question_code")
+
+    class Meta:
+        model = Answer
+        fields = ["code", "question_text", "value"]
+
+
+class PatientOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Submission
+        fields = ["full_name", "date_of_birth", "phone", "email"]
+
+
+class CaseDetail(serializers.ModelSerializer):
+    patient = PatientOutput(source="*")
+    questionnaire_version = serializers.IntegerField(source="questionnaire_version.number")
+    answers = AnswerOutput(many=True)
+    flags = FlagDetail(many=True)
+    alert = AlertDetail(allow_null=True, default=None)
+    claimed_by = UserName(allow_null=True)
+    reviewed_by = UserName(allow_null=True)
+
+    class Meta:
+        model = Submission
+        fields = ["reference", "urgency", "screening_failed", "status", "submitted_at",
+                  "questionnaire_version", "patient", "answers", "flags", "alert",
+                  "claimed_by", "claimed_at", "reviewed_by", "reviewed_at", "review_note"]
+
+
+class ReviewInput(serializers.Serializer):
+    note = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="",
+                                 trim_whitespace=True)
+
+
+class TokenInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)

@@ -1,0 +1,286 @@
+"""The review queue and the case: order, filters, who may see what, actions and their audit
+records, and query counts that do not grow with the queue."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from clinic.models import AuditEvent, Clinic, Clinician
+from intake.models import Submission
+from intake.services.submissions import submit_intake
+from tests.intake.test_answer_validation import PATIENT, ROUTINE
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = {
+    "routine": ROUTINE,
+    "soon": {**ROUTINE, "night_sweats": True},
+    "urgent": {**ROUTINE, "jaundice": True},
+    "emergency": {**ROUTINE, "chest_pain": True},
+}
+
+
+def make(urgency, *, name="Ada Example", minutes_ago=0):
+    submission = submit_intake(patient={**PATIENT, "full_name": name},
+                               answers=ANSWERS[urgency]).submission
+    Submission.objects.filter(pk=submission.pk).update(
+        submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
+    assert submission.urgency == urgency
+    return submission
+
+
+def api(user=None):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def refs(response):
+    return [row["reference"] for row in response.json()["results"]]
+
+
+class TestOrder:
+    def test_most_urgent_first_then_oldest_first(self, clinician):
+        old_routine = make("routine", minutes_ago=50)
+        new_emergency = make("emergency", minutes_ago=1)
+        old_emergency = make("emergency", minutes_ago=30)
+        urgent = make("urgent", minutes_ago=40)
+        soon = make("soon", minutes_ago=60)
+        assert refs(api(clinician).get("/api/queue/")) == [
+            old_emergency.reference, new_emergency.reference, urgent.reference,
+            soon.reference, old_routine.reference]
+
+    def test_reviewed_cases_leave_the_open_queue(self, clinician):
+        case = make("urgent")
+        client = api(clinician)
+        response = client.post(f"/api/submissions/{case.reference}/review/",
+                               {"note": "Called; booked an ECG."}, format="json")
+        assert response.status_code == 200
+        assert response.json()["status"] == "reviewed"
+        assert refs(client.get("/api/queue/")) == []
+        assert refs(client.get("/api/queue/?status=reviewed")) == [case.reference]
+
+    def test_cursor_pagination_walks_the_whole_queue_in_order(self, clinician):
+        made = [make(u, minutes_ago=m) for m, u in enumerate(
+            ["routine", "emergency", "soon", "urgent", "emergency", "routine", "soon"])]
+        expected = [s.reference for s in sorted(
+            made, key=lambda s: (Submission.objects.get(pk=s.pk).priority,
+                                 Submission.objects.get(pk=s.pk).submitted_at))]
+        client, seen, url = api(clinician), [], "/api/queue/?page_size=2"
+        while url:
+            body = client.get(url).json()
+            seen += [row["reference"] for row in body["results"]]
+            url = body["next"]
+        assert seen == expected
+
+    def test_a_forged_cursor_is_a_400(self, clinician):
+        response = api(clinician).get("/api/queue/?cursor=not-a-cursor")
+        assert response.status_code == 400
+        assert "cursor" in response.json()
+
+
+class TestFilters:
+    def test_by_urgency_status_date_and_search(self, clinician):
+        ada = make("emergency", name="Ada Lovelace", minutes_ago=5)
+        grace = make("routine", name="Grace Hopper", minutes_ago=3 * 24 * 60)
+        client = api(clinician)
+        assert refs(client.get("/api/queue/?urgency=emergency")) == [ada.reference]
+        assert refs(client.get("/api/queue/?search=hopper")) == [grace.reference]
+        lowercase = ada.reference.lower().replace("-", "")
+        assert refs(client.get(f"/api/queue/?search={lowercase}")) == [ada.reference]
+        since = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+        assert refs(client.get(f"/api/queue/?since={since}")) == [ada.reference]
+
+    @pytest.mark.parametrize("query", ["urgency=high", "status=closed", "since=yesterday",
+                                       "page_size=0", "page_size=10000"])
+    def test_bad_filters_are_named(self, clinician, query):
+        response = api(clinician).get(f"/api/queue/?{query}")
+        assert response.status_code == 400
+        assert query.split("=")[0] in response.json()
+
+    def test_the_page_keeps_filters_out_of_the_url(self, clinician_client):
+        make("emergency", name="Ada Lovelace")
+        make("routine", name="Grace Hopper")
+        response = clinician_client.post("/queue/", {"search": "Lovelace", "status": "open"})
+        assert response.status_code == 302 and response["Location"] == "/queue/"
+        page = clinician_client.get("/queue/").content.decode()
+        assert "Ada Lovelace" in page and "Grace Hopper" not in page
+        rows = clinician_client.get("/queue/rows/").content.decode()
+        assert "Ada Lovelace" in rows and "Grace Hopper" not in rows
+
+
+class TestWhoMaySeeWhat:
+    def test_anonymous_visitors_get_401_and_a_login_redirect(self, client):
+        case = make("emergency")
+        for url in ("/api/queue/", f"/api/submissions/{case.reference}/"):
+            assert api().get(url).status_code == 401
+        assert api().post(f"/api/submissions/{case.reference}/acknowledge/").status_code == 401
+        for url in ("/queue/", f"/cases/{case.reference}/", "/queue/rows/"):
+            response = client.get(url)
+            assert response.status_code == 302
+            assert response["Location"].startswith("/accounts/login/")
+        assert not AuditEvent.objects.exists()
+
+    def test_a_patients_reference_alone_opens_nothing(self, client):
+        """The reference a patient holds is not a key to their case."""
+        case = make("urgent")
+        assert api().get(f"/api/submissions/{case.reference}/").status_code == 401
+        assert client.get(f"/cases/{case.reference}/").status_code == 302
+
+    def test_signed_in_non_clinicians_get_403(self, django_user_model, client):
+        case = make("urgent")
+        user = django_user_model.objects.create_user("receptionist", password="x-very-long-pw")
+        assert api(user).get(f"/api/submissions/{case.reference}/").status_code == 403
+        assert api(user).get("/api/queue/").status_code == 403
+        client.force_login(user)
+        assert client.get("/queue/").status_code == 403
+
+    def test_clinicians_see_only_their_clinics_cases(self, clinician):
+        other = Clinic.objects.create(name="Luton", slug="luton")
+        case = make("urgent")
+        Submission.objects.filter(pk=case.pk).update(clinic=other)
+        assert refs(api(clinician).get("/api/queue/")) == []
+        assert api(clinician).get(f"/api/submissions/{case.reference}/").status_code == 404
+        Clinician.objects.get(user=clinician).clinics.add(other)
+        assert refs(api(clinician).get("/api/queue/")) == [case.reference]
+
+    def test_unknown_and_malformed_references_are_indistinguishable_404s(self, clinician):
+        make("urgent")
+        client = api(clinician)
+        for reference in ("ZZZZ-ZZZZ-ZZZZ", "nonsense", "1", "%00"):
+            response = client.get(f"/api/submissions/{reference}/")
+            assert response.status_code == 404
+            assert response.json() == {"detail": "No case with that reference."}
+
+    def test_admins_see_cases_too(self, admin_user):
+        case = make("emergency")
+        assert api(admin_user).get(f"/api/submissions/{case.reference}/").status_code == 200
+
+
+class TestCaseAndAudit:
+    def test_the_case_shows_answers_as_shown_flags_and_evidence(self, clinician):
+        case = make("emergency")
+        body = api(clinician).get(f"/api/submissions/{case.reference}/").json()
+        assert body["patient"]["full_name"] == "Ada Example"
+        chest = next(a for a in body["answers"] if a["code"] == "chest_pain")
+        assert chest["question_text"] == case.answers.get(question_code="chest_pain").question_text
+        assert chest["value"] is True
+        flag = body["flags"][0]
+        assert flag["code"] == "cardiac_chest_pain"
+        assert flag["evidence"]["chest_pain"] is True
+        assert flag["explanation"]
+        assert body["alert"]["urgency"] == "emergency"
+
+    def test_every_view_and_action_is_audited(self, clinician, clinician_client):
+        case = make("emergency")
+        client = api(clinician)
+        ref = case.reference
+        client.get(f"/api/submissions/{ref}/")
+        clinician_client.get(f"/cases/{ref}/")
+        client.post(f"/api/submissions/{ref}/acknowledge/")
+        client.post(f"/api/submissions/{ref}/acknowledge/")  # already done: not a new event
+        clinician_client.post(f"/cases/{ref}/claim/")
+        client.post(f"/api/submissions/{ref}/review/", {"note": "ok"}, format="json")
+        clinician_client.post(f"/cases/{ref}/reopen/")
+        actions = list(AuditEvent.objects.order_by("at", "pk").values_list(
+            "action", "actor__username", "reference"))
+        assert actions == [
+            ("view_case", "clinician", ref), ("view_case", "clinician", ref),
+            ("acknowledge", "clinician", ref), ("claim", "clinician", ref),
+            ("review", "clinician", ref), ("reopen", "clinician", ref)]
+        case.refresh_from_db()
+        assert case.status == "open" and case.claimed_by == clinician
+        assert case.alert.acknowledged_by == clinician
+
+    def test_the_case_page_highlights_the_answers_that_fired(self, clinician_client):
+        case = make("emergency")
+        page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
+        assert 'id="answer-chest_pain" class="evidence"' in page
+        assert 'id="answer-jaundice" class="evidence"' not in page
+        assert "cardiac_chest_pain" in page
+
+    def test_audit_events_cannot_be_changed_or_deleted(self, clinician):
+        case = make("urgent")
+        api(clinician).get(f"/api/submissions/{case.reference}/")
+        event = AuditEvent.objects.get()
+        event.detail = "edited"
+        with pytest.raises(Exception, match="cannot be changed"):
+            event.save()
+        with pytest.raises(Exception, match="cannot be deleted"):
+            event.delete()
+
+    def test_unknown_case_actions_are_404(self, clinician_client):
+        case = make("urgent")
+        assert clinician_client.post(f"/cases/{case.reference}/delete/").status_code == 404
+        assert clinician_client.get(f"/cases/{case.reference}/review/").status_code == 405
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("url", ["/api/queue/", "/queue/", "/queue/rows/"])
+def test_queue_queries_do_not_grow_with_the_queue(clinician, clinician_client, url):
+    client = api(clinician) if url.startswith("/api/") else clinician_client
+    for urgency in ("emergency", "urgent", "soon", "routine", "emergency"):
+        make(urgency)
+    small = _queries(client, url)
+    _bulk_copy(Submission.objects.order_by("pk").all()[:5], 500)
+    large = _queries(client, url)
+    assert large == small, f"{small} queries with 5 submissions, {large} with 505"
+
+
+def test_case_queries_do_not_grow_with_answers_flags_or_attempts(clinician):
+    from clinic import alerts
+    from clinic.models import DutyContact, DutyShift
+
+    clinic = Clinic.objects.get(is_default=True)
+    for n in range(3):
+        contact = Clinician.objects.create(name=f"Contact {n}", email=f"c{n}@example.org")
+        DutyContact.objects.create(clinic=clinic, clinician=contact, role="out_of_hours")
+        DutyContact.objects.create(clinic=clinic, clinician=contact, role="backup")
+        DutyShift.objects.create(clinic=clinic, clinician=contact,
+                                 weekday=timezone.localdate().weekday(),
+                                 starts=datetime.time(0), ends=datetime.time(23, 59))
+    quiet = make("urgent")
+    alerts.deliver(quiet.alert.notifications.first().pk)
+    # The busy case has more answers and flags, and more notifications and attempts.
+    busy = submit_intake(patient=PATIENT, answers={
+        **ROUTINE, "chest_pain": True, "jaundice": True, "night_sweats": True,
+        "cancer_details": "2010", "history_of_cancer": True}).submission
+    for notification in busy.alert.notifications.all():
+        alerts.deliver(notification.pk)
+    assert busy.alert.notifications.filter(attempts__isnull=False).exists()
+    client = api(clinician)
+    assert _queries(client, f"/api/submissions/{quiet.reference}/") == _queries(
+        client, f"/api/submissions/{busy.reference}/")
+
+
+def _bulk_copy(templates, count):
+    """Copy submissions with their answers and flags, quickly, to make a long queue."""
+    from intake.models import Answer
+    from intake.references import new_reference
+    from screening.models import Flag
+
+    for i in range(count):
+        source = templates[i % len(templates)]
+        copy = Submission.objects.create(
+            reference=new_reference(), clinic=source.clinic,
+            questionnaire_version=source.questionnaire_version, full_name=source.full_name,
+            date_of_birth=source.date_of_birth, phone=source.phone, urgency=source.urgency,
+            rule_set=source.rule_set,
+            submitted_at=source.submitted_at - datetime.timedelta(seconds=i))
+        Answer.objects.bulk_create(
+            Answer(submission=copy, question_id=a.question_id, question_code=a.question_code,
+                   question_text=a.question_text, value=a.value) for a in source.answers.all())
+        Flag.objects.bulk_create(
+            Flag(submission=copy, rule_set_id=f.rule_set_id, rule_code=f.rule_code,
+                 category=f.category, tier=f.tier, explanation=f.explanation,
+                 evidence=f.evidence, position=f.position) for f in source.flags.all())
