@@ -189,6 +189,7 @@ AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "clinic.lockout.login_locked_out"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/queue/"
@@ -243,6 +244,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several fields share a name but not their choices (a flag's urgency is never routine);
+    # each choice set gets a name of its own in the document.
+    "ENUM_NAME_OVERRIDES": {
+        "UrgencyEnum": "intake.models.Submission.Urgency",
+        "FlagUrgencyEnum": "screening.models.Tier",
+        "SubmissionStatusEnum": "intake.models.Submission.Status",
+    },
 }
 
 # --- Content-Security-Policy ----------------------------------------------------------------

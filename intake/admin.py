@@ -30,6 +30,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from clinic.admin_audit import AuditedAdmin, record_admin_change
 from clinic.models import Clinic
 from intake.models import (
     Choice,
@@ -365,7 +366,7 @@ class VersionForm(forms.ModelForm):
 
 
 @admin.register(QuestionnaireVersion)
-class QuestionnaireVersionAdmin(VersionContentAdmin, admin.ModelAdmin):
+class QuestionnaireVersionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
     form = VersionForm
     list_display = ("__str__", "title", "status", "created_at", "published_at")
     list_display_links = ("__str__",)
@@ -524,6 +525,7 @@ class QuestionnaireVersionAdmin(VersionContentAdmin, admin.ModelAdmin):
                 # (The admin capitalises a message's first letter, which would garble a code.)
                 self.message_user(request, f"To fix: {problem}", messages.ERROR)
             return False
+        record_admin_change(request, f"published {version}")
         self.message_user(
             request,
             f"Published version {version.number} of “{version.questionnaire}”. It can no longer "
@@ -534,6 +536,7 @@ class QuestionnaireVersionAdmin(VersionContentAdmin, admin.ModelAdmin):
 
     def _new_draft(self, request, version) -> QuestionnaireVersion:
         draft = create_draft_from(version)
+        record_admin_change(request, f"created draft {draft} from version {version.number}")
         self.message_user(
             request,
             f"Version {draft.number} is a new draft copied from version {version.number}. "
@@ -581,7 +584,7 @@ class QuestionnaireVersionAdmin(VersionContentAdmin, admin.ModelAdmin):
 
 
 @admin.register(Questionnaire)
-class QuestionnaireAdmin(admin.ModelAdmin):
+class QuestionnaireAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("name", "slug", "version_count", "latest_published")
     search_fields = ("name", "slug")
     readonly_fields = ("version_list",)
@@ -803,7 +806,7 @@ class _Resubmitted(_NewQuestionAsTarget):
 
 
 @admin.register(Question)
-class QuestionAdmin(VersionContentAdmin, admin.ModelAdmin):
+class QuestionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
     form = QuestionForm
     inlines = [ChoiceInline]
     list_display = ("code", "text", "type", "required", "section", "version")

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_audit import AuditedAdmin, record_admin_change
 from intake.models import Questionnaire
 from screening import services
 from screening.models import Rule, RuleSet
@@ -72,7 +73,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(RuleSet)
-class RuleSetAdmin(HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
     list_display = ["__str__", "questionnaire", "questionnaire_version", "status",
                     "enabled_rules", "activated_at"]
     list_filter = ["status", "questionnaire"]
@@ -210,6 +211,7 @@ class RuleSetAdmin(HistoryWithoutRevertMixin, SimpleHistoryAdmin):
             except ValidationError as error:
                 problems = error.messages
             else:
+                record_admin_change(request, f"activated {rule_set}")
                 self.message_user(request, f"{rule_set} is now active.", messages.SUCCESS)
                 return HttpResponseRedirect(self._url("change", rule_set))
         replaced = RuleSet.objects.filter(
@@ -228,6 +230,7 @@ class RuleSetAdmin(HistoryWithoutRevertMixin, SimpleHistoryAdmin):
             raise PermissionDenied
         if request.method == "POST":
             draft = services.create_draft_from(rule_set, by=request.user)
+            record_admin_change(request, f"created draft {draft} from {rule_set}")
             self.message_user(request, f"Created {draft} from version {rule_set.version}.",
                               messages.SUCCESS)
             return HttpResponseRedirect(self._url("change", draft))
@@ -260,7 +263,7 @@ class RuleSetAdmin(HistoryWithoutRevertMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Rule)
-class RuleAdmin(HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+class RuleAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
     """Every rule of every rule set, mainly for its history; edit rules in their rule set."""
 
     list_display = ["code", "rule_set", "category", "tier", "enabled"]

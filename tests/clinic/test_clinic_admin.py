@@ -26,6 +26,9 @@ def new_clinic_data(**changes) -> dict:
         "opening_hours-MIN_NUM_FORMS": "0", "opening_hours-MAX_NUM_FORMS": "1000",
         "opening_hours-0-weekday": "0", "opening_hours-0-opens": "09:00",
         "opening_hours-0-closes": "17:30",
+        # The rota's inlines, empty.
+        "duty_shifts-TOTAL_FORMS": "0", "duty_shifts-INITIAL_FORMS": "0",
+        "duty_contacts-TOTAL_FORMS": "0", "duty_contacts-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data

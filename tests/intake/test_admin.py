@@ -141,7 +141,7 @@ def questionnaire_viewer_client(client, django_user_model):
 
 
 REGISTERED = [
-    model for model in admin.site._registry if model._meta.app_label in ("intake", "clinic")
+    model for model in admin.site._registry if model._meta.app_label == "intake"
 ]
 
 
