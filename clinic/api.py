@@ -8,7 +8,12 @@ import datetime
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
@@ -163,7 +168,7 @@ class TokenAPIView(APIView):
 
     @extend_schema(
         request=TokenInput,
-        responses={200: serializers.DictField(child=serializers.CharField()),
+        responses={200: inline_serializer("Token", fields={"token": serializers.CharField()}),
                    400: OpenApiResponse(description="Wrong username or password."),
                    403: OpenApiResponse(description="Not clinic staff."),
                    429: OpenApiResponse(description="Too many failed attempts: locked out.")},

@@ -358,10 +358,14 @@ class AuditEvent(models.Model):
         REVIEW = "review", "Marked a case reviewed"
         REOPEN = "reopen", "Reopened a case"
         ADMIN_CHANGE = "admin_change", "Changed something in the admin"
+        EXPORT = "export", "Exported a patient's data"
+        ERASE = "erase", "Erased a patient's data"
+        ANONYMISE = "anonymise", "Anonymised after the retention period"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", help_text="Empty for the service's own scheduled work.",
     )
     action = models.CharField(max_length=20, choices=Action.choices)
     submission = models.ForeignKey(
@@ -377,7 +381,8 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["reference", "at"], name="audit_by_reference")]
 
     def __str__(self):
-        return f"{self.actor} {self.get_action_display().lower()} {self.reference}".strip()
+        actor = self.actor or "the service"
+        return f"{actor} {self.get_action_display().lower()} {self.reference}".strip()
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

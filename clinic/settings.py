@@ -28,6 +28,26 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
+# --- Transport security ---------------------------------------------------------------------
+# On a real install (DJANGO_DEBUG=false) the site is served over HTTPS only: cookies are
+# secure, browsers are told to use HTTPS for a year (HSTS), and plain HTTP is redirected.  Each
+# can be set; a deployment behind a TLS-terminating proxy sets DJANGO_SECURE_PROXY_SSL_HEADER.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_SECONDS", default=8 * 60 * 60)  # a working day
+X_FRAME_OPTIONS = "DENY"
+# /healthz is probed over plain HTTP by load balancers and container health checks.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -130,7 +150,10 @@ CELERY_TASK_ROUTES = {
 }
 # Redis re-delivers an unacknowledged message after the visibility timeout; it must be longer
 # than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# max_retries 0: queuing tries to connect once; kombu would otherwise retry until the connection
+# timeout, holding each request 2 s while the broker is down.  (Workers and beat reconnect on
+# their own schedule, CELERY_BROKER_CONNECTION_MAX_RETRIES.)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "max_retries": 0}
 # With the broker down, queuing fails at once instead of holding up the patient's request;
 # the alert is already in the database and the sweep queues it again.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -145,7 +168,10 @@ ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=5)
 ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
+    "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},
 }
+# Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
+DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Where links in alerts point: the address clinicians use to reach this service.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")
@@ -275,11 +301,24 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Logging --------------------------------------------------------------------------------
 
-# Log lines name records by id or reference, never by patient data.
+# Log lines name records by id or reference, never by patient data (tests/test_patient_data.py
+# searches captured logs, task arguments and emails for a marker patient).  On a real install
+# logs are JSON lines, one object per event, for a log collector; on a laptop, plain text.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("DJANGO_LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # Django gives its own logger a console handler; without this every line prints twice.
     "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},

@@ -304,10 +304,13 @@ class Submission(models.Model):
     questionnaire_version = models.ForeignKey(
         QuestionnaireVersion, on_delete=models.PROTECT, related_name="submissions"
     )
+    # The patient's details; emptied when the submission is anonymised after the retention
+    # period (intake.services.retention).
     full_name = models.CharField(max_length=200)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(null=True)
     phone = models.CharField(max_length=40)
     email = models.EmailField(blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
     # The queue's sort key, most urgent first, kept by the database from the urgency so that
