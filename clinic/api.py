@@ -27,6 +27,7 @@ from clinic.pagination import QueueCursorPagination
 from clinic.permissions import IsClinician
 from clinic.roles import is_clinician
 from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
+from clinic.two_factor import check_code, confirmed_device
 from intake.models import Submission
 
 NOT_SIGNED_IN = OpenApiResponse(description="Not signed in (send `Authorization: Token ...`).")
@@ -179,6 +180,7 @@ class TokenAPIView(APIView):
                                                         "password."]})
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
+        code = data.validated_data.pop("otp_token", "")
         try:
             user = authenticate(request._request, **data.validated_data)
         except PermissionDenied:
@@ -190,5 +192,9 @@ class TokenAPIView(APIView):
             raise ValidationError({"non_field_errors": ["Wrong username or password."]})
         if not (is_clinician(user) or user.is_staff):
             return Response({"detail": "Only clinic staff can have API tokens."}, status=403)
+        if confirmed_device(user) is not None and check_code(user, code) is None:
+            raise ValidationError({"otp_token": [
+                "This account uses two-factor sign-in: send the current code from the "
+                "authenticator app as otp_token."]})
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

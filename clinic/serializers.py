@@ -106,3 +106,6 @@ class ReviewInput(serializers.Serializer):
 class TokenInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    otp_token = serializers.CharField(
+        max_length=8, required=False, allow_blank=True,
+        help_text="The authenticator code, for users who turned on two-factor sign-in.")

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "adminsortable2",
     "clinic",
     "intake",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -152,8 +155,10 @@ CELERY_TASK_ROUTES = {
 # than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
 # max_retries 0: queuing tries to connect once; kombu would otherwise retry until the connection
 # timeout, holding each request 2 s while the broker is down.  (Workers and beat reconnect on
-# their own schedule, CELERY_BROKER_CONNECTION_MAX_RETRIES.)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "max_retries": 0}
+# their own schedule, CELERY_BROKER_CONNECTION_MAX_RETRIES.)  socket_timeout: a broker that is
+# hung rather than down fails a publish after 2 s instead of holding the request for ever.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "max_retries": 0,
+                                   "socket_timeout": 2}
 # With the broker down, queuing fails at once instead of holding up the patient's request;
 # the alert is already in the database and the sweep queues it again.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -216,6 +221,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.lockout.login_locked_out"
+
+# Time-based codes name the service in the authenticator app.
+OTP_TOTP_ISSUER = "Clinic intake"
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/queue/"

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from clinic import api, errors, health, views
+from clinic import api, errors, health, two_factor, views
+
+admin.site.login_form = two_factor.AdminTwoFactorAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,6 +23,8 @@ urlpatterns = [
          name="api-reopen"),
     path("api/", include("intake.api.urls")),
     re_path(r"^api/", errors.api_not_found),
+    path("accounts/login/", two_factor.LoginView.as_view(), name="login"),
+    path("accounts/two-factor/", two_factor.TwoFactorSetupView.as_view(), name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("queue/rows/", views.QueueRowsView.as_view(), name="queue-rows"),
