@@ -97,62 +97,59 @@ class CaseAPIView(APIView):
         return Response(CaseDetail(cases.get_case(request.user, reference)).data)
 
 
-class AcknowledgeAPIView(APIView):
-    """The duty clinician has seen the alert: escalation stops."""
+class CaseActionAPIView(APIView):
+    """A POST that acts on one case and answers with the case as it now is."""
 
     permission_classes = [IsClinician]
 
     @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
                                             403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
     def post(self, request, reference):
-        submission, _ = cases.acknowledge_case(request.user, reference)
-        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
+        self.act(request, reference)
+        return Response(CaseDetail(cases.get_case(request.user, reference,
                                                   audit_view=False)).data)
 
+    def act(self, request, reference) -> None:
+        raise NotImplementedError
 
-class ReviewAPIView(APIView):
+
+class AcknowledgeAPIView(CaseActionAPIView):
+    """The duty clinician has seen the alert: escalation stops."""
+
+    def act(self, request, reference):
+        cases.acknowledge_case(request.user, reference)
+
+
+class ClaimAPIView(CaseActionAPIView):
+    """"I'm calling this patient"."""
+
+    def act(self, request, reference):
+        cases.claim_case(request.user, reference)
+
+
+class ReopenAPIView(CaseActionAPIView):
+    """Put a reviewed case back on the open queue."""
+
+    def act(self, request, reference):
+        cases.reopen_case(request.user, reference)
+
+
+class ReviewAPIView(CaseActionAPIView):
     """Mark the case reviewed, with a note: it leaves the open queue."""
-
-    permission_classes = [IsClinician]
 
     @extend_schema(request=ReviewInput, responses={200: CaseDetail, 400: OpenApiResponse(),
                                                    401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN,
                                                    404: NO_SUCH_CASE})
     def post(self, request, reference):
+        return super().post(request, reference)
+
+    def act(self, request, reference):
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Send a JSON object, e.g. "
                                                         '{"note": "Called the patient."}']})
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        submission = cases.review_case(request.user, reference, note=data.validated_data["note"])
-        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
-                                                  audit_view=False)).data)
-
-
-class ClaimAPIView(APIView):
-    """"I'm calling this patient"."""
-
-    permission_classes = [IsClinician]
-
-    @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
-                                            403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
-    def post(self, request, reference):
-        submission = cases.claim_case(request.user, reference)
-        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
-                                                  audit_view=False)).data)
-
-
-class ReopenAPIView(APIView):
-    """Put a reviewed case back on the open queue."""
-
-    permission_classes = [IsClinician]
-
-    @extend_schema(request=None, responses={200: CaseDetail, 401: NOT_SIGNED_IN,
-                                            403: NOT_A_CLINICIAN, 404: NO_SUCH_CASE})
-    def post(self, request, reference):
-        submission = cases.reopen_case(request.user, reference)
-        return Response(CaseDetail(cases.get_case(request.user, submission.reference,
-                                                  audit_view=False)).data)
+        cases.review_case(request.user, reference, note=data.validated_data["note"])
 
 
 class TokenThrottle(AnonRateThrottle):

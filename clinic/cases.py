@@ -67,26 +67,30 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
     )
 
 
-def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
-    """One case with everything the case page shows; the look is audited.  Raises Http404 for
-    a reference the user cannot see, whether or not it exists."""
+def _find_case(user, reference: str, queryset=None) -> Submission:
+    """The case with this reference among those the user may see.  Raises Http404 for a
+    reference the user cannot see, whether or not it exists, so probing reveals nothing."""
     canonical = normalise_reference(reference)
     submission = None
     if canonical:
-        submission = (
-            visible_submissions(user)
-            .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
-                            "claimed_by", "reviewed_by")
-            .prefetch_related(
-                Prefetch("answers", queryset=Answer.objects.order_by("pk")),
-                "flags",
-                Prefetch("alert__notifications", queryset=Notification.objects.select_related(
-                    "clinician").prefetch_related("attempts").order_by("level", "pk")),
-            )
-            .filter(reference=canonical).first()
-        )
+        submission = (queryset or visible_submissions(user)).filter(reference=canonical).first()
     if submission is None:
         raise Http404("No case with that reference.")
+    return submission
+
+
+def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
+    """One case with everything the case page shows, in a fixed number of queries; the look is
+    audited unless the caller has just acted on it (and audited that)."""
+    submission = _find_case(user, reference, visible_submissions(user)
+        .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
+                        "claimed_by", "reviewed_by")
+        .prefetch_related(
+            Prefetch("answers", queryset=Answer.objects.order_by("pk")),
+            "flags",
+            Prefetch("alert__notifications", queryset=Notification.objects.select_related(
+                "clinician").prefetch_related("attempts").order_by("level", "pk")),
+        ))
     if audit_view:
         audit.record(user, AuditEvent.Action.VIEW_CASE, submission=submission)
     return submission
@@ -96,48 +100,40 @@ def alert_of(submission: Submission):
     return getattr(submission, "alert", None)
 
 
-def acknowledge_case(user, reference: str) -> tuple[Submission, bool]:
-    """Acknowledge the case's alert.  Returns (case, whether this call acknowledged it)."""
-    submission = get_case(user, reference, audit_view=False)
+def acknowledge_case(user, reference: str) -> bool:
+    """Acknowledge the case's alert; True when this call acknowledged it (False: already
+    done)."""
+    submission = _find_case(user, reference, visible_submissions(user).select_related("alert"))
     alert = alert_of(submission)
     if alert is None:
         raise Http404("This case has no alert to acknowledge.")
     newly = alerts.acknowledge(alert, by=user)
     if newly:
         audit.record(user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
-    return submission, newly
+    return newly
 
 
-def claim_case(user, reference: str) -> Submission:
+def claim_case(user, reference: str) -> None:
     """"I'm calling this patient": others see who has it."""
-    submission = get_case(user, reference, audit_view=False)
-    with transaction.atomic():
-        Submission.objects.filter(pk=submission.pk).update(claimed_by=user,
-                                                           claimed_at=timezone.now())
-        audit.record(user, AuditEvent.Action.CLAIM, submission=submission)
-    submission.refresh_from_db()
-    return submission
+    _act(user, reference, AuditEvent.Action.CLAIM, claimed_by=user, claimed_at=timezone.now())
 
 
-def review_case(user, reference: str, *, note: str) -> Submission:
+def review_case(user, reference: str, *, note: str) -> None:
     """Mark the case reviewed, with a note; it leaves the open queue."""
     note = (note or "").strip()
-    submission = get_case(user, reference, audit_view=False)
-    with transaction.atomic():
-        Submission.objects.filter(pk=submission.pk).update(
-            status=Submission.Status.REVIEWED, reviewed_by=user, reviewed_at=timezone.now(),
-            review_note=note)
-        audit.record(user, AuditEvent.Action.REVIEW, submission=submission,
-                     detail="with a note" if note else "")
-    submission.refresh_from_db()
-    return submission
+    _act(user, reference, AuditEvent.Action.REVIEW, detail="with a note" if note else "",
+         status=Submission.Status.REVIEWED, reviewed_by=user, reviewed_at=timezone.now(),
+         review_note=note)
 
 
-def reopen_case(user, reference: str) -> Submission:
-    submission = get_case(user, reference, audit_view=False)
+def reopen_case(user, reference: str) -> None:
+    """Put a reviewed case back on the open queue."""
+    _act(user, reference, AuditEvent.Action.REOPEN, status=Submission.Status.OPEN,
+         reviewed_by=None, reviewed_at=None)
+
+
+def _act(user, reference: str, action: str, *, detail: str = "", **changes) -> None:
+    submission = _find_case(user, reference)
     with transaction.atomic():
-        Submission.objects.filter(pk=submission.pk).update(
-            status=Submission.Status.OPEN, reviewed_by=None, reviewed_at=None)
-        audit.record(user, AuditEvent.Action.REOPEN, submission=submission)
-    submission.refresh_from_db()
-    return submission
+        Submission.objects.filter(pk=submission.pk).update(**changes)
+        audit.record(user, action, submission=submission, detail=detail)

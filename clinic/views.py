@@ -74,7 +74,7 @@ class CaseActionView(ClinicianRequiredMixin, View):
 
     def post(self, request, reference, action):
         if action == "acknowledge":
-            _, newly = cases.acknowledge_case(request.user, reference)
+            newly = cases.acknowledge_case(request.user, reference)
             message = ("Alert acknowledged: escalation has stopped." if newly
                        else "This alert had already been acknowledged.")
         elif action == "claim":
