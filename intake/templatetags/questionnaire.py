@@ -1,0 +1,111 @@
+"""Template helpers for templates/intake/_questions.html, the questions of one questionnaire
+version as form controls (the patient form and the admin's preview both include it).
+
+Django templates cannot look a dictionary up by a variable key, and the sentence saying when a
+conditional question applies needs the question it depends on; both are done here, in Python,
+so the partial reads top to bottom without nested searching loops.
+"""
+
+from typing import NamedTuple
+
+from django import template
+
+register = template.Library()
+
+# Questions answered by picking from options: a group of radio buttons or checkboxes, in a
+# fieldset whose legend is the question.
+OPTION_TYPES = ("boolean", "single_choice", "multi_choice")
+
+
+class Option(NamedTuple):
+    value: str
+    label: str
+    is_exclusive: bool = False
+
+
+YES_NO = (Option("true", "Yes"), Option("false", "No"))
+
+
+@register.filter
+def lookup(mapping, key):
+    """``mapping[key]``, or None when the mapping is empty, missing or has no such key:
+    ``{{ values|lookup:question.code }}``."""
+    if not mapping:
+        return None
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.simple_tag
+def questions_by_code(version) -> dict:
+    """``{code: question}`` for every question of ``version``, read from its prefetched sections
+    and questions (no query when they are prefetched, as the partial requires)."""
+    return {
+        question.code: question
+        for section in version.sections.all()
+        for question in section.questions.all()
+    }
+
+
+@register.simple_tag
+def condition_hint(question, by_code: dict) -> str:
+    """When to answer a conditional question, in the patient's words, e.g. "Answer this only if
+    you answered Yes to “Have you ever been told you have cancer?”."; "" for a question that is
+    always asked.  Escaped by the template like any other value."""
+    if not question.condition_question:
+        return ""
+    wanted = question.condition_answer
+    target = by_code.get(question.condition_question)
+    if target is None:
+        # A draft can name a question that is not (yet) in the version; the admin's preview
+        # still shows something an admin recognises.
+        return (f"Answer this only if you answered “{wanted}” to question "
+                f"{question.condition_question}.")
+    if target.type == "boolean":
+        answer = "Yes" if wanted == "true" else "No"
+        return f"Answer this only if you answered {answer} to “{target.text}”."
+    label = next((c.label for c in target.choices.all() if c.value == wanted), wanted)
+    return f"Answer this only if you chose “{label}” for “{target.text}”."
+
+
+@register.simple_tag
+def described_by(question, has_errors) -> str:
+    """The ids that describe a question's control or fieldset, in reading order (when it is
+    asked, its hint, its error), for ``aria-describedby``; "" when there are none."""
+    code = question.code
+    ids = []
+    if question.condition_question:
+        ids.append(f"condition-{code}")
+    if question.help_text:
+        ids.append(f"hint-{code}")
+    if has_errors:
+        ids.append(f"error-{code}")
+    return " ".join(ids)
+
+
+@register.filter
+def has_options(question) -> bool:
+    """Whether the question is answered by picking from options (yes/no, one or several
+    choices), so it is a fieldset of radio buttons or checkboxes."""
+    return question.type in OPTION_TYPES
+
+
+@register.filter
+def options(question) -> tuple[Option, ...]:
+    """The options of a yes/no or choice question, in order: Yes and No, or its choices."""
+    if question.type == "boolean":
+        return YES_NO
+    return tuple(Option(c.value, c.label, c.is_exclusive) for c in question.choices.all())
+
+
+@register.filter
+def is_chosen(answer, value: str) -> bool:
+    """Whether the option ``value`` is part of the answer to show again: a string (a yes/no
+    answer as "true"/"false"), a list of strings, or a typed answer (True, False)."""
+    if isinstance(answer, bool):
+        answer = "true" if answer else "false"
+    if isinstance(answer, list | tuple):
+        return value in answer
+    return answer == value
