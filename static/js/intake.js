@@ -45,6 +45,22 @@
     }, 0);
   });
 
+  // The error summary gets focus first, so a screen reader reads it.  Its links go to a
+  // question's block: move focus on to the control itself (the chosen option, or the first),
+  // keeping the question's wording in view above it.
   var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#question-']");
+      var block = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!block) { return; }
+      var control = block.querySelector("input:checked:not([disabled])") ||
+                    block.querySelector("input:not([disabled]), textarea:not([disabled])");
+      if (!control) { return; }
+      event.preventDefault();
+      block.scrollIntoView();
+      control.focus({ preventScroll: true });
+    });
+  }
 })();

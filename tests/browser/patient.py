@@ -1,0 +1,64 @@
+"""What a patient does in the browser: fill the intake form as a person would (typing, ticking,
+choosing), send it, and what the tests check on every page (axe-core, horizontal scrolling)."""
+
+from __future__ import annotations
+
+from tests.intake.test_answer_validation import PATIENT
+
+SEND = "Send my answers"
+SERIOUS = ("serious", "critical")
+
+
+def fill_patient(page, patient: dict = PATIENT) -> None:
+    for field, value in patient.items():
+        page.fill(f"#patient_{field}", value)
+
+
+def fill_answers(page, answers: dict) -> None:
+    """Answer each question as the answers (typed as in the API and the vignettes) say, by the
+    form's ids: ``answer-<code>-<value>`` for an option, ``answer-<code>`` for a box."""
+    for code, value in answers.items():
+        if isinstance(value, bool):
+            page.check(f"#answer-{code}-{'true' if value else 'false'}")
+        elif isinstance(value, list):
+            for chosen in value:
+                page.check(f"#answer-{code}-{chosen}")
+        elif isinstance(value, int):
+            page.fill(f"#answer-{code}", str(value))
+        elif page.locator(f"#answer-{code}-{value}").count():
+            page.check(f"#answer-{code}-{value}")
+        else:
+            page.fill(f"#answer-{code}", value)
+
+
+def fill_intake(page, answers: dict, patient: dict = PATIENT) -> None:
+    fill_patient(page, patient)
+    fill_answers(page, answers)
+
+
+def send(page) -> None:
+    """Press the form's button and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=SEND).click()
+
+
+def serious_axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} - "
+        + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in results["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def assert_accessible(page) -> None:
+    violations = serious_axe_violations(page)
+    assert not violations, f"axe-core on {page.url}:\n" + "\n".join(violations)
+
+
+def scroll_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")

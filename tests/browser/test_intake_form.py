@@ -1,0 +1,264 @@
+"""The patient form at / driven in headless Chromium as patients use it: on a phone, with and
+without JavaScript, with the keyboard alone, with mistakes and with a double-click."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from intake.models import Submission
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.patient import SEND, fill_intake, scroll_width, send
+from tests.intake.test_answer_validation import ROUTINE
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def test_a_routine_submission_reaches_the_routine_advice(page, vignettes):
+    fill_intake(page, vignettes["d01"]["answers"])
+    send(page)
+
+    expect(page).to_have_url(re.compile(r"/advice/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Thank you. We will see you at your appointment.")
+    submission = Submission.objects.get()
+    assert submission.urgency == "routine"
+    expect(page.locator(".reference")).to_have_text(submission.reference)
+
+
+def test_an_emergency_shows_call_999_first_with_a_phone_link(page, vignettes):
+    fill_intake(page, vignettes["d03"]["answers"])  # upper back pain and chest pain
+    send(page)
+
+    main = page.locator("main")
+    first_heading = main.get_by_role("heading").first
+    expect(first_heading).to_have_text("Call 999 now.")
+    call = main.get_by_role("link", name=re.compile(r"^Call 999"))
+    expect(call).to_have_attribute("href", "tel:999")
+    # First thing on the page: the heading and the call link are in the top half of a phone.
+    for element in (first_heading, call):
+        box = element.bounding_box()
+        assert box["y"] + box["height"] <= PHONE["height"] / 2
+    # Nothing comes before the advice in the main content.
+    assert main.evaluate("m => m.firstElementChild.classList.contains('advice')")
+    assert Submission.objects.get().urgency == "emergency"
+
+
+def test_an_error_is_summarised_linked_kept_and_then_fixed(page):
+    fill_intake(page, {**ROUTINE, "pain_severity": 12})
+    page.fill("#patient_phone", "")
+    send(page)
+
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()  # so a screen reader reads it first
+    summary_box = summary.bounding_box()
+    assert summary_box["y"] < page.locator("h1").bounding_box()["y"], "summary at the top"
+    severity_link = summary.get_by_role("link", name=re.compile("How bad has the pain been"))
+    phone_link = summary.get_by_role("link", name=re.compile("Phone number"))
+    expect(severity_link).to_have_attribute("href", "#question-pain_severity")
+    expect(phone_link).to_have_attribute("href", "#patient_phone")
+
+    # The error is beside its field, which says it is invalid and describes itself by it.
+    expect(page.locator("#error-pain_severity")).to_contain_text("between 0 and 10")
+    severity = page.locator("#answer-pain_severity")
+    expect(severity).to_have_attribute("aria-invalid", "true")
+    expect(severity).to_have_attribute("aria-describedby", re.compile(r"\berror-pain_severity\b"))
+    expect(page.locator("#patient_phone")).to_have_accessible_description(
+        re.compile("Enter a phone number"))
+
+    # Following a link in the summary goes to the field, ready to type in.
+    phone_link.click()
+    expect(page.locator("#patient_phone")).to_be_focused()
+    severity_link.click()
+    expect(severity).to_be_focused()
+    expect(page.locator("label[for=answer-pain_severity]")).to_be_in_viewport()
+
+    # Every answer was kept: the patient fixes only what was wrong.
+    expect(severity).to_have_value("12")
+    expect(page.locator("#patient_full_name")).to_have_value("Ada Example")
+    expect(page.locator("#answer-chest_pain-false")).to_be_checked()
+    expect(page.locator("#answer-pain_location-between_shoulder_blades")).to_be_checked()
+    expect(page.locator("#answer-sex-male")).to_be_checked()
+    assert not Submission.objects.exists()
+
+    page.fill("#answer-pain_severity", "7")
+    page.fill("#patient_phone", "+44 7700 900123")
+    send(page)
+    expect(page).to_have_url(re.compile(r"/advice/$"))
+    assert Submission.objects.get().answers.get(question_code="pain_severity").value == 7
+
+
+def test_a_conditional_question_appears_only_when_it_applies(page):
+    details = page.locator("#question-cancer_details")
+    expect(details).to_be_hidden()
+
+    page.check("#answer-history_of_cancer-true")
+    expect(details).to_be_visible()
+    expect(page.get_by_label(re.compile("What kind of cancer was it"))).to_be_enabled()
+    # Shown because it applies: the "answer this only if" hint would only be noise now.
+    expect(page.locator("#condition-cancer_details")).to_be_hidden()
+
+    page.check("#answer-history_of_cancer-false")
+    expect(details).to_be_hidden()
+    expect(page.locator("#answer-cancer_details")).to_be_disabled()
+
+
+def test_the_form_works_with_javascript_off(open_page, vignettes):
+    page = open_page("/", javascript=False)
+    # Every question is shown, a conditional one saying when to answer it.
+    details = page.locator("#question-cancer_details")
+    expect(details).to_be_visible()
+    expect(page.locator("#condition-cancer_details")).to_have_text(
+        "Answer this only if you answered Yes to “Have you ever been told you have cancer?”.")
+
+    send(page)  # empty: the errors come from the server alone
+    expect(page.locator("#error-summary")).to_be_visible()
+
+    fill_intake(page, vignettes["d23"]["answers"])  # history of cancer: "soon"
+    page.fill("#answer-cancer_details", "Breast cancer, treated in 2015.")
+    send(page)
+    expect(page).to_have_url(re.compile(r"/advice/$"))
+    submission = Submission.objects.get()
+    assert submission.urgency == "soon"
+    assert submission.answers.get(question_code="cancer_details").value == \
+        "Breast cancer, treated in 2015."
+
+
+def test_a_360_pixel_phone_needs_no_sideways_scrolling(page, vignettes):
+    assert scroll_width(page) <= PHONE["width"]
+    send(page)  # the error state, with the longest messages
+    assert scroll_width(page) <= PHONE["width"]
+
+    # Every control is inside the screen and big enough to tap.
+    controls = page.locator("main input:not([type=hidden]), main textarea, main button")
+    for box in controls.evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect();"
+        " return {id: e.id, left: r.left, right: r.right, width: r.width, height: r.height}; })"
+    ):
+        assert box["left"] >= 0 and box["right"] <= PHONE["width"], box
+        assert min(box["width"], box["height"]) >= 24, f"too small to tap: {box}"
+    # A choice can be tapped anywhere on its row, not only on the small box.
+    option = page.locator("label[for=answer-pain_duration-1_to_3_weeks]").bounding_box()
+    assert option["height"] >= 44 and option["width"] >= 200, option
+
+    fill_intake(page, vignettes["d01"]["answers"])
+    send(page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("We will see you")
+    assert scroll_width(page) <= PHONE["width"]
+
+
+def test_a_double_click_on_send_makes_one_submission(page):
+    fill_intake(page, ROUTINE)
+    with page.expect_navigation(url=re.compile(r"/advice/$")):
+        page.get_by_role("button", name=SEND).dblclick()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("We will see you")
+    assert Submission.objects.count() == 1
+
+
+def test_a_double_click_with_javascript_off_makes_one_submission(open_page):
+    page = open_page("/", javascript=False)
+    fill_intake(page, ROUTINE)
+    with page.expect_navigation(url=re.compile(r"/advice/$")):
+        page.get_by_role("button", name=SEND).dblclick()
+    assert Submission.objects.count() == 1
+
+
+# --- The keyboard alone -----------------------------------------------------------------------
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  const style = getComputedStyle(e);
+  return {
+    key: e.id || e.getAttribute("href") || e.tagName,
+    outline: style.outlineStyle === "none" ? 0 : parseFloat(style.outlineWidth),
+    shadow: style.boxShadow !== "none",
+  };
+}"""
+
+# What Tab should stop on, in order: links, and each control except the radio buttons of a
+# group after its first (a group is one stop; the arrow keys move within it).
+TAB_STOPS = """() => {
+  const seen = new Set();
+  return [...document.querySelectorAll("a[href], input, textarea, button, select")]
+    .filter(e => e.type !== "hidden" && !e.disabled && e.offsetParent !== null)
+    .filter(e => {
+      if (e.type !== "radio") { return true; }
+      if (seen.has(e.name)) { return false; }
+      seen.add(e.name);
+      return true;
+    })
+    .map(e => e.id || e.getAttribute("href"));
+}"""
+
+
+def test_the_keyboard_alone_reaches_every_control_with_visible_focus(open_page):
+    page = open_page("/", viewport=DESKTOP)
+    expected = page.evaluate(TAB_STOPS)
+    assert expected[0] == "#main", "the skip link comes first"
+    assert expected[-3:] == ["send-answers", "tel:999", "tel:111"]  # then the footer's links
+
+    reached = []
+    for _ in range(len(expected) + 10):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        assert focused["outline"] >= 2 and focused["shadow"], f"focus not visible: {focused}"
+        if reached and focused["key"] == reached[-1]:
+            continue  # the day, month and year of the date of birth are a stop each
+        reached.append(focused["key"])
+        if len(reached) == len(expected):
+            break
+    assert reached == expected
+
+    # The skip link is on the screen when it has focus, and goes to the main content.
+    page.locator("a.skip-link").focus()
+    box = page.locator("a.skip-link").bounding_box()
+    assert box["x"] >= 0 and box["y"] >= 0
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    # Space ticks a checkbox; the arrow keys choose within a group of radio buttons.
+    page.locator("#answer-pain_location-neck").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#answer-pain_location-neck")).to_be_checked()
+    page.locator("#answer-history_of_cancer-true").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#question-cancer_details")).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#answer-history_of_cancer-false")).to_be_checked()
+    expect(page.locator("#question-cancer_details")).to_be_hidden()
+
+    # Enter in a text box sends the form.
+    page.locator("#patient_full_name").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("#error-summary")).to_be_focused()
+
+
+def test_every_control_is_labelled_and_every_group_has_a_legend(page):
+    unlabelled = page.evaluate("""() =>
+      [...document.querySelectorAll("input:not([type=hidden]), textarea, select")]
+        .filter(e => e.labels.length === 0 || !e.labels[0].textContent.trim()).map(e => e.id)""")
+    assert unlabelled == []
+    outside_a_group = page.evaluate("""() =>
+      [...document.querySelectorAll("input[type=radio], input[type=checkbox]")]
+        .filter(e => !e.closest("fieldset")?.querySelector(":scope > legend")?.textContent.trim())
+        .map(e => e.id)""")
+    assert outside_a_group == []
+    # As a screen reader user finds them: by the label, and by the group's legend.
+    page.get_by_label("Full name").fill("Ada Example")
+    page.get_by_role("group", name=re.compile("Where is your pain")).get_by_label("Neck").check()
+    expect(page.locator("#answer-pain_location-neck")).to_be_checked()
+    severity = page.get_by_label(re.compile("How bad has the pain been"))
+    expect(severity).to_have_accessible_description(re.compile("Pick a number from 0 to 10"))
+
+
+def test_the_pages_load_only_their_own_scripts_and_styles(open_page):
+    # Any violation would also fail the test through open_page; this pins the policy itself.
+    page = open_page(None)
+    response = page.goto("/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert page.locator("script:not([src]), style, [style]").count() == 0
