@@ -155,10 +155,10 @@ CELERY_TASK_ROUTES = {
 # than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
 # max_retries 0: queuing tries to connect once; kombu would otherwise retry until the connection
 # timeout, holding each request 2 s while the broker is down.  (Workers and beat reconnect on
-# their own schedule, CELERY_BROKER_CONNECTION_MAX_RETRIES.)  socket_timeout: a broker that is
-# hung rather than down fails a publish after 2 s instead of holding the request for ever.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "max_retries": 0,
-                                   "socket_timeout": 2}
+# their own schedule, CELERY_BROKER_CONNECTION_MAX_RETRIES.)  No socket_timeout: it would stop a
+# publish to a hung broker after that long, but it applies to the worker too, which can stop
+# consuming after an ack that timed out ("Couldn't ack", celery/celery#2415).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "max_retries": 0}
 # With the broker down, queuing fails at once instead of holding up the patient's request;
 # the alert is already in the database and the sweep queues it again.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -258,6 +258,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["intake.api.parsers.StrictJSONParser"],
+    # Errors under /api/ are JSON even from the schema (YAML) and docs (HTML) views.
+    "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
     # How many reverse proxies in front of the service set X-Forwarded-For; with 0 the client's
     # own address is used, so a forged header cannot dodge the throttle.
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
