@@ -1,0 +1,237 @@
+"""End-to-end alert latency: from an emergency submission committed to its email received.
+
+Run from the project root, with PostgreSQL running::
+
+    .venv/bin/python bench/alert_latency.py [--submissions 50] [--clients 4]
+        [--worker-concurrency N] [--server postgres://postgres@127.0.0.1:5432]
+        [--database clinic_bench] [--keep-database]
+
+It sets up everything the way production runs it, on this machine, and nothing shared:
+
+- a fresh PostgreSQL database (``clinic_bench`` on ``--server``; dropped and created, migrated,
+  and dropped again at the end unless ``--keep-database``);
+- a ``redis-server`` of its own on a free port, with no persistence;
+- an SMTP server (aiosmtpd) on loopback that notes when it accepts each message;
+- a Celery worker (prefork, the alerts and default queues, ``--worker-concurrency`` processes:
+  by default one per CPU, as ``celery worker`` and docker-compose.yml run it) and Celery beat
+  running the alert sweep every ``ALERT_SWEEP_SECONDS`` (production's 5 s), as processes;
+- a duty rota: the default clinic open round the clock, one clinician on duty with an email.
+
+Then ``--clients`` threads submit a burst of ``--submissions`` emergency intakes through the
+submission service (``intake.services.submissions.submit_intake``, what POST /api/submissions/
+and the patient form call), after one warm-up submission that is not counted.  A submission
+counts as committed when ``submit_intake`` returns: its transaction has committed and its
+delivery task has been queued (which takes about a millisecond).  The latency of each is the
+time the SMTP server accepted its email (matched by the reference in the subject) minus that.
+
+It prints the machine (CPU count and model), the versions, and the median, 90th and 99th
+percentiles and the maximum of the latency.  With 50 submissions, the 99th percentile is close
+to the slowest one.  Nothing is asserted; it exits non-zero if an email does not arrive within
+a minute or a submission is not an emergency.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from tests.alerts.real_services import (  # noqa: E402
+    RedisServer,
+    ServiceProcess,
+    SmtpServer,
+    celery_command,
+    start_beat,
+    wait_until,
+)
+
+DEADLINE_SECONDS = 60
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=4,
+                        help="threads submitting at the same time (default 4)")
+    parser.add_argument("--worker-concurrency", type=int, default=os.cpu_count() or 1,
+                        help="Celery worker processes (default: one per CPU)")
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432",
+                        help="the PostgreSQL server, without a database name")
+    parser.add_argument("--database", default="clinic_bench")
+    parser.add_argument("--keep-database", action="store_true")
+    return parser.parse_args()
+
+
+def recreate_database(server: str, name: str) -> None:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(server: str, name: str) -> None:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def make_rota():
+    from clinic.models import Clinic, Clinician, DutyShift, OpeningHours
+
+    clinic = Clinic.objects.get(is_default=True)
+    end_of_day = datetime.time(23, 59, 59, 999999)
+    clinic.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(
+        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=end_of_day)
+        for day in range(7))
+    duty = Clinician.objects.create(name="Dr Duty", email="duty@clinic.test")
+    DutyShift.objects.bulk_create(
+        DutyShift(clinic=clinic, clinician=duty, weekday=day, starts=datetime.time(0),
+                  ends=end_of_day)
+        for day in range(7))
+
+
+def run(args, workdir: Path) -> int:
+    redis_server = RedisServer(workdir)
+    smtp = SmtpServer()
+    processes: list[ServiceProcess] = []
+    database_url = f"{args.server}/{args.database}"
+    try:
+        recreate_database(args.server, args.database)
+        redis_server.start()
+        smtp.start()
+        os.environ.update({
+            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_server.url,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp.port),
+            "SITE_URL": "https://clinic.test",
+            "DJANGO_LOG_LEVEL": "WARNING",
+        })
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection, connections
+
+        from intake.services.submissions import submit_intake
+        from tests.intake.test_submission_api import CHEST_PAIN, PATIENT
+
+        call_command("migrate", verbosity=0)
+        make_rota()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            postgres_version = cursor.fetchone()[0]
+        with redis_server.client() as client:
+            redis_version = client.info("server")["redis_version"]
+
+        env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_LOG_LEVEL="INFO")
+        worker = ServiceProcess(
+            "worker",
+            celery_command("worker", "-Q", "alerts,celery", "-c", str(args.worker_concurrency),
+                           "--pool", "prefork", "-l", "info", "-n", "bench@%h"),
+            env=env, log_path=workdir / "worker.log")
+        processes.append(worker)
+        worker.wait_for_output(" ready.", timeout=60)
+        processes.append(start_beat(env=env, log_dir=workdir))
+
+        committed: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def submit(_=None) -> str:
+            try:
+                outcome = submit_intake(patient=PATIENT, answers=CHEST_PAIN)
+                done = time.time()
+                reference = outcome.submission.reference
+                if outcome.submission.urgency != "emergency":
+                    raise SystemExit(f"{reference} screened as {outcome.submission.urgency}")
+                with lock:
+                    committed[reference] = done
+                return reference
+            finally:
+                connection.close()  # back to the pool: each thread has its own connection
+
+        def received(reference: str) -> float | None:
+            for mail in smtp.messages:
+                if reference in mail.message["Subject"]:
+                    return mail.received_at
+            return None
+
+        warm_up = submit()
+        wait_until(lambda: received(warm_up), what="the warm-up email",
+                   timeout=DEADLINE_SECONDS, detail=worker.tail)
+        del committed[warm_up]
+
+        started = time.time()
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            references = list(pool.map(submit, range(args.submissions)))
+        submitted = time.time() - started
+        wait_until(lambda: all(received(r) for r in references),
+                   what=f"{args.submissions} emails", timeout=DEADLINE_SECONDS,
+                   detail=worker.tail)
+        latencies = sorted((received(r) - committed[r]) * 1000 for r in references)
+        duplicates = len(smtp.messages) - 1 - args.submissions
+
+        print(f"machine:      {os.cpu_count()} CPUs, {cpu_model()}, {platform.platform()}")
+        print(f"versions:     Python {platform.python_version()}, PostgreSQL "
+              f"{postgres_version}, Redis {redis_version}, Celery "
+              f"{__import__('celery').__version__}, Django {django.__version__}")
+        print(f"set-up:       worker prefork -c {args.worker_concurrency}, beat sweep every "
+              f"{os.environ.get('ALERT_SWEEP_SECONDS', '5')} s, {args.clients} submitting "
+              f"threads")
+        print(f"burst:        {args.submissions} emergency submissions in "
+              f"{submitted * 1000:.0f} ms; {len(smtp.messages) - 1} emails, {duplicates} extra")
+        print("latency (submission committed -> email accepted by the SMTP server), ms:")
+        print(f"  median {statistics.median(latencies):.0f}   p90 {percentile(latencies, 90):.0f}"
+              f"   p99 {percentile(latencies, 99):.0f}   min {latencies[0]:.0f}"
+              f"   max {latencies[-1]:.0f}")
+        connections.close_all()
+        return 0
+    except Exception as error:  # say where the logs are, then fail
+        print(f"failed: {error}\n(logs in {workdir})", file=sys.stderr)
+        return 1
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        smtp.stop()
+        redis_server.stop()
+        if not args.keep_database:
+            drop_database(args.server, args.database)
+
+
+def main() -> int:
+    args = parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="alert-latency-"))
+    status = run(args, workdir)
+    if status == 0:  # keep the logs of a failed run
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

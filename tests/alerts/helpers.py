@@ -1,0 +1,67 @@
+"""What the end-to-end alerting tests share: submitting through the API, what an alert must
+never carry, and bounded waits on the database."""
+
+import datetime
+import re
+
+from clinic import alerts
+from clinic.models import Heartbeat, Notification
+from tests.alerts.real_services import wait_until
+from tests.intake.test_submission_api import CHEST_PAIN, PATIENT, post
+
+SITE_URL = "https://clinic.test"
+# A worker holds a notification this long before another may take it over; short, so a test
+# that kills a worker does not wait a minute for the sweep to hand its work on.
+CLAIM_SECONDS = 3
+SWEEP_SECONDS = 1
+
+END_OF_DAY = datetime.time(23, 59, 59, 999999)
+
+TRAUMA_TEXT = "Slipped on the ice outside Tesco and landed on my back"
+ANSWERS = {**CHEST_PAIN, "recent_trauma": True, "trauma_details": TRAUMA_TEXT}
+
+# What an alert must never carry: who the patient is, and what they answered.
+PATIENT_DATA = [
+    PATIENT["full_name"], "Ada", PATIENT["phone"], "7700 900123", "7700900123",
+    PATIENT["date_of_birth"], "02/03/1971", "1971", PATIENT["email"], TRAUMA_TEXT, "Tesco",
+    "chest", "between_shoulder_blades", "after_strain", "desk_sitting",
+]
+
+
+def patient_data_in(text: str) -> list[str]:
+    return [item for item in PATIENT_DATA
+            if re.search(rf"(?<!\w){re.escape(item)}(?!\w)", text, re.IGNORECASE)]
+
+
+def submit_emergency(client) -> str:
+    response = post(client, {"patient": PATIENT, "answers": ANSWERS})
+    assert response.status_code == 201, response.content
+    assert response.json()["urgency"] == "emergency"
+    return response.json()["reference"]
+
+
+def notification_for(reference: str, clinician) -> Notification:
+    return Notification.objects.get(alert__submission__reference=reference, clinician=clinician)
+
+
+def wait_for_status(notification: Notification, status: str, *, detail=None,
+                    timeout: float = 30) -> Notification:
+    def reached():
+        notification.refresh_from_db()
+        return notification.status == status
+
+    wait_until(reached, what=f"notification {notification.pk} to be {status}", detail=detail,
+               timeout=timeout)
+    return notification
+
+
+def wait_for_sweeps(count: int = 2, *, detail=None) -> None:
+    """Let the beat-driven sweep run ``count`` more times (it would re-queue anything due)."""
+    since = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at
+
+    def swept():
+        heartbeat = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at
+        return (heartbeat - since).total_seconds() >= count * SWEEP_SECONDS
+
+    wait_until(swept, what=f"{count} more sweeps", detail=detail,
+               timeout=10 + count * SWEEP_SECONDS * 3)
