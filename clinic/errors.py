@@ -2,8 +2,12 @@
 elsewhere, and a body-size limit checked before anything reads the body."""
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import exception_handler as drf_exception_handler
 
 API_PREFIX = "/api/"
 
@@ -12,9 +16,17 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+# Django's own refusals whose reason is safe to tell the client (a rejected Host header is not
+# explained: that would help someone probing the deployment).
+_EXPLAINED = (TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig)
+
+
 def bad_request(request, exception=None):
     if _is_api(request):
-        return JsonResponse({"detail": "The request could not be understood."}, status=400)
+        detail = "The request could not be understood."
+        if isinstance(exception, _EXPLAINED):
+            detail = f"{detail} {exception}"
+        return JsonResponse({"detail": detail}, status=400)
     return defaults.bad_request(request, exception)
 
 
@@ -38,8 +50,35 @@ def server_error(request):
     return defaults.server_error(request)
 
 
+def api_exception_handler(exc, context):
+    """DRF's exception handler, answering in JSON under /api/ whatever renderer the view has.
+
+    The schema view renders YAML and the interactive docs HTML, so DRF would write their 404,
+    405 and 406 in YAML or HTML; a REST client gets JSON errors everywhere under /api/.
+    """
+    response = drf_exception_handler(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None and _is_api(request):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
 def api_not_found(request, *args, **kwargs):
-    """The catch-all at the end of /api/: unknown paths are JSON 404s, whatever the method."""
+    """The catch-all at the end of /api/: unknown paths are JSON 404s, whatever the method.
+
+    A path that lacks only its trailing slash gets a 404 that names the right path: Django's
+    APPEND_SLASH would redirect, and a client cannot follow a redirect with a POST's body.
+    """
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return JsonResponse({"detail": (
+                f"Not found. Did you mean {request.path}/ ? The API's paths end with a slash."
+            )}, status=404)
     return not_found(request)
 
 

@@ -258,6 +258,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["intake.api.parsers.StrictJSONParser"],
+    # Errors under /api/ are JSON even from the schema (YAML) and docs (HTML) views.
+    "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
     # How many reverse proxies in front of the service set X-Forwarded-For; with 0 the client's
     # own address is used, so a forged header cannot dodge the throttle.
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),

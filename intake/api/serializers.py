@@ -4,6 +4,12 @@ from intake.models import Choice, Question, QuestionnaireVersion, Section
 
 
 class ChoiceOutput(serializers.ModelSerializer):
+    # Declared, not derived from the model: the model's validator demands a leading letter, but
+    # the published question bank has values such as "1_to_3_weeks", and the document must
+    # describe what is served.
+    value = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_]*$", max_length=64,
+        help_text="Stable identifier of this choice: send it as the answer.")
     exclusive = serializers.BooleanField(source="is_exclusive")
 
     class Meta:

@@ -3,18 +3,21 @@ renders the result; what makes an intake valid is decided in ``intake.services``
 
 import re
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotAcceptable, UnsupportedMediaType, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from intake.api import schema
-from intake.api.parsers import StrictJSONParser
+from intake.api.parsers import NotUTF8, StrictJSONParser
 from intake.api.serializers import QuestionnaireVersionOutput
 from intake.selectors import current_version
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable, quoted
 from intake.services.submissions import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IdempotencyKeyReused,
@@ -22,17 +25,39 @@ from intake.services.submissions import (
     submit_intake,
 )
 
-_KEY = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$")
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
 _FIELDS = {"patient", "answers", "version"}
 
 
-class CurrentQuestionnaireView(APIView):
-    """The questionnaire patients answer now."""
+class JSONWhateverIsAsked(DefaultContentNegotiation):
+    """Answers in JSON when the client asks for something this API does not speak.
+
+    The API speaks JSON only.  DRF would answer ``Accept: text/html`` with a 406 and a junk
+    ``?format=xml`` with a 404, which leaves a clumsy client puzzling over the wrong problem;
+    RFC 9110 lets a server disregard Accept, so the client gets the JSON it can read.  These
+    endpoints take no query parameters, so a query string too long for Django to parse is
+    ignored like any other.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except (Http404, NotAcceptable, TooManyFieldsSent):
+            return renderers[0], renderers[0].media_type
+
+
+class IntakeAPIView(APIView):
+    """Anonymous JSON endpoints for patients and the clients that submit for them."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    content_negotiation_class = JSONWhateverIsAsked
 
-    @extend_schema(responses={200: QuestionnaireVersionOutput, 404: schema.DetailDoc})
+
+class CurrentQuestionnaireView(IntakeAPIView):
+    """The questionnaire patients answer now."""
+
+    @extend_schema(responses={200: QuestionnaireVersionOutput, 404: schema.NOT_FOUND})
     def get(self, request):
         version = current_version()
         if version is None:
@@ -44,11 +69,9 @@ class SubmissionThrottle(AnonRateThrottle):
     scope = "submissions"
 
 
-class SubmissionCreateView(APIView):
+class SubmissionCreateView(IntakeAPIView):
     """Submit an intake: it is validated, screened and stored, and the advice comes back."""
 
-    permission_classes = [AllowAny]
-    authentication_classes = []
     parser_classes = [StrictJSONParser]
     throttle_classes = [SubmissionThrottle]
 
@@ -56,42 +79,51 @@ class SubmissionCreateView(APIView):
         request=schema.SubmissionInputDoc,
         examples=[schema.SUBMISSION_EXAMPLE],
         parameters=[OpenApiParameter(
-            "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+            "Idempotency-Key", schema.IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
+            required=False,
             description="Makes a retried POST safe: the same key and body return the first "
             "response and store nothing new; the same key with another body is a 422. Up to "
-            f"{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters; kept at least 24 hours.",
+            f"{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces, e.g. a "
+            "UUID; kept at least 24 hours.",
+        ), OpenApiParameter(
+            "Retry-After", int, OpenApiParameter.HEADER, response=[429],
+            description="Seconds to wait before submitting again.",
         )],
         responses={
             201: schema.SubmissionOutputDoc,
-            400: OpenApiResponse(schema.ValidationErrorDoc,
-                                 description="Every problem, keyed by where it is."),
-            413: schema.DetailDoc,
-            415: schema.DetailDoc,
-            422: schema.DetailDoc,
-            429: schema.DetailDoc,
+            400: schema.VALIDATION_ERROR,
+            413: schema.TOO_LARGE,
+            415: schema.UNSUPPORTED_MEDIA_TYPE,
+            422: schema.IDEMPOTENCY_KEY_REUSED,
+            429: schema.THROTTLED,
         },
     )
     def post(self, request):
         key = request.headers.get("Idempotency-Key")
-        if key is not None and not _KEY.match(key):
+        if key is not None and not _KEY.fullmatch(key):
             raise ValidationError({"detail": (
                 f"The Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
                 "ASCII characters without spaces, e.g. a UUID.")})
-        body = request.data
+        body = _json_body(request)
         if not isinstance(body, dict):
             raise ValidationError({"non_field_errors": [
                 "Send a JSON object with “patient” and “answers”."]})
         unknown = sorted(set(body) - _FIELDS)
-        errors = {name[:64]: ["Unknown field; send “patient”, “answers” and optionally "
-                              "“version”."] for name in unknown}
-        for required in ("patient", "answers"):
-            if required not in body:
-                errors[required] = ["This field is required."]
-        if errors:
+        if unknown:
+            # Refused before anything is validated or stored; the fields that are there are
+            # checked once the client sends only what the API knows.
+            errors = {"non_field_errors": [
+                f"Unknown field {quoted(name)}; send only “patient”, “answers” and optionally "
+                "“version”." for name in unknown[:MAX_UNKNOWN_CODES_NAMED]]}
+            for required in ("patient", "answers"):
+                if required not in body:
+                    errors[required] = {"non_field_errors": ["This field is required."]}
             raise ValidationError(errors)
         try:
             outcome = submit_intake(
-                patient=body["patient"], answers=body["answers"],
+                # A missing patient or answers is reported by the service, with every other
+                # problem, as one of the wrong shape.
+                patient=body.get("patient"), answers=body.get("answers"),
                 version_number=body.get("version"), idempotency_key=key,
             )
         except SubmissionInvalid as invalid:
@@ -103,3 +135,19 @@ class SubmissionCreateView(APIView):
                 status=422,
             )
         return Response(outcome.response, status=201)
+
+
+def _json_body(request):
+    """The parsed body; a body that is not JSON is a 415 that says what to send instead."""
+    try:
+        return request.data
+    except NotUTF8:
+        raise
+    except UnsupportedMediaType:
+        sent = printable(request.content_type or "", limit=100)
+        what = f"Content-Type {sent}" if sent else "no Content-Type"
+        raise UnsupportedMediaType(
+            request.content_type,
+            detail=f"The request has {what}; send the intake as a JSON object with "
+            "Content-Type: application/json.",
+        ) from None

@@ -6,14 +6,31 @@ see ``intake.forms``); anything that is not exactly valid is refused, and every 
 reported at once, keyed by question code, in words a person can act on.
 """
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from intake.models import Question, QuestionnaireVersion
 
-# Characters a text answer may contain besides printable ones.  NUL and the other C0 controls
-# are refused: PostgreSQL cannot store NUL, and the others are never typed by a person.
+# Characters a text answer may contain besides printable ones.  NUL and the other C0 and C1
+# controls are refused: PostgreSQL cannot store NUL, and the others are never typed by a person.
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
+
+# How many unknown question codes one error response names; a body of ten thousand junk keys
+# gets a short answer, not ten thousand lines.
+MAX_UNKNOWN_CODES_NAMED = 20
+
+
+def printable(text: Any, limit: int = 64) -> str:
+    """``text`` made safe to quote back in an error: at most ``limit`` characters, with control
+    and format characters and lone surrogates (which JSON can carry but UTF-8 cannot) shown
+    as U+FFFD, so an error response can always be written and never hides or reorders text."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in str(text)[:limit])
+
+
+def quoted(text: Any, limit: int = 64) -> str:
+    """``text`` in curly quotes for an error message, made safe as ``printable`` does."""
+    return f"“{printable(text, limit)}”"
 
 
 class AnswersInvalid(Exception):
@@ -68,9 +85,13 @@ def clean_answers(schema: VersionSchema, raw: Any) -> dict[str, Any]:
         ]})
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
-    for code in raw:
-        if code not in schema.questions:
-            errors[str(code)[:64]] = ["There is no question with this code in this questionnaire."]
+    unknown = [code for code in raw if code not in schema.questions]
+    for code in unknown[:MAX_UNKNOWN_CODES_NAMED]:
+        errors[printable(code)] = ["There is no question with this code in this questionnaire."]
+    if len(unknown) > MAX_UNKNOWN_CODES_NAMED:
+        errors["non_field_errors"] = [
+            f"{len(unknown) - MAX_UNKNOWN_CODES_NAMED} more keys are not question codes of "
+            "this questionnaire; send only the codes /api/questionnaires/current/ lists."]
     for code, question in schema.questions.items():
         value = raw.get(code)
         if _is_empty(value):
@@ -117,7 +138,7 @@ def _check_value(question: Question, choices: dict[str, bool], value) -> tuple[s
         if not isinstance(value, str):
             return f"Choose one of: {', '.join(choices)}.", None
         if value not in choices:
-            return f"“{value[:64]}” is not one of the choices: {', '.join(choices)}.", None
+            return f"{quoted(value)} is not one of the choices: {', '.join(choices)}.", None
         return None, value
     if kind == Question.Type.MULTI_CHOICE:
         return _check_multi_choice(choices, value)
@@ -143,7 +164,7 @@ def _check_multi_choice(choices: dict[str, bool], value) -> tuple[str | None, An
         return f"Send a list of choices from: {offered}.", None
     unknown = [v for v in value if v not in choices]
     if unknown:
-        listed = ", ".join(f"“{v[:64]}”" for v in unknown[:5])
+        listed = ", ".join(quoted(v) for v in unknown[:5])
         return f"Not among the choices ({offered}): {listed}.", None
     if len(set(value)) != len(value):
         return "Each choice may be given only once.", None
@@ -160,7 +181,7 @@ def _check_text(question: Question, value) -> tuple[str | None, Any]:
     text = value.strip()
     if not text:
         return None, None  # only white space: no answer
-    if any(ord(ch) < 32 and ch not in _ALLOWED_CONTROL for ch in text) or "\x7f" in text:
+    if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROL for ch in text):
         return "Remove the control characters from this answer.", None
     try:
         text.encode("utf-8")

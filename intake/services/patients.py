@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,9 +10,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
+
 OLDEST_AGE_YEARS = 130
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()\-.]+$")
+# ASCII digits only: \d would take Arabic-Indic and other digits, which fromisoformat refuses.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# What a phone number may be written with, checked on what was sent (the OpenAPI document
+# states the same pattern, so a client can check before sending).
+PHONE_PATTERN = r"^ *\+?[0-9 ()\-.]+$"
+_PHONE_CHARACTERS = re.compile(PHONE_PATTERN)
 
 
 class PatientInvalid(Exception):
@@ -39,10 +46,10 @@ def clean_patient(raw: Any) -> PatientDetails:
             "optionally email."
         ]})
     errors: dict[str, list[str]] = {}
-    for key in raw:
-        if key not in FIELDS:
-            errors[str(key)[:64]] = ["Unknown field; the patient's details are full_name, "
-                                     "date_of_birth, phone and email."]
+    unknown = [key for key in raw if key not in FIELDS]
+    for key in unknown[:MAX_UNKNOWN_CODES_NAMED]:
+        errors[printable(key)] = ["Unknown field; the patient's details are full_name, "
+                                  "date_of_birth, phone and email."]
     checks = {
         "full_name": _full_name,
         "date_of_birth": _date_of_birth,
@@ -61,35 +68,41 @@ def clean_patient(raw: Any) -> PatientDetails:
 
 
 def _text(value, *, what: str, max_length: int) -> str:
+    """One line of text: runs of white space become one space; control characters and text
+    that is not valid Unicode (lone surrogates) are refused.  The length limit applies to what
+    was sent, as the OpenAPI document's maxLength says."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError(f"Enter {what}.")
     if not isinstance(value, str):
         raise ValidationError(f"Enter {what} as text.")
-    value = " ".join(value.split())
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError("Remove the control characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("This contains characters that are not valid text.") from None
     if len(value) > max_length:
         raise ValidationError(f"Keep this to {max_length} characters or fewer.")
+    value = " ".join(value.split())
+    if any(unicodedata.category(ch) == "Cs" for ch in value):
+        raise ValidationError("This contains characters that are not valid text.")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("Remove the control characters.")
     return value
 
 
 def _full_name(value) -> str:
-    return _text(value, what="your full name", max_length=200)
+    # NFC, so that a name typed with combining accents is stored as the same text as one typed
+    # with precomposed letters.
+    name = unicodedata.normalize("NFC", _text(value, what="your full name", max_length=200))
+    if not any(unicodedata.category(ch).startswith("L") for ch in name):
+        raise ValidationError("Enter your full name in letters.")
+    return name
 
 
 def _date_of_birth(value) -> datetime.date:
     if value is None or value == "":
         raise ValidationError("Enter your date of birth.")
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise ValidationError("Enter the date of birth as year-month-day, e.g. 1971-03-02.")
     try:
         born = datetime.date.fromisoformat(value)
     except ValueError:
-        raise ValidationError("That date does not exist; check the day and month.") from None
+        raise ValidationError("That date does not exist; check the day, month and year.") from None
     today = timezone.localdate()
     if born > today:
         raise ValidationError("The date of birth cannot be in the future.")
@@ -101,7 +114,7 @@ def _date_of_birth(value) -> datetime.date:
 def _phone(value) -> str:
     phone = _text(value, what="a phone number we can call you on", max_length=40)
     digits = sum(ch.isdigit() for ch in phone)
-    if not _PHONE_CHARACTERS.match(phone) or not 7 <= digits <= 15:
+    if not _PHONE_CHARACTERS.fullmatch(value.rstrip(" ")) or not 7 <= digits <= 15:
         raise ValidationError("Enter a phone number we can call, e.g. 07700 900123 or "
                               "+44 7700 900123.")
     return phone

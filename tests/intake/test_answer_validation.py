@@ -181,3 +181,61 @@ def test_unknown_patient_fields_are_refused():
     with pytest.raises(PatientInvalid) as raised:
         clean_patient({**PATIENT, "nhs_number": "123"})
     assert "Unknown field" in raised.value.errors["nhs_number"][0]
+
+
+def test_c1_controls_are_refused_in_text_answers(schema):
+    for control in ("\x80", "\x9b", "\x1b"):
+        errors = errors_for(schema, other_information=f"before{control}after")
+        assert errors == {"other_information": [
+            "Remove the control characters from this answer."]}
+
+
+def test_unknown_codes_are_shown_printable_and_counted_past_twenty(schema):
+    junk = {f"junk_{i}\u202e": 1 for i in range(25)}
+    with pytest.raises(AnswersInvalid) as raised:
+        clean_answers(schema, {**ROUTINE, **junk, "\ud800": 1})
+    errors = raised.value.errors
+    assert "junk_0\ufffd" in errors
+    assert all(key.isprintable() for key in errors)
+    assert len(errors) == 21
+    assert errors["non_field_errors"][0].startswith("6 more keys are not question codes")
+
+
+def test_a_choice_value_is_quoted_back_printable(schema):
+    errors = errors_for(schema, sex="\u202eelam\x00")
+    assert errors["sex"][0].startswith("“\ufffdelam\ufffd” is not one of the choices")
+
+
+@pytest.mark.parametrize("name, cleaned", [
+    ("Zoe\u0308", "Zoë"),                         # combining mark: stored composed (NFC)
+    ("\u200fשרה", "\u200fשרה"),                   # a right-to-left mark is kept
+    ("Ada\u2028Example", "Ada Example"),          # a line separator is white space
+])
+def test_names_in_any_script_are_accepted_and_normalised(name, cleaned):
+    assert clean_patient({**PATIENT, "full_name": name}).full_name == cleaned
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("full_name", "😀", "in letters"),
+    ("full_name", "Ada\x85\x9b", "control characters"),
+    ("full_name", "Ada \ud83d", "not valid text"),
+    ("full_name", "Ada" + " " * 198, "200 characters"),
+    ("date_of_birth", "0000-01-01", "check the day, month and year"),
+    ("date_of_birth", "2023-02-29", "does not exist"),
+    ("date_of_birth", "1971-03-02\n", "year-month-day"),
+    ("date_of_birth", "1971-03-02T10:00", "year-month-day"),
+    ("date_of_birth", "١٩٧١-٠٣-٠٢", "year-month-day"),
+    ("phone", "+44\t7700 900123", "phone number"),
+    ("phone", "07700 CALLME", "phone number"),
+    ("email", "ada@exa mple.org", "email address"),
+])
+def test_more_bad_patient_details_are_named(field, value, message):
+    with pytest.raises(PatientInvalid) as raised:
+        clean_patient({**PATIENT, field: value})
+    assert list(raised.value.errors) == [field]
+    assert message in raised.value.errors[field][0]
+
+
+def test_a_leap_day_that_exists_is_a_date_of_birth():
+    assert clean_patient({**PATIENT, "date_of_birth": "2024-02-29"}).date_of_birth == (
+        datetime.date(2024, 2, 29))

@@ -86,7 +86,11 @@ class TestBadInput:
     def test_missing_and_unknown_top_level_fields(self, client):
         response = post(client, {"answers": ROUTINE, "extra": 1})
         assert response.status_code == 400
-        assert set(response.json()) == {"patient", "extra"}
+        body = response.json()
+        assert set(body) == {"patient", "non_field_errors"}
+        assert body["patient"] == {"non_field_errors": ["This field is required."]}
+        assert "Unknown field “extra”" in body["non_field_errors"][0]
+        assert nothing_stored()
 
     @pytest.mark.parametrize("patient", [None, [], "Ada", {"full_name": {"first": "Ada"}}])
     def test_patient_of_the_wrong_shape(self, client, patient):
