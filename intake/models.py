@@ -19,6 +19,12 @@ validate_code = RegexValidator(
     CODE_PATTERN,
     "Use lower-case letters, digits and underscores, starting with a letter (e.g. chest_pain).",
 )
+# Choice values may start with a digit: the question bank has e.g. 1_to_3_weeks.
+CHOICE_VALUE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+validate_choice_value = RegexValidator(
+    CHOICE_VALUE_PATTERN,
+    "Use lower-case letters, digits and underscores (e.g. left_arm or 1_to_3_weeks).",
+)
 
 
 class PublishedVersionError(ValidationError):
@@ -256,7 +262,7 @@ class Choice(PublishedVersionGuard):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     value = models.CharField(
         max_length=64,
-        validators=[validate_code],
+        validators=[validate_choice_value],
         help_text="Stable identifier of this choice, used by rules and the API.",
     )
     label = models.CharField(max_length=200, help_text="What the patient reads.")

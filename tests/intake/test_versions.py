@@ -164,3 +164,12 @@ def test_duplicate_code_is_refused_by_the_database(version_1):
                          text="Again?", type="boolean")
     with pytest.raises(ValidationError, match="already uses this code"):
         duplicate.full_clean()
+
+
+def test_every_question_and_choice_of_version_1_passes_model_validation(version_1):
+    """What migrate publishes must be editable in the admin once copied to a draft."""
+    draft = create_draft_from(version_1)
+    for question in draft.questions.all():
+        question.full_clean()
+        for choice in question.choices.all():
+            choice.full_clean()
