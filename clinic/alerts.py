@@ -28,6 +28,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -97,10 +98,15 @@ def _notify_step(alert: Alert, *, level: int, steps, now) -> list[Notification]:
 
 
 def queue_delivery(notification_ids: list[int]) -> None:
-    """Queue a delivery task per notification; called after commit.  A broker that is down is
-    logged, not raised: the sweep will queue them again."""
+    """Queue a delivery task per notification; called after commit.  A broker that is down or
+    hung is logged, not raised, and not waited for: the patient's request must not hang on it,
+    and the sweep will queue the notifications again."""
     from clinic.tasks import deliver_notification
 
+    if notification_ids and not _broker_answers():
+        logger.warning("the broker does not answer; %s notification(s) left for the sweep",
+                       len(notification_ids))
+        return
     for notification_id in notification_ids:
         try:
             deliver_notification.delay(notification_id)
@@ -109,6 +115,27 @@ def queue_delivery(notification_ids: list[int]) -> None:
                            notification_id, type(error).__name__)
             return
         Notification.objects.filter(pk=notification_id).update(last_queued_at=timezone.now())
+
+
+def _broker_answers() -> bool:
+    """Whether Redis answers a PING within half a second.  Publishing to a Redis that accepts
+    connections but does not answer would block until it does; Celery's socket_timeout would
+    bound that, but it applies to the worker too, which can then stop consuming after a
+    timed-out ack (celery/celery#2415), so the web side asks first."""
+    from clinic.celery import app
+
+    url = app.conf.broker_url or ""
+    if app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
+        return True
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError):
+        return False
+    return True
 
 
 # --- Delivering -------------------------------------------------------------------------------

@@ -99,12 +99,6 @@ def test_redis_down_while_50_urgent_intakes_arrive_every_alert_is_delivered_once
     assert set(attempts.values_list("channel", "outcome")) == {("email", "sent")}
 
 
-@pytest.mark.xfail(strict=True, raises=HungRequest, reason=(
-    "a publish to a Redis that accepts connections but does not answer waits until it answers "
-    "again (still waiting after 40 s when tried); "
-    "CELERY_BROKER_TRANSPORT_OPTIONS socket_timeout would bound it, but kombu applies it to "
-    "the worker as well, which then can stop consuming after a timed-out ack "
-    "(celery/celery#2415)"))
 def test_redis_hung_while_an_urgent_intake_arrives_the_request_is_answered_and_alerted_once(
         client, broker, rota, smtp, redis_server, celery_processes):
     celery_processes.worker()
