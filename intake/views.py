@@ -14,7 +14,7 @@ from django.views import View
 from clinic.models import Clinic
 from intake import forms
 from intake.advice import advice_for
-from intake.models import QuestionnaireVersion, Submission
+from intake.models import Submission
 from intake.selectors import current_version
 from intake.services.answers import VersionSchema
 from intake.services.submissions import IdempotencyKeyReused, SubmissionInvalid, submit_intake
@@ -32,13 +32,23 @@ class IntakeFormView(View):
         return self._render(request, version, token=secrets.token_urlsafe(16))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        version = _posted_version(request.POST.get("version")) or current_version()
+        version = current_version()
         if version is None:
             return render(request, "intake/unavailable.html", {"clinic": _clinic()}, status=503)
         schema = VersionSchema.of(version)
         token = request.POST.get("form_token", "")
         if not (0 < len(token) <= 64 and token.isascii()):
             token = secrets.token_urlsafe(16)
+        if request.POST.get("version") != str(version.number):
+            # The questionnaire was updated while the patient was filling it in: show the
+            # current one with their answers kept, rather than refuse what they sent.
+            return self._render(
+                request, version, token=token,
+                errors={"version": ["We have updated this form since you opened it. Your "
+                                    "answers are kept: please check them and send the form "
+                                    "again."]},
+                values=forms.form_values(schema, request.POST),
+                patient=forms.patient_from_form(request.POST))
         submission_input = {
             "patient": forms.patient_from_form(request.POST),
             "answers": forms.answers_from_form(schema, request.POST),
@@ -92,17 +102,6 @@ class AdviceView(View):
 
 def _clinic() -> Clinic | None:
     return Clinic.objects.filter(is_default=True).prefetch_related("opening_hours").first()
-
-
-def _posted_version(number: str | None) -> QuestionnaireVersion | None:
-    if not number or not number.isdigit():
-        return None
-    current = current_version()
-    if current is None or int(number) == current.number:
-        return current
-    return QuestionnaireVersion.objects.published().filter(
-        questionnaire=current.questionnaire, number=int(number)
-    ).first()
 
 
 PATIENT_LABELS = {

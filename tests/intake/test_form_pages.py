@@ -106,3 +106,18 @@ def test_csrf_is_enforced(client):
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/", form_data()).status_code == 403
     assert not Submission.objects.exists()
+
+
+def test_a_form_opened_before_a_new_version_is_shown_again_with_answers_kept(client):
+    from intake.models import QuestionnaireVersion
+    from intake.services.questionnaires import create_draft_from, publish_version
+
+    publish_version(create_draft_from(QuestionnaireVersion.objects.get(number=1)))
+    response = client.post("/", form_data())  # the patient saw version 1
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "We have updated this form since you opened it" in html
+    assert 'name="version" value="2"' in html
+    assert 'value="Ada Example"' in html
+    assert not Submission.objects.exists()
+    assert client.post("/", form_data(version="2")).status_code == 302
