@@ -29,6 +29,13 @@ def _filters(request) -> tuple[cases.QueueFilters, dict, dict]:
         return cases.QueueFilters(), raw, error.detail
 
 
+def _hides_open_cases(raw: dict) -> bool:
+    """Whether the saved filters hide some open cases: the page says so, since a new case that
+    does not match them does not appear (nor is it announced)."""
+    return (any(raw.get(field) for field in ("urgency", "since", "until", "search"))
+            or raw.get("status") == Submission.Status.REVIEWED)
+
+
 class QueueView(ClinicianRequiredMixin, View):
     template_name = "clinic/queue.html"
 
@@ -37,7 +44,7 @@ class QueueView(ClinicianRequiredMixin, View):
         rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
         return render(request, self.template_name, {
             "rows": rows, "filters": raw, "errors": errors, "limit": QUEUE_LIMIT,
-            "urgencies": Submission.Urgency.choices,
+            "urgencies": Submission.Urgency.choices, "hiding_cases": _hides_open_cases(raw),
         })
 
     def post(self, request):
@@ -66,7 +73,22 @@ class CaseView(ClinicianRequiredMixin, View):
         return render(request, self.template_name, {
             "submission": submission, "alert": cases.alert_of(submission),
             "evidence_codes": {code for flag in submission.flags.all() for code in flag.evidence},
+            "flags": _flags_with_their_answers(submission),
         })
+
+
+def _flags_with_their_answers(submission) -> list[dict]:
+    """Each flag with the answers that made it fire, named by the question as the patient read
+    it (from the answers already loaded with the case), so the clinician reads "Do you have
+    pain ... in your chest? Yes" rather than ``chest_pain = True``.  ``question`` is None for
+    a question the patient was not shown."""
+    questions = {answer.question_code: answer.question_text
+                 for answer in submission.answers.all()}
+    return [{
+        "flag": flag,
+        "evidence": [{"code": code, "question": questions.get(code), "value": value}
+                     for code, value in flag.evidence.items()],
+    } for flag in submission.flags.all()]
 
 
 class CaseActionView(ClinicianRequiredMixin, View):

@@ -1,0 +1,267 @@
+"""The clinicians' pages in headless Chromium as a clinician uses them: signing in through the
+real form, the queue updating itself while an emergency arrives through the real API, the case
+opened with the keyboard and acknowledged; the queue with the keyboard alone, the focus kept
+where the user put it while the queue updates, and axe-core on every page, on a phone and on a
+desktop.
+
+queue.js asks for the rows every 3 s and the issue promises a new case within 5 s: the tests
+wait for the real polls (about 3 s each), so they take a few seconds each."""
+
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from clinic import cases
+from clinic.models import Alert, AuditEvent
+from screening.models import Flag
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.patient import assert_accessible, scroll_width
+from tests.clinic.test_review_queue import make
+from tests.intake.test_answer_validation import PATIENT, ROUTINE
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+ARRIVES_WITHIN_S = 5
+CHEST_PAIN = {**ROUTINE, "chest_pain": True}
+PASSWORD = "clinician-password"  # the ``clinician`` fixture's
+TIER_WORDS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
+
+
+def submit_through_the_api(live_server, answers: dict = CHEST_PAIN) -> str:
+    """A patient's submission by a plain HTTP POST to the live server, as the intake app sends
+    it; its reference."""
+    request = urllib.request.Request(  # noqa: S310 - the live server's own http:// address
+        live_server.url + "/api/submissions/", method="POST",
+        data=json.dumps({"patient": PATIENT, "answers": answers}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
+        assert response.status == 201
+        return json.load(response)["reference"]
+
+
+def open_signed_in(open_page, viewport: dict) -> object:
+    """The queue, asked for before signing in: the login page, then the queue once the
+    clinician has signed in through the form."""
+    page = open_page("/queue/", viewport=viewport)
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/queue/$"))
+    sign_in(page)
+    return page
+
+
+def sign_in(page, password: str = PASSWORD) -> None:
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+def row(page, reference: str):
+    return page.locator(f'#queue-rows tr[data-reference="{reference}"]')
+
+
+def assert_focus_visible(page) -> None:
+    """The focused element draws a focus indicator: an outline or a ring (box-shadow)."""
+    style = page.evaluate("""() => {
+        const element = document.activeElement, style = getComputedStyle(element);
+        return {element: element.outerHTML.slice(0, 80), outline: style.outlineStyle,
+                width: parseFloat(style.outlineWidth), ring: style.boxShadow};
+    }""")
+    assert (style["outline"] != "none" and style["width"] >= 2) or style["ring"] != "none", style
+
+
+@SCREENS
+def test_an_emergency_appears_unreloaded_is_opened_explained_and_acknowledged(
+    open_page, live_server, clinician, viewport
+):
+    waiting = make("routine", name="Alan Turing", minutes_ago=20)
+    page = open_signed_in(open_page, viewport)
+    expect(page).to_have_url(re.compile(r"/queue/$"))
+    expect(page.locator("#queue-rows tr")).to_have_count(1)
+    expect(row(page, waiting.reference)).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+
+    reference = submit_through_the_api(live_server)
+    sent = time.monotonic()
+    arrived = row(page, reference)
+    expect(arrived).to_be_visible(timeout=ARRIVES_WITHIN_S * 1000)
+    seconds = time.monotonic() - sent
+    print(f"the emergency appeared {seconds:.2f} s after it was sent")
+    assert seconds < ARRIVES_WITHIN_S
+    assert page.evaluate("window.notReloaded"), "the page was reloaded"
+    # At the top, the urgency as a word, and announced visibly and to screen readers.
+    expect(page.locator("#queue-rows tr").first).to_have_attribute("data-reference", reference)
+    expect(arrived.locator(".tier")).to_have_text("Emergency")
+    expect(arrived).to_contain_text("Not acknowledged")
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"new emergency case {reference} ({PATIENT['full_name']})")
+    assert_accessible(page)
+    assert scroll_width(page) <= viewport["width"]
+
+    # Opened with the keyboard.
+    link = arrived.get_by_role("link", name=reference)
+    link.focus()
+    assert_focus_visible(page)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/cases/{reference}/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {reference}")
+
+    # Why it was flagged: the flag, its explanation, and the answer that fired it highlighted.
+    flag = Flag.objects.get(submission__reference=reference, rule_code="cardiac_chest_pain")
+    why = page.get_by_role("region", name="Why it was flagged")
+    expect(why).to_contain_text("cardiac_chest_pain")
+    expect(why).to_contain_text(flag.explanation)
+    expect(why.get_by_role("link", name=re.compile("pain, pressure, tightness"))).to_have_attribute(
+        "href", "#answer-chest_pain")
+    question = page.locator("#answer-chest_pain")
+    answer = question.locator("xpath=following-sibling::dd[1]")
+    expect(question).to_have_class("evidence")
+    expect(question).to_contain_text("(flagged)")
+    expect(answer).to_have_class("evidence")
+    expect(answer).to_have_text("Yes")
+    unflagged = page.locator("#answer-breathing_difficulty + dd")
+    background = "e => getComputedStyle(e).backgroundColor"
+    assert answer.evaluate(background) != unflagged.evaluate(background), "highlighted"
+    assert_accessible(page)
+    assert scroll_width(page) <= viewport["width"]
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Acknowledge alert").click()
+    expect(page.get_by_role("status")).to_contain_text("Alert acknowledged")
+    expect(page.get_by_role("button", name="Acknowledge alert")).to_have_count(0)
+    assert Alert.objects.get(submission__reference=reference).acknowledged_by == clinician
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.ACKNOWLEDGE,
+                                     submission__reference=reference, actor=clinician).exists()
+    assert_accessible(page)
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Back to the queue").click()
+    expect(row(page, reference)).to_contain_text("Acknowledged by clinician")
+    assert_accessible(page)
+
+
+@SCREENS
+def test_every_tier_is_a_word_and_axe_passes_every_clinician_page(
+    open_page, clinician, viewport
+):
+    made = {urgency: make(urgency, minutes_ago=minutes) for urgency, minutes in
+            [("routine", 90), ("soon", 60), ("urgent", 30), ("emergency", 5)]}
+    cases.acknowledge_case(clinician, made["emergency"].reference)
+    cases.claim_case(clinician, made["urgent"].reference)
+    reviewed = make("soon", name="Grace Hopper")
+    cases.review_case(clinician, reviewed.reference, note="Called her: physio next week.")
+
+    page = open_page("/queue/", viewport=viewport)
+    assert_accessible(page)
+    sign_in(page, password="not-the-password")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    expect(page.locator("#error-summary")).to_be_focused()  # read out first
+    assert_accessible(page)
+    sign_in(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
+
+    for urgency, submission in made.items():
+        expect(row(page, submission.reference).locator(".tier")).to_have_text(TIER_WORDS[urgency])
+    expect(row(page, made["emergency"].reference)).to_contain_text("Acknowledged by clinician")
+    expect(row(page, made["urgent"].reference)).to_contain_text("Being called by clinician")
+    page.get_by_text("Filter and search").click()
+    expect(page.get_by_label("Urgency")).to_be_visible()
+    assert_accessible(page)
+    assert scroll_width(page) <= viewport["width"]
+
+    for reference in (made["emergency"].reference, made["urgent"].reference,
+                      made["routine"].reference, reviewed.reference):
+        page.goto(f"/cases/{reference}/")
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {reference}")
+        assert_accessible(page)
+        assert scroll_width(page) <= viewport["width"]
+
+
+def test_the_queue_works_with_the_keyboard_alone(open_page, clinician):
+    emergency = make("emergency", minutes_ago=5)
+    routine = make("routine", minutes_ago=50)
+    page = open_signed_in(open_page, DESKTOP)
+
+    def tab_to(description: str, found: str, most: int = 25) -> None:
+        """Press Tab until the focused element matches the JavaScript test ``found``, checking
+        the focus is visible at every stop on the way."""
+        for _ in range(most):
+            page.keyboard.press("Tab")
+            assert_focus_visible(page)
+            if page.evaluate(f"() => {{ const e = document.activeElement; return {found}; }}"):
+                return
+        pytest.fail(f"{description} is not reached in {most} presses of Tab")
+
+    tab_to("The skip link", "e.classList.contains('skip-link')")
+    tab_to("The filters", "e.tagName === 'SUMMARY'")
+    page.keyboard.press("Enter")
+    expect(page.locator("details.filters")).to_have_attribute("open", "")
+    tab_to("The urgency filter", "e.id === 'filter-urgency'")
+    page.keyboard.type("Emergency")
+    expect(page.get_by_label("Urgency")).to_have_value("emergency")
+    tab_to("Apply", "e.textContent === 'Apply'")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    expect(page.locator("#queue-rows tr")).to_have_count(1)
+    expect(row(page, emergency.reference)).to_be_visible()
+    expect(row(page, routine.reference)).to_have_count(0)
+    expect(page.locator("caption")).to_contain_text("Filtered")
+    expect(page.get_by_label("Urgency")).to_have_value("emergency")
+    tab_to("The case's link", f"e.textContent === '{emergency.reference}'")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {emergency.reference}")
+    tab_to("Acknowledge alert", "e.textContent === 'Acknowledge alert'")
+
+
+def test_polling_leaves_the_focus_where_the_user_put_it(open_page, live_server, clinician):
+    ada = make("urgent", name="Ada Lovelace", minutes_ago=10)
+    page = open_signed_in(open_page, DESKTOP)
+
+    # Typing in the search box while a case arrives: the focus and the text stay.
+    page.get_by_text("Filter and search").click()
+    search = page.get_by_label("Reference or patient name")
+    search.press_sequentially("Love")
+    first = submit_through_the_api(live_server)
+    expect(row(page, first)).to_be_visible(timeout=ARRIVES_WITHIN_S * 1000)
+    expect(search).to_be_focused()
+    search.press_sequentially("lace")
+    expect(search).to_have_value("Lovelace")
+
+    # On a case's link when its row is replaced and another case arrives above it: the focus
+    # moves to the same case's link in the new row, still drawn.
+    link = row(page, ada.reference).get_by_role("link", name=ada.reference)
+    link.focus()
+    cases.claim_case(clinician, ada.reference)
+    second = submit_through_the_api(live_server)
+    expect(row(page, ada.reference)).to_contain_text("Being called by clinician",
+                                                     timeout=ARRIVES_WITHIN_S * 1000)
+    expect(row(page, second)).to_be_visible()
+    expect(link).to_be_focused()
+    assert_focus_visible(page)
+
+    # When that case leaves the queue, the focus stays in the table, not at the top of the page.
+    cases.review_case(clinician, ada.reference, note="")
+    expect(row(page, ada.reference)).to_have_count(0, timeout=ARRIVES_WITHIN_S * 1000)
+    expect(page.locator("#queue-table")).to_be_focused()
+    assert_focus_visible(page)
+
+
+def test_the_queue_says_when_it_has_stopped_updating(open_page, clinician):
+    page = open_signed_in(open_page, PHONE)
+    status = page.locator("#queue-status")
+    expect(status).to_contain_text("last updated", timeout=ARRIVES_WITHIN_S * 1000)
+
+    page.context.clear_cookies()  # signed out, as when the session runs out
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "stopped updating because you are signed out: reload the page to sign in",
+        timeout=ARRIVES_WITHIN_S * 1000)
+    expect(status).to_contain_text("Not updating since")
