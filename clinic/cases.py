@@ -86,7 +86,9 @@ def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
         .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
                         "claimed_by", "reviewed_by")
         .prefetch_related(
-            Prefetch("answers", queryset=Answer.objects.order_by("pk")),
+            # With each answer's question and its choices, to show the labels the patient saw.
+            Prefetch("answers", queryset=Answer.objects.select_related("question")
+                     .prefetch_related("question__choices").order_by("pk")),
             "flags",
             Prefetch("alert__notifications", queryset=Notification.objects.select_related(
                 "clinician").prefetch_related("attempts").order_by("level", "pk")),

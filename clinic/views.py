@@ -82,11 +82,12 @@ def _flags_with_their_answers(submission) -> list[dict]:
     it (from the answers already loaded with the case), so the clinician reads "Do you have
     pain ... in your chest? Yes" rather than ``chest_pain = True``.  ``question`` is None for
     a question the patient was not shown."""
-    questions = {answer.question_code: answer.question_text
-                 for answer in submission.answers.all()}
+    answers = {answer.question_code: answer for answer in submission.answers.all()}
     return [{
         "flag": flag,
-        "evidence": [{"code": code, "question": questions.get(code), "value": value}
+        "evidence": [{"code": code, "value": value,
+                      "question": answers[code].question_text if code in answers else None,
+                      "asked": answers[code].question if code in answers else None}
                      for code, value in flag.evidence.items()],
     } for flag in submission.flags.all()]
 

@@ -284,3 +284,10 @@ def _bulk_copy(templates, count):
             Flag(submission=copy, rule_set_id=f.rule_set_id, rule_code=f.rule_code,
                  category=f.category, tier=f.tier, explanation=f.explanation,
                  evidence=f.evidence, position=f.position) for f in source.flags.all())
+
+
+def test_the_case_page_shows_choices_as_the_patient_read_them(clinician_client):
+    case = make("emergency")
+    page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
+    assert "Between the shoulder blades" in page
+    assert "between_shoulder_blades" not in page
