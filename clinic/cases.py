@@ -79,6 +79,16 @@ def _find_case(user, reference: str, queryset=None) -> Submission:
     return submission
 
 
+def open_emergencies(user, limit: int = 50) -> list[str]:
+    """References of the open emergency cases the user can see, oldest first."""
+    return list(
+        visible_submissions(user)
+        .filter(status=Submission.Status.OPEN, urgency=Submission.Urgency.EMERGENCY)
+        .order_by("priority", "submitted_at", "id")
+        .values_list("reference", flat=True)[:limit]
+    )
+
+
 def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
     """One case with everything the case page shows, in a fixed number of queries; the look is
     audited unless the caller has just acted on it (and audited that)."""

@@ -44,6 +44,7 @@ class QueueView(ClinicianRequiredMixin, View):
         rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
         return render(request, self.template_name, {
             "rows": rows, "filters": raw, "errors": errors, "limit": QUEUE_LIMIT,
+            "open_emergencies": cases.open_emergencies(request.user),
             "urgencies": Submission.Urgency.choices, "hiding_cases": _hides_open_cases(raw),
         })
 
@@ -62,7 +63,11 @@ class QueueRowsView(ClinicianRequiredMixin, View):
     def get(self, request):
         filters, _, _ = _filters(request)
         rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
-        return render(request, "clinic/_queue_rows.html", {"rows": rows})
+        response = render(request, "clinic/_queue_rows.html", {"rows": rows})
+        # Every open emergency, whatever the filters: the page announces new ones even when a
+        # filter hides them.  References only (no patient data), so a header is fine.
+        response["X-Open-Emergencies"] = " ".join(cases.open_emergencies(request.user))
+        return response
 
 
 class CaseView(ClinicianRequiredMixin, View):

@@ -23,11 +23,11 @@
     });
   }
 
-  function emergencies(root) {
+  // The open emergencies the server reports, whatever the filters show: an emergency that a
+  // filter hides is still announced.
+  function emergencies(list) {
     var found = {};
-    root.querySelectorAll('tr[data-urgency="emergency"]').forEach(function (row) {
-      found[row.dataset.reference] = true;
-    });
+    (list || "").split(" ").forEach(function (ref) { if (ref) { found[ref] = true; } });
     return found;
   }
 
@@ -35,7 +35,7 @@
     return new Date().toLocaleTimeString("en-GB");
   }
 
-  var known = emergencies(body);
+  var known = emergencies(body.dataset.openEmergencies);
   var lastHtml = null;
   var failing = false;
   var failure = "";
@@ -49,12 +49,13 @@
     arrived.forEach(function (reference, index) {
       var row = body.querySelector('tr[data-reference="' + reference + '"]');
       var link = document.createElement("a");
-      link.href = row.querySelector("a").getAttribute("href");
+      link.href = body.dataset.caseUrl.replace("REFERENCE", encodeURIComponent(reference));
       link.textContent = reference;
       if (index) { announcer.appendChild(document.createTextNode(", ")); }
       announcer.appendChild(link);
-      var name = row.querySelector(".patient-name");
+      var name = row && row.querySelector(".patient-name");
       if (name) { announcer.appendChild(document.createTextNode(" (" + name.textContent + ")")); }
+      if (!row) { announcer.appendChild(document.createTextNode(" (hidden by your filters)")); }
     });
     announcer.appendChild(document.createTextNode("."));
   }
@@ -83,8 +84,10 @@
       var again = body.querySelector('a[href="' + focusedHref + '"]');
       (again || table).focus({preventScroll: true});
     }
+  }
 
-    var now = emergencies(body);
+  function checkEmergencies(list) {
+    var now = emergencies(list);
     var arrived = Object.keys(now).filter(function (ref) { return !known[ref]; });
     known = now;
     if (arrived.length) { announce(arrived); }
@@ -115,11 +118,13 @@
         // Signed out: the request was redirected to the login page.
         if (response.redirected) { failed(true); return null; }
         if (!response.ok) { failed(false); return null; }
-        return response.text();
+        var open = response.headers.get("X-Open-Emergencies");
+        return response.text().then(function (html) { return {html: html, open: open}; });
       })
-      .then(function (html) {
-        if (html === null) { return; }
-        if (html !== lastHtml) { update(html); lastHtml = html; }
+      .then(function (page) {
+        if (page === null) { return; }
+        if (page.html !== lastHtml) { update(page.html); lastHtml = page.html; }
+        checkEmergencies(page.open);
         succeeded();
       })
       .catch(function () { failed(false); })

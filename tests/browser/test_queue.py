@@ -265,3 +265,19 @@ def test_the_queue_says_when_it_has_stopped_updating(open_page, clinician):
         "stopped updating because you are signed out: reload the page to sign in",
         timeout=ARRIVES_WITHIN_S * 1000)
     expect(status).to_contain_text("Not updating since")
+
+
+def test_an_emergency_hidden_by_the_filters_is_still_announced(open_page, live_server,
+                                                               clinician):
+    page = open_signed_in(open_page, DESKTOP)
+    page.get_by_text("Filter and search").click()
+    page.get_by_label("Urgency").select_option("routine")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply").click()
+    reference = submit_through_the_api(live_server)
+    announcer = page.locator("#queue-announcer")
+    expect(announcer).to_contain_text(reference, timeout=ARRIVES_WITHIN_S * 1000)
+    expect(announcer).to_contain_text("hidden by your filters")
+    expect(row(page, reference)).to_have_count(0)
+    expect(announcer.get_by_role("link", name=reference)).to_have_attribute(
+        "href", f"/cases/{reference}/")
