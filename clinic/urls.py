@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/submissions/<str:reference>/reopen/", api.ReopenAPIView.as_view(),
          name="api-reopen"),
     path("api/", include("intake.api.urls")),
+    path("api/fhir/", include("intake.fhir.urls")),
     re_path(r"^api/", errors.api_not_found),
     path("accounts/login/", two_factor.LoginView.as_view(), name="login"),
     path("accounts/two-factor/", two_factor.TwoFactorSetupView.as_view(), name="two-factor"),
