@@ -180,6 +180,9 @@ DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Where links in alerts point: the address clinicians use to reach this service.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")
+# The base of the FHIR canonical URLs of published questionnaires (intake/fhir).  Record systems
+# store these, so once set in production it must never change.
+FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default="")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",

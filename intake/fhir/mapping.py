@@ -68,7 +68,7 @@ _PRIORITY = {Tier.EMERGENCY: ("PH", "High priority"), Tier.URGENT: ("PH", "High 
 
 
 def canonical_base() -> str:
-    base = getattr(settings, "FHIR_CANONICAL_BASE", "") or f"{settings.SITE_URL}/fhir"
+    base = settings.FHIR_CANONICAL_BASE or f"{settings.SITE_URL}/fhir"
     return base.rstrip("/")
 
 
