@@ -6,7 +6,8 @@ requests both valid and invalid, straight into the WSGI application (no server, 
 Every response must pass every check Schemathesis has: no server error; a documented status
 code, content type and headers; a body that matches the documented schema; a request that
 breaks the document refused with a 4xx; an undocumented method answered 405 with an Allow
-header.  One check is left out for the two intake-submitting operations, and why is said at ``SKIPPED_CHECKS``.
+header.  One check is left out for the two intake-submitting operations, and why is said at
+``SKIPPED_CHECKS``.
 
 The example count is bounded so the run stays well inside a minute; set API_FUZZ_EXAMPLES for
 a longer hunt (e.g. API_FUZZ_EXAMPLES=2000 pytest tests/api).  Under CI=true the run is
