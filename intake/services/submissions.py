@@ -84,7 +84,8 @@ def submit_intake(
     if errors:
         raise SubmissionInvalid(errors)
 
-    clinic = clinic or Clinic.objects.get(is_default=True)
+    # Its opening hours are read for the advice and the rota: load them once.
+    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
     try:
         with transaction.atomic():
             submission, response = _store(clinic, schema, details, cleaned)
