@@ -107,14 +107,17 @@ def queue_delivery(notification_ids: list[int]) -> None:
         logger.warning("the broker does not answer; %s notification(s) left for the sweep",
                        len(notification_ids))
         return
-    for notification_id in notification_ids:
-        try:
+    queued = []
+    try:
+        for notification_id in notification_ids:
             deliver_notification.delay(notification_id)
-        except Exception as error:  # the broker is down or unreachable
-            logger.warning("could not queue notification %s (%s); the sweep will retry",
-                           notification_id, type(error).__name__)
-            return
-        Notification.objects.filter(pk=notification_id).update(last_queued_at=timezone.now())
+            queued.append(notification_id)
+    except Exception as error:  # the broker is down or unreachable
+        logger.warning("could not queue notification %s (%s); the sweep will retry",
+                       notification_id, type(error).__name__)
+    finally:
+        if queued:
+            Notification.objects.filter(pk__in=queued).update(last_queued_at=timezone.now())
 
 
 def _broker_answers() -> bool:
