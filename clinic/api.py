@@ -29,6 +29,7 @@ from clinic.roles import is_clinician
 from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
 from clinic.two_factor import check_code, confirmed_device
 from intake.models import Submission
+from intake.references import normalise_reference
 
 NOT_SIGNED_IN = OpenApiResponse(description="Not signed in (send `Authorization: Token ...`).")
 NOT_A_CLINICIAN = OpenApiResponse(description="Signed in, but not a clinician.")
@@ -46,7 +47,8 @@ class QueueAPIView(APIView):
             OpenApiParameter("status", str, enum=["open", "reviewed", "all"],
                              description="Default: open."),
             OpenApiParameter("since", datetime.date), OpenApiParameter("until", datetime.date),
-            OpenApiParameter("search", str, description="A reference, or part of a name."),
+            OpenApiParameter("search", str, description="A case reference (names are not "
+                             "searched here: they must not go in a URL)."),
             *[OpenApiParameter(p["name"], int if p["name"] == "page_size" else str)
               for p in QueueCursorPagination().get_schema_operation_parameters(None)],
         ],
@@ -54,15 +56,21 @@ class QueueAPIView(APIView):
                    401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN},
     )
     def get(self, request):
-        filters = queue_filters(request.query_params)
+        filters = queue_filters(request.query_params, names_allowed=False)
         paginator = QueueCursorPagination()
         page = paginator.paginate(cases.queue(request.user, filters), request)
         return paginator.response(QueueItem(page, many=True).data)
 
 
-def queue_filters(params) -> cases.QueueFilters:
-    """Read the queue's filters from query parameters (API) or a form (page)."""
+def queue_filters(params, *, names_allowed: bool = True) -> cases.QueueFilters:
+    """Read the queue's filters from query parameters (API) or a form (page).  A query string
+    ends up in access logs, so the API searches by reference only; the page, which keeps its
+    filters in the session, also searches by name."""
     errors = {}
+    search = params.get("search", "")[:200]
+    if search.strip() and not names_allowed and normalise_reference(search) is None:
+        errors["search"] = ["Search by case reference here (e.g. ABCD-EFGH-JKMN): a patient's "
+                            "name must not go in a URL. Search by name on the /queue/ page."]
     urgency = params.get("urgency", "")
     if urgency and urgency not in Submission.Urgency.values:
         errors["urgency"] = [f"Choose one of {', '.join(Submission.Urgency.values)}."]
@@ -81,7 +89,7 @@ def queue_filters(params) -> cases.QueueFilters:
                 errors[name] = ["Give a date as YYYY-MM-DD."]
     if errors:
         raise ValidationError(errors)
-    return cases.QueueFilters(urgency=urgency, status=status, search=params.get("search", "")[:200],
+    return cases.QueueFilters(urgency=urgency, status=status, search=search,
                               since=dates.get("since"), until=dates.get("until"))
 
 
