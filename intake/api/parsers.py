@@ -7,7 +7,7 @@ import math
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 
-from intake.services.answers import quoted
+from intake.services.answers import printable, quoted
 
 
 class NotUTF8(UnsupportedMediaType):
@@ -86,3 +86,20 @@ class StrictJSONParser(JSONParser):
             # int() refuses to convert more than sys.get_int_max_str_digits() digits.
             raise ParseError("A number in the request body has too many digits; send a "
                              "number of a sensible size.") from None
+
+
+def json_body(request, *, what: str, content_type: str = "application/json"):
+    """The request's parsed body.  A body of another media type is a 415 that names what was
+    sent and says what to send instead (``what`` as ``content_type``)."""
+    try:
+        return request.data
+    except NotUTF8:
+        raise
+    except UnsupportedMediaType:
+        sent = printable(request.content_type or "", limit=100)
+        described = f"Content-Type {sent}" if sent else "no Content-Type"
+        raise UnsupportedMediaType(
+            request.content_type,
+            detail=f"The request has {described}; send {what} with "
+            f"Content-Type: {content_type}.",
+        ) from None

@@ -6,7 +6,7 @@ import re
 from django.core.exceptions import TooManyFieldsSent
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotAcceptable, UnsupportedMediaType, ValidationError
+from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,10 +14,10 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from intake.api import schema
-from intake.api.parsers import NotUTF8, StrictJSONParser
+from intake.api.parsers import StrictJSONParser, json_body
 from intake.api.serializers import QuestionnaireVersionOutput
 from intake.selectors import current_version
-from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable, quoted
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, quoted
 from intake.services.submissions import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IdempotencyKeyReused,
@@ -104,7 +104,7 @@ class SubmissionCreateView(IntakeAPIView):
             raise ValidationError({"detail": (
                 f"The Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
                 "ASCII characters without spaces, e.g. a UUID.")})
-        body = _json_body(request)
+        body = json_body(request, what="the intake as a JSON object")
         if not isinstance(body, dict):
             raise ValidationError({"non_field_errors": [
                 "Send a JSON object with “patient” and “answers”."]})
@@ -137,17 +137,3 @@ class SubmissionCreateView(IntakeAPIView):
         return Response(outcome.response, status=201)
 
 
-def _json_body(request):
-    """The parsed body; a body that is not JSON is a 415 that says what to send instead."""
-    try:
-        return request.data
-    except NotUTF8:
-        raise
-    except UnsupportedMediaType:
-        sent = printable(request.content_type or "", limit=100)
-        what = f"Content-Type {sent}" if sent else "no Content-Type"
-        raise UnsupportedMediaType(
-            request.content_type,
-            detail=f"The request has {what}; send the intake as a JSON object with "
-            "Content-Type: application/json.",
-        ) from None

@@ -12,13 +12,13 @@ import re
 
 from django.urls import Resolver404, resolve, reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from clinic import cases
 from clinic.permissions import IsClinician
-from intake.api.parsers import NotUTF8
+from intake.api.parsers import json_body
 from intake.api.views import SubmissionThrottle
 from intake.fhir import mapping
 from intake.fhir import schema as docs
@@ -36,7 +36,7 @@ from intake.fhir.selectors import (
     version_with_contents,
 )
 from intake.selectors import current_version
-from intake.services.answers import printable, quoted
+from intake.services.answers import quoted
 from intake.services.submissions import SubmissionInvalid, submit_intake
 
 TAGS = ["fhir"]
@@ -200,7 +200,8 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
         },
     )
     def post(self, request):
-        body = _json_body(request)
+        body = json_body(request, what="the QuestionnaireResponse as JSON",
+                         content_type="application/fhir+json")
         version = current_version()
         if version is None:
             raise OperationOutcomeError([Issue("No questionnaire has been published yet.",
@@ -224,22 +225,6 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
             *[(flag, None) for flag in mapping.flags(submission)],
         ])
         return Response(bundle, status=201, headers={"Location": location})
-
-
-def _json_body(request):
-    """The parsed body; a body that is not JSON is a 415 that says what to send instead."""
-    try:
-        return request.data
-    except NotUTF8:
-        raise
-    except UnsupportedMediaType:
-        sent = printable(request.content_type or "", limit=100)
-        what = f"Content-Type {sent}" if sent else "no Content-Type"
-        raise UnsupportedMediaType(
-            request.content_type,
-            detail=f"The request has {what}; send the QuestionnaireResponse as JSON with "
-            "Content-Type: application/fhir+json.",
-        ) from None
 
 
 # --- Anything else under /api/fhir/ ---------------------------------------------------------
