@@ -60,9 +60,13 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
         name = Q(full_name__icontains=filters.search.strip())
         submissions = submissions.filter(Q(reference=reference) | name if reference else name)
     return (
-        submissions.select_related("alert__acknowledged_by", "claimed_by")
-        .prefetch_related(Prefetch("flags", queryset=Flag.objects.only(
-            "pk", "submission_id", "rule_code", "tier", "category", "position")))
+        submissions.select_related("alert__acknowledged_by", "claimed_by", "clinic")
+        .prefetch_related(
+            Prefetch("flags", queryset=Flag.objects.only(
+                "pk", "submission_id", "rule_code", "title", "tier", "category", "position")),
+            Prefetch("answers", queryset=Answer.objects.filter(question_code="sex").only(
+                "pk", "submission_id", "question_code", "value"), to_attr="sex_answers"),
+        )
         .order_by("priority", "submitted_at", "id")
     )
 

@@ -14,16 +14,17 @@ class UserName(serializers.CharField):
 
 class FlagSummary(serializers.ModelSerializer):
     code = serializers.CharField(source="rule_code")
+    title = serializers.CharField(source="display_title")
     urgency = serializers.CharField(source="tier")
 
     class Meta:
         model = Flag
-        fields = ["code", "category", "urgency"]
+        fields = ["code", "title", "category", "urgency"]
 
 
 class FlagDetail(FlagSummary):
     class Meta(FlagSummary.Meta):
-        fields = [*FlagSummary.Meta.fields, "explanation", "evidence"]
+        fields = [*FlagSummary.Meta.fields, "explanation", "evidence", "derived"]
 
 
 class AlertSummary(serializers.ModelSerializer):
@@ -57,7 +58,14 @@ class AlertDetail(AlertSummary):
         fields = [*AlertSummary.Meta.fields, "notifications"]
 
 
-class QueueItem(serializers.ModelSerializer):
+class AgeAndSex(serializers.Serializer):
+    """The patient's age on the day they submitted, and the answer to the ``sex`` question."""
+
+    age = serializers.IntegerField(read_only=True, allow_null=True)
+    sex = serializers.CharField(read_only=True, allow_null=True)
+
+
+class QueueItem(AgeAndSex, serializers.ModelSerializer):
     flags = FlagSummary(many=True)
     alert = AlertSummary(allow_null=True, default=None)
     claimed_by = UserName(allow_null=True)
@@ -65,7 +73,7 @@ class QueueItem(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = ["reference", "urgency", "screening_failed", "status", "submitted_at",
-                  "full_name", "flags", "alert", "claimed_by", "claimed_at"]
+                  "full_name", "age", "sex", "flags", "alert", "claimed_by", "claimed_at"]
 
 
 class AnswerOutput(serializers.ModelSerializer):
@@ -76,10 +84,10 @@ class AnswerOutput(serializers.ModelSerializer):
         fields = ["code", "question_text", "value"]
 
 
-class PatientOutput(serializers.ModelSerializer):
+class PatientOutput(AgeAndSex, serializers.ModelSerializer):
     class Meta:
         model = Submission
-        fields = ["full_name", "date_of_birth", "phone", "email"]
+        fields = ["full_name", "date_of_birth", "age", "sex", "phone", "email"]
 
 
 class CaseDetail(serializers.ModelSerializer):

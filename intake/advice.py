@@ -3,6 +3,7 @@
 One source for the API's ``advice`` string and the advice page, so the two never disagree.
 """
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 
@@ -17,12 +18,29 @@ class Advice:
     text: str
     call_number: str = ""  # a number the patient should call now, if any
     clinic_open: bool = True
+    safety_net: str = ""  # when to call the emergency number after all, if that needs saying
 
     def __str__(self):
-        return f"{self.headline} {self.text}"
+        return " ".join(part for part in (self.headline, self.text, self.safety_net) if part)
 
 
-def advice_for(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
+def advice_for(
+    urgency: str, clinic: Clinic, at: datetime.datetime, *, possible_cardiac: bool = False
+) -> Advice:
+    """What to tell the patient.  ``possible_cardiac``: a possible-cardiac rule fired, so an
+    urgent answer also says when to call the emergency number (NICE CG95 safety-netting: the
+    form cannot tell whether the pain is there now)."""
+    advice = _advice(urgency, clinic, at)
+    if urgency == "urgent" and possible_cardiac:
+        emergency = clinic.emergency_number
+        advice = dataclasses.replace(advice, safety_net=(
+            f"Your answers could mean a heart problem. If you have the pain now, or it comes back "
+            f"and lasts more than 15 minutes, call {emergency} now. Do not wait for our call."
+        ))
+    return advice
+
+
+def _advice(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
     emergency = clinic.emergency_number
     if urgency == "emergency":
         return Advice(

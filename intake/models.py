@@ -6,7 +6,9 @@ exact version the patient saw, can always be read as it was answered.  Editing a
 questionnaire means creating the next draft from it (``intake.services.questionnaires``).
 """
 
+import datetime
 import re
+import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,6 +27,12 @@ validate_choice_value = RegexValidator(
     CHOICE_VALUE_PATTERN,
     "Use lower-case letters, digits and underscores (e.g. left_arm or 1_to_3_weeks).",
 )
+
+
+def age_on(born: datetime.date, on: datetime.date) -> int:
+    """Whole years from ``born`` to ``on``: less one if ``on``'s (month, day) comes before the
+    birthday's, so a 29 February birthday is reached on 1 March in other years."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 class PublishedVersionError(ValidationError):
@@ -370,6 +378,24 @@ class Submission(models.Model):
 
     def __str__(self):
         return self.reference
+
+    @property
+    def age(self) -> int | None:
+        """The patient's age on the day they submitted, in their clinic's time zone (as
+        screening worked it out); None once anonymised."""
+        if self.date_of_birth is None:
+            return None
+        local = self.submitted_at.astimezone(zoneinfo.ZoneInfo(self.clinic.timezone))
+        return age_on(self.date_of_birth, local.date())
+
+    @property
+    def sex(self) -> str | None:
+        """The answer to the ``sex`` question, if it was asked.  Reads ``sex_answers`` when the
+        queue prefetched just that answer (``clinic.cases.queue``), else the answers."""
+        answers = getattr(self, "sex_answers", None)
+        if answers is None:
+            answers = [a for a in self.answers.all() if a.question_code == "sex"]
+        return answers[0].value if answers else None
 
 
 class Answer(models.Model):

@@ -18,6 +18,7 @@ from intake.models import Submission
 from intake.selectors import current_version
 from intake.services.answers import VersionSchema
 from intake.services.submissions import IdempotencyKeyReused, SubmissionInvalid, submit_intake
+from screening.models import Category
 
 SESSION_KEY = "intake_submission"
 
@@ -94,7 +95,10 @@ class AdviceView(View):
         )
         if submission is None:
             return redirect("intake:form")
-        advice = advice_for(submission.urgency, submission.clinic, timezone.now())
+        advice = advice_for(
+            submission.urgency, submission.clinic, timezone.now(),
+            possible_cardiac=submission.flags.filter(category=Category.POSSIBLE_CARDIAC).exists(),
+        )
         return render(request, self.template_name, {
             "clinic": submission.clinic, "advice": advice, "reference": submission.reference,
         })

@@ -10,12 +10,25 @@ raised them.  Changing the rules means creating a new draft from a rule set
 Who changed which rule when is kept by django-simple-history (``history`` on both models).
 """
 
+import re
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from intake.models import validate_code
+
+# A free-text term: lower-case words of letters and digits (any script), single spaces, each
+# word optionally ending in * (a word start).
+TERM_PATTERN = re.compile(r"^[^\W_]+\*?( [^\W_]+\*?)*$")
+validate_term = RegexValidator(
+    TERM_PATTERN,
+    "Use lower-case words of letters and digits separated by single spaces; end a word with * "
+    "to match any word that starts with it.",
+)
 
 
 class Tier(models.TextChoices):
@@ -29,9 +42,18 @@ class Tier(models.TextChoices):
 
 class Category(models.TextChoices):
     POSSIBLE_CARDIAC = "possible_cardiac", "Possible cardiac"
+    VASCULAR = "vascular", "Vascular (aorta, stroke, clots)"
+    RESPIRATORY = "respiratory", "Respiratory"
     RED_FLAG = "red_flag", "Red flag"
+    INFECTION = "infection", "Infection"
     NERVE = "nerve", "Nerve"
     ORGAN_REFERRED = "organ_referred", "Organ-referred"
+    FREE_TEXT = "free_text", "Found in the patient's own words"
+
+
+def title_from_code(code: str) -> str:
+    """A readable stand-in for a rule without a title (version 1's rules have none)."""
+    return code.replace("_", " ").capitalize()
 
 
 class RuleSetLockedError(ValidationError):
@@ -143,13 +165,18 @@ class RuleSet(models.Model):
             )})
 
 
-class RuleQuerySet(models.QuerySet):
-    """Refuses bulk updates and deletes that would touch an active or retired rule set."""
+class RuleSetPartQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes that would touch an active or retired rule set's rules,
+    derived values, score items or free-text terms.  ``rule_set_path`` is the lookup from the
+    model to its rule set."""
+
+    rule_set_path = "rule_set"
 
     def _refuse_if_locked(self):
-        locked = self.exclude(rule_set__status=RuleSet.Status.DRAFT).first()
-        if locked is not None:
-            raise RuleSetLockedError(locked.rule_set)
+        locked_id = (self.exclude(**{f"{self.rule_set_path}__status": RuleSet.Status.DRAFT})
+                     .values_list(f"{self.rule_set_path}_id", flat=True).first())
+        if locked_id is not None:
+            raise RuleSetLockedError(RuleSet.objects.get(pk=locked_id))
 
     def update(self, **kwargs):
         self._refuse_if_locked()
@@ -160,12 +187,35 @@ class RuleQuerySet(models.QuerySet):
         return super().delete()
 
 
-class Rule(models.Model):
+class RuleSetPart(models.Model):
+    """Something that belongs to a rule set and is frozen with it: saved and deleted only while
+    the rule set is a draft."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        _refuse_unless_draft(self.owning_rule_set_id())
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_unless_draft(self.owning_rule_set_id())
+        return super().delete(*args, **kwargs)
+
+    def owning_rule_set_id(self) -> int | None:
+        return self.rule_set_id
+
+
+class Rule(RuleSetPart):
     rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="rules")
     code = models.CharField(
         max_length=64,
         validators=[validate_code],
         help_text="Stable identifier of the rule, shown on flags (e.g. cardiac_chest_pain).",
+    )
+    title = models.CharField(
+        max_length=120, blank=True,
+        help_text="A few plain words clinicians read in the queue (e.g. Chest pain).",
     )
     category = models.CharField(max_length=20, choices=Category.choices)
     tier = models.CharField(
@@ -189,7 +239,7 @@ class Rule(models.Model):
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-    objects = RuleQuerySet.as_manager()
+    objects = RuleSetPartQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:
@@ -205,13 +255,9 @@ class Rule(models.Model):
     def __str__(self):
         return self.code
 
-    def save(self, *args, **kwargs):
-        _refuse_unless_draft(self.rule_set_id)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        _refuse_unless_draft(self.rule_set_id)
-        return super().delete(*args, **kwargs)
+    @property
+    def display_title(self) -> str:
+        return self.title or title_from_code(self.code)
 
     def _rule_set_or_none(self) -> RuleSet | None:
         # In the admin's "add rule set" page the parent is not saved yet, so rule_set_id is None
@@ -227,9 +273,124 @@ class Rule(models.Model):
         # Imported here: screening.services imports this module.
         from screening.services import condition_problems
 
-        problems = condition_problems(self.condition, rule_set.questionnaire_version)
+        problems = condition_problems(self.condition, rule_set.questionnaire_version,
+                                      rule_set=rule_set if rule_set.pk else None)
         if problems:
             raise ValidationError({"condition": problems})
+
+
+class DerivedValue(RuleSetPart):
+    """A named value that rules use besides the answers, defined in the rule set itself so that
+    a clinician can review it in the admin: a yes/no condition (``autonomic``, ``new_pain``) or
+    a score whose items and points are data (the Marburg Heart Score, ADD-RS, Wells).
+
+    Derived values are computed in ``position`` order, so each may use the ones before it, and
+    the built-in values ``age`` and ``free_text_match`` (see ``screening.engine``)."""
+
+    class Kind(models.TextChoices):
+        CONDITION = "condition", "Yes or no (a condition)"
+        SCORE = "score", "Score (points for each item that holds)"
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="derived_values")
+    name = models.CharField(
+        max_length=64, validators=[validate_code],
+        help_text="How rules refer to it, e.g. marburg_heart_score.",
+    )
+    title = models.CharField(max_length=120, help_text="Its name in plain words.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    condition = models.TextField(
+        blank=True, help_text="For a yes/no value: when it is true, in the rule language.",
+    )
+    description = models.TextField(
+        blank=True, help_text="What it means and where it comes from (guideline, instrument).",
+    )
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    objects = RuleSetPartQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["rule_set_id", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_set", "name"], name="unique_derived_value_name_per_rule_set",
+                violation_error_message="Another derived value in this rule set has this name.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ScoreItemQuerySet(RuleSetPartQuerySet):
+    rule_set_path = "derived_value__rule_set"
+
+
+class ScoreItem(RuleSetPart):
+    """One item of a score: when its condition holds, the score gains its points."""
+
+    class Basis(models.TextChoices):
+        ANSWER = "answer", "Patient answer"
+        PROXY = "proxy", "Proxy for an examination finding"
+
+    derived_value = models.ForeignKey(DerivedValue, on_delete=models.CASCADE, related_name="items")
+    label = models.CharField(max_length=200, help_text="The item as the instrument names it.")
+    condition = models.TextField(help_text="When the item scores, in the rule language.")
+    points = models.DecimalField(
+        max_digits=5, decimal_places=2, default=1,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Points when the item holds; always positive, so a score only ever raises.",
+    )
+    basis = models.CharField(
+        max_length=10, choices=Basis.choices, default=Basis.ANSWER,
+        help_text="Whether the patient's answer is the item itself or stands in for a finding "
+        "that needs an examination or a measurement.",
+    )
+    position = models.PositiveIntegerField(default=0, db_index=True)
+
+    objects = ScoreItemQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["derived_value_id", "position", "pk"]
+
+    def __str__(self):
+        return self.label
+
+    def owning_rule_set_id(self) -> int | None:
+        if self.derived_value_id is None:
+            return None
+        return DerivedValue.objects.filter(pk=self.derived_value_id).values_list(
+            "rule_set_id", flat=True).first()
+
+
+class FreeTextTerm(RuleSetPart):
+    """A word or phrase that, found in the patient's own text, puts the text in front of a
+    clinician (``free_text_match``).  One word matches a whole word; a word ending in ``*``
+    matches any word that starts with it; several words match in a row."""
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="free_text_terms")
+    group = models.CharField(max_length=60, help_text="e.g. bleeding risk")
+    term = models.CharField(
+        max_length=80, validators=[validate_term],
+        help_text="Lower-case words of letters and digits; end a word with * to match words "
+        "that start with it (e.g. stent*, cough* up blood).",
+    )
+
+    objects = RuleSetPartQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["rule_set_id", "group", "term"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_set", "term"], name="unique_free_text_term_per_rule_set",
+                violation_error_message="This rule set already has this term.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.term
 
 
 class Flag(models.Model):
@@ -241,12 +402,19 @@ class Flag(models.Model):
     )
     rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="flags")
     rule_code = models.CharField(max_length=64)
+    title = models.CharField(max_length=120, blank=True)
     category = models.CharField(max_length=20, choices=Category.choices)
     tier = models.CharField(max_length=10, choices=Tier.choices)
     explanation = models.TextField()
     evidence = models.JSONField(
-        help_text="The answers the rule's condition refers to, by question code (null: not "
-        "answered)."
+        help_text="The answers that made the rule's condition true, by question code (null: "
+        "not answered).  Rule set version 1's flags hold every answer the condition refers to."
+    )
+    derived = models.JSONField(
+        default=list, blank=True,
+        help_text="The derived values that made the condition true, each with its value and "
+        "what it came from: age with the date of birth and submission date, a score with the "
+        "items that scored, free-text matches with their term, group and field.",
     )
     position = models.PositiveSmallIntegerField(
         default=0, help_text="Most urgent first, then by rule code."
@@ -262,3 +430,7 @@ class Flag(models.Model):
 
     def __str__(self):
         return f"{self.rule_code} ({self.tier})"
+
+    @property
+    def display_title(self) -> str:
+        return self.title or title_from_code(self.rule_code)

@@ -30,6 +30,7 @@ Compiled rule sets are cached per process (a small LRU).  The key depends on wha
 import hashlib
 import json
 import threading
+import zoneinfo
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,19 +39,36 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
 from intake.models import Questionnaire, QuestionnaireVersion, Submission
 from screening.conditions import ConditionError, QuestionSchema, compile_condition
 from screening.engine import (
+    BUILTIN_TYPES,
+    FREE_TEXT_MATCH,
     URGENCY_RANK,
+    CompiledDerived,
     CompiledRule,
     CompiledRuleSet,
+    CompiledScoreItem,
+    Facts,
+    FreeTextMatcher,
     ScreeningError,
     ScreeningResult,
     screen,
+    words_of,
 )
-from screening.models import Category, Flag, Rule, RuleSet, Tier
+from screening.models import (
+    Category,
+    DerivedValue,
+    Flag,
+    FreeTextTerm,
+    Rule,
+    RuleSet,
+    ScoreItem,
+    Tier,
+)
 
 
 class NoActiveRuleSet(ScreeningError):
@@ -58,14 +76,15 @@ class NoActiveRuleSet(ScreeningError):
 
 
 class RuleSetInvalid(ValidationError):
-    """A rule set's enabled rules do not all fit a questionnaire version.  ``problems`` maps each
-    failing rule's code to its messages."""
+    """A rule set's enabled rules, derived values or free-text terms do not all fit a
+    questionnaire version.  ``problems`` maps each failing rule's code (or, for a derived value
+    or term, its name in words) to its messages."""
 
     def __init__(self, problems: dict[str, list[str]]):
         self.problems = problems
         super().__init__(
-            [f"Rule “{code}”: {message}" for code, messages in problems.items()
-             for message in messages],
+            [f"{describe_problem_key(key).capitalize()}: {message}"
+             for key, messages in problems.items() for message in messages],
             code="invalid",
         )
 
@@ -73,16 +92,30 @@ class RuleSetInvalid(ValidationError):
 # --- Checking conditions and rule sets ------------------------------------------------------
 
 
-def condition_problems(condition: str, questionnaire_version: QuestionnaireVersion) -> list[str]:
-    """Why ``condition`` cannot be used with ``questionnaire_version``; empty when it can."""
+def describe_problem_key(key: str) -> str:
+    """A ``rule_set_problems`` key in words: a rule's code, or already words (“derived value
+    …”, which a code, being letters, digits and underscores, can never look like)."""
+    return key if "“" in key else f"rule “{key}”"
+
+
+def condition_problems(
+    condition: str, questionnaire_version: QuestionnaireVersion, *, rule_set: RuleSet | None = None
+) -> list[str]:
+    """Why ``condition`` cannot be used with ``questionnaire_version`` (and the derived values
+    of ``rule_set``, when given); empty when it can."""
+    schema = QuestionSchema.of(questionnaire_version)
+    types = dict(BUILTIN_TYPES)
+    if rule_set is not None:
+        parts = _compile_parts(rule_set, schema)
+        types.update({d.name: d.data_type for d in parts.derived})
     try:
-        compile_condition(condition, QuestionSchema.of(questionnaire_version))
+        compile_condition(condition, schema, types)
     except ConditionError as error:
         return error.messages
     return []
 
 
-def _rule_problems(rule: Rule, schema: QuestionSchema) -> list[str]:
+def _rule_problems(rule: Rule, schema: QuestionSchema, types: dict) -> list[str]:
     problems = []
     if rule.tier not in Tier.values:
         problems.append(f"“{rule.tier}” is not a tier; use one of {', '.join(Tier.values)}.")
@@ -90,9 +123,16 @@ def _rule_problems(rule: Rule, schema: QuestionSchema) -> list[str]:
         problems.append(f"“{rule.category}” is not a category; use one of "
                         f"{', '.join(Category.values)}.")
     try:
-        compile_condition(rule.condition, schema)
+        condition = compile_condition(rule.condition, schema, types)
     except ConditionError as error:
         problems.extend(error.messages)
+    else:
+        if FREE_TEXT_MATCH in condition.derived and rule.tier != Tier.SOON:
+            problems.append(
+                "free_text_match may only be used by a rule of tier “soon”: matching words "
+                "cannot understand negation or context, so it must never page anyone. Ask a "
+                "question for anything that should page."
+            )
     return problems
 
 
@@ -100,15 +140,95 @@ def _enabled_rules(rule_set: RuleSet) -> list[Rule]:
     return list(Rule.objects.filter(rule_set=rule_set, enabled=True).order_by("position", "code"))
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """A rule set's derived values and free-text terms, compiled, and what is wrong with them."""
+
+    derived: tuple[CompiledDerived, ...]
+    free_text: FreeTextMatcher
+    problems: dict[str, list[str]]  # keyed by what is wrong in words: derived value “name”
+    fingerprint: list
+
+
+def _compile_parts(rule_set: RuleSet, schema: QuestionSchema) -> _Parts:
+    types = dict(BUILTIN_TYPES)
+    compiled, problems, fingerprint = [], {}, []
+    values = (DerivedValue.objects.filter(rule_set=rule_set).order_by("position", "name")
+              .prefetch_related("items"))
+    for value in values:
+        messages, derived = _compile_derived(value, schema, types)
+        if messages:
+            problems[f"derived value “{value.name}”"] = messages
+        fingerprint.append([value.name, value.title, value.kind, value.condition,
+                            [[i.label, i.condition, str(i.points), i.basis]
+                             for i in value.items.all()]])
+        # Known to the values after it even when it failed, so one mistake is reported once.
+        types[value.name] = DataType.BOOLEAN if value.kind == DerivedValue.Kind.CONDITION \
+            else DataType.FLOAT
+        if derived is not None:
+            compiled.append(derived)
+    terms = list(FreeTextTerm.objects.filter(rule_set=rule_set).order_by("group", "term")
+                 .values_list("term", "group"))
+    for term, _group in terms:
+        if " ".join(words_of(term, keep_stars=True)) != term:
+            problems[f"free-text term “{term}”"] = [
+                "write it in lower case, letters and digits only, words separated by single "
+                "spaces."]
+    fingerprint.append(terms)
+    return _Parts(derived=tuple(compiled), free_text=FreeTextMatcher.of(terms),
+                  problems=problems, fingerprint=fingerprint)
+
+
+def _compile_derived(
+    value: DerivedValue, schema: QuestionSchema, types: dict
+) -> tuple[list[str], CompiledDerived | None]:
+    messages = []
+    if value.name in schema.questions or value.name in BUILTIN_TYPES:
+        messages.append(f"“{value.name}” is already the name of a question or a built-in "
+                        "value; choose another name.")
+    try:
+        if value.kind == DerivedValue.Kind.CONDITION:
+            derived = CompiledDerived(name=value.name, title=value.title, kind=value.kind,
+                                      condition=compile_condition(value.condition, schema, types))
+        elif value.kind == DerivedValue.Kind.SCORE:
+            items = [
+                CompiledScoreItem(label=item.label, points=item.points, basis=item.basis,
+                                  condition=compile_condition(item.condition, schema, types))
+                for item in value.items.all()
+            ]
+            if not items:
+                messages.append("a score needs at least one item.")
+            if any(item.points <= 0 for item in items):
+                messages.append("every item's points must be more than 0, so that a score can "
+                                "only raise urgency.")
+            derived = CompiledDerived(name=value.name, title=value.title, kind=value.kind,
+                                      items=tuple(items))
+        else:
+            messages.append(f"“{value.kind}” is not a kind of derived value.")
+            derived = None
+    except ConditionError as error:
+        messages.extend(error.messages)
+        derived = None
+    if derived is not None and FREE_TEXT_MATCH in {
+        name for condition in derived.conditions() for name in condition.derived
+    }:
+        messages.append("free_text_match may only be used by rules of tier “soon”, not in a "
+                        "derived value.")
+    return messages, None if messages else derived
+
+
 def rule_set_problems(
     rule_set: RuleSet, questionnaire_version: QuestionnaireVersion | None = None
 ) -> dict[str, list[str]]:
-    """Why the enabled rules of ``rule_set`` cannot screen answers to ``questionnaire_version``
-    (by default the version the rule set is checked against), keyed by rule code."""
+    """Why ``rule_set`` cannot screen answers to ``questionnaire_version`` (by default the
+    version the rule set is checked against), keyed by rule code; problems of derived values
+    and free-text terms are keyed by their own name in words (“derived value …”)."""
     schema = QuestionSchema.of(questionnaire_version or rule_set.questionnaire_version)
-    problems = {}
+    parts = _compile_parts(rule_set, schema)
+    types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in parts.derived}}
+    problems = dict(parts.problems)
     for rule in _enabled_rules(rule_set):
-        messages = _rule_problems(rule, schema)
+        messages = _rule_problems(rule, schema, types)
         if messages:
             problems[rule.code] = messages
     return problems
@@ -130,7 +250,7 @@ def check_questionnaire_version_against_active_rules(version: QuestionnaireVersi
     if problems:
         raise ValidationError(
             [f"The active screening rules (rule set version {active.version}) cannot screen "
-             f"this version: rule “{code}”: {message}"
+             f"this version: {describe_problem_key(code)}: {message}"
              for code, messages in problems.items() for message in messages],
             code="screening_rules",
         )
@@ -187,10 +307,14 @@ def _frozen_key(rule_set: RuleSet, version: QuestionnaireVersion) -> str | None:
             f"{version.pk}:{version.published_at.isoformat() if version.published_at else ''}")
 
 
-def _content_key(rule_set: RuleSet, rules: list[Rule], schema: QuestionSchema) -> str:
+def _content_key(
+    rule_set: RuleSet, rules: list[Rule], schema: QuestionSchema, parts: _Parts
+) -> str:
     content = {
         "rule_set": [rule_set.pk, rule_set.version],
-        "rules": [[r.code, r.category, r.tier, r.condition, r.explanation] for r in rules],
+        "rules": [[r.code, r.title, r.category, r.tier, r.condition, r.explanation]
+                  for r in rules],
+        "parts": parts.fingerprint,
         "questionnaire_version": schema.version_id,
         "questions": schema.fingerprint(),
     }
@@ -213,29 +337,32 @@ def compile_rule_set(
         return compiled
     rules = _enabled_rules(rule_set)
     schema = QuestionSchema.of(version)
-    key = key or _content_key(rule_set, rules, schema)
+    parts = _compile_parts(rule_set, schema)
+    key = key or _content_key(rule_set, rules, schema, parts)
     compiled = _compiled.get(key)
     if compiled is not None:
         return compiled
-    problems: dict[str, list[str]] = {}
+    problems = dict(parts.problems)
+    types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in parts.derived}}
     compiled_rules = []
     for rule in rules:
-        messages = _rule_problems(rule, schema)
+        messages = _rule_problems(rule, schema, types)
         if messages:
             problems[rule.code] = messages
             continue
         compiled_rules.append(CompiledRule(
             code=rule.code,
+            title=rule.title,
             category=rule.category,
             tier=rule.tier,
             explanation=rule.explanation,
-            condition=compile_condition(rule.condition, schema),
+            condition=compile_condition(rule.condition, schema, types),
         ))
     if problems:
         raise RuleSetInvalid(problems)
     compiled = CompiledRuleSet(
         rule_set_id=rule_set.pk, version=rule_set.version, schema=schema,
-        rules=tuple(compiled_rules), key=key,
+        rules=tuple(compiled_rules), key=key, derived=parts.derived, free_text=parts.free_text,
     )
     _compiled.put(compiled)
     return compiled
@@ -261,9 +388,18 @@ def active_rule_set_for(questionnaire_version: QuestionnaireVersion) -> Compiled
 # --- Screening a submission -----------------------------------------------------------------
 
 
-def screen_answers(questionnaire_version: QuestionnaireVersion, answers: dict) -> ScreeningResult:
+def screen_answers(
+    questionnaire_version: QuestionnaireVersion, answers: dict, facts: Facts | None = None
+) -> ScreeningResult:
     """Screen cleaned answers to ``questionnaire_version`` with the active rule set."""
-    return screen(answers, active_rule_set_for(questionnaire_version))
+    return screen(answers, active_rule_set_for(questionnaire_version), facts or Facts())
+
+
+def facts_of(submission: Submission) -> Facts:
+    """What screening needs of a stored (or about to be stored) submission besides its answers:
+    the date of birth, and the submission's date in its clinic's time zone."""
+    local = submission.submitted_at.astimezone(zoneinfo.ZoneInfo(submission.clinic.timezone))
+    return Facts(date_of_birth=submission.date_of_birth, submitted_on=local.date())
 
 
 def record_flags(submission: Submission, result: ScreeningResult) -> list[Flag]:
@@ -276,10 +412,12 @@ def record_flags(submission: Submission, result: ScreeningResult) -> list[Flag]:
             submission=submission,
             rule_set_id=result.rule_set_id,
             rule_code=flag.code,
+            title=flag.title,
             category=flag.category,
             tier=flag.tier,
             explanation=flag.explanation,
             evidence=flag.evidence,
+            derived=list(flag.derived),
             position=position,
         )
         for position, flag in enumerate(result.flags)
@@ -322,18 +460,42 @@ def create_draft_from(
         if by is not None:
             draft._history_user = by
         draft.save()
+        reason = f"copied from rule set version {rule_set.version}"
         bulk_create_with_history(
             [
-                Rule(rule_set=draft, code=r.code, category=r.category, tier=r.tier,
-                     condition=r.condition, explanation=r.explanation, enabled=r.enabled,
-                     position=r.position)
+                Rule(rule_set=draft, code=r.code, title=r.title, category=r.category,
+                     tier=r.tier, condition=r.condition, explanation=r.explanation,
+                     enabled=r.enabled, position=r.position)
                 for r in rule_set.rules.order_by("position", "code")
             ],
-            Rule,
-            default_user=by,
-            default_change_reason=f"copied from rule set version {rule_set.version}",
+            Rule, default_user=by, default_change_reason=reason,
         )
+        _copy_parts(rule_set, draft, by=by, reason=reason)
     return draft
+
+
+def _copy_parts(rule_set: RuleSet, draft: RuleSet, *, by, reason: str) -> None:
+    """Copy the derived values, their score items and the free-text terms into ``draft``."""
+    originals = list(rule_set.derived_values.order_by("position", "name")
+                     .prefetch_related("items"))
+    bulk_create_with_history(
+        [DerivedValue(rule_set=draft, name=d.name, title=d.title, kind=d.kind,
+                      condition=d.condition, description=d.description, position=d.position)
+         for d in originals],
+        DerivedValue, default_user=by, default_change_reason=reason,
+    )
+    copy_ids = dict(DerivedValue.objects.filter(rule_set=draft).values_list("name", "pk"))
+    bulk_create_with_history(
+        [ScoreItem(derived_value_id=copy_ids[d.name], label=i.label, condition=i.condition,
+                   points=i.points, basis=i.basis, position=i.position)
+         for d in originals for i in d.items.all()],
+        ScoreItem, default_user=by, default_change_reason=reason,
+    )
+    bulk_create_with_history(
+        [FreeTextTerm(rule_set=draft, group=t.group, term=t.term)
+         for t in rule_set.free_text_terms.all()],
+        FreeTextTerm, default_user=by, default_change_reason=reason,
+    )
 
 
 def activation_problems(rule_set: RuleSet) -> list[str]:
@@ -354,7 +516,8 @@ def activation_problems(rule_set: RuleSet) -> list[str]:
     for version in versions:
         for code, messages in rule_set_problems(rule_set, version).items():
             problems.extend(
-                f"Questionnaire version {version.number}: rule “{code}”: {message}"
+                f"Questionnaire version {version.number}: {describe_problem_key(code)}: "
+                f"{message}"
                 for message in messages
             )
     return problems
@@ -444,7 +607,7 @@ def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
     status; nothing is stored) and compare with how they were screened when submitted."""
     submissions = (
         Submission.objects.filter(questionnaire_version__questionnaire_id=rule_set.questionnaire_id)
-        .select_related("questionnaire_version")
+        .select_related("questionnaire_version", "clinic")
         .prefetch_related("answers", "flags")
         .order_by("-submitted_at", "-pk")[:limit]
     )
@@ -475,7 +638,7 @@ def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
                          error=" ".join(compiled.messages))
     answers = {answer.question_code: answer.value for answer in submission.answers.all()}
     try:
-        result = screen(answers, compiled)
+        result = screen(answers, compiled, facts_of(submission))
     except ScreeningError as error:
         return DryRunRow(**current, new_urgency=None, change=FAILED, error=str(error))
     before = {flag.rule_code for flag in submission.flags.all()}

@@ -4,6 +4,28 @@ register = template.Library()
 
 
 @register.filter
+def age_and_sex(submission) -> str:
+    """e.g. "67, female": the age on the day they submitted and the answer about sex."""
+    parts = []
+    if submission.age is not None:
+        parts.append(str(submission.age))
+    if submission.sex:
+        parts.append(str(submission.sex).replace("_", " "))
+    return ", ".join(parts) or "age and sex not known"
+
+
+@register.filter
+def derived_display(value: dict) -> str:
+    """A derived value on a flag: yes/no, or the number (a score's points, an age)."""
+    shown = value.get("value")
+    if shown is True:
+        return "Yes"
+    if shown is False:
+        return "No"
+    return str(shown)
+
+
+@register.filter
 def answer_display(value, question=None) -> str:
     """An answer as a clinician reads it: Yes/No, choices by the labels the patient saw (when
     the question is given, its choices loaded), joined with commas, text as is."""

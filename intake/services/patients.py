@@ -10,9 +10,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from intake.models import age_on
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
 
-OLDEST_AGE_YEARS = 130
+# Screening derives the age from the date of birth; an age above this is a typing mistake,
+# never screened with a guessed age (triage-rules-v2.md, "Derived values").
+OLDEST_AGE_YEARS = 120
 # ASCII digits only: \d would take Arabic-Indic and other digits, which fromisoformat refuses.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What a phone number may be written with, checked on what was sent (the OpenAPI document
@@ -38,8 +41,12 @@ class PatientDetails:
 FIELDS = ("full_name", "date_of_birth", "phone", "email")
 
 
-def clean_patient(raw: Any) -> PatientDetails:
-    """Check the patient's details; raise ``PatientInvalid`` naming every problem at once."""
+def clean_patient(raw: Any, *, today: datetime.date | None = None) -> PatientDetails:
+    """Check the patient's details; raise ``PatientInvalid`` naming every problem at once.
+
+    ``today`` is the submission's date in the clinic's time zone (by default the site's), the
+    date the age is worked out on."""
+    today = today or timezone.localdate()
     if not isinstance(raw, dict):
         raise PatientInvalid({"non_field_errors": [
             "Send the patient's details as an object with full_name, date_of_birth, phone and "
@@ -52,7 +59,7 @@ def clean_patient(raw: Any) -> PatientDetails:
                                   "date_of_birth, phone and email."]
     checks = {
         "full_name": _full_name,
-        "date_of_birth": _date_of_birth,
+        "date_of_birth": lambda value: _date_of_birth(value, today),
         "phone": _phone,
         "email": _email,
     }
@@ -94,7 +101,7 @@ def _full_name(value) -> str:
     return name
 
 
-def _date_of_birth(value) -> datetime.date:
+def _date_of_birth(value, today: datetime.date) -> datetime.date:
     if value is None or value == "":
         raise ValidationError("Enter your date of birth.")
     if not isinstance(value, str) or not _DATE.fullmatch(value):
@@ -103,11 +110,11 @@ def _date_of_birth(value) -> datetime.date:
         born = datetime.date.fromisoformat(value)
     except ValueError:
         raise ValidationError("That date does not exist; check the day, month and year.") from None
-    today = timezone.localdate()
     if born > today:
         raise ValidationError("The date of birth cannot be in the future.")
-    if born.year < today.year - OLDEST_AGE_YEARS:
-        raise ValidationError("Check the year of birth.")
+    age = age_on(born, today)
+    if age > OLDEST_AGE_YEARS:
+        raise ValidationError(f"Check the year of birth: that would make you {age} years old.")
     return born
 
 

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic import alerts
+from clinic.hours import local_time
 from clinic.models import Clinic
 from intake.advice import Advice, advice_for
 from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
@@ -25,6 +26,7 @@ from intake.selectors import current_version
 from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
+from screening.models import Category
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +74,12 @@ def submit_intake(
 
     version = _version(version_number)
     schema = VersionSchema.of(version)
+    # Its opening hours are read for the advice and the rota: load them once.
+    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
+    now = timezone.now()
     errors: dict[str, Any] = {}
     try:
-        details = clean_patient(patient)
+        details = clean_patient(patient, today=local_time(clinic, now).date())
     except PatientInvalid as invalid:
         errors["patient"] = invalid.errors
     try:
@@ -84,11 +89,9 @@ def submit_intake(
     if errors:
         raise SubmissionInvalid(errors)
 
-    # Its opening hours are read for the advice and the rota: load them once.
-    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
     try:
         with transaction.atomic():
-            submission, response = _store(clinic, schema, details, cleaned)
+            submission, response = _store(clinic, schema, details, cleaned, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint, submission=submission,
@@ -124,9 +127,8 @@ def _version(version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(clinic, schema: VersionSchema, details, cleaned) -> tuple[Submission, dict]:
+def _store(clinic, schema: VersionSchema, details, cleaned, now) -> tuple[Submission, dict]:
     version, questions = schema.version, schema.questions
-    now = timezone.now()
     submission = Submission(
         reference=new_reference(),
         clinic=clinic,
@@ -150,7 +152,8 @@ def _store(clinic, schema: VersionSchema, details, cleaned) -> tuple[Submission,
     screening.record_flags(submission, result)
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
-    advice = advice_for(submission.urgency, clinic, now)
+    advice = advice_for(submission.urgency, clinic, now, possible_cardiac=any(
+        flag.category == Category.POSSIBLE_CARDIAC for flag in result.flags))
     logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
     return submission, _response(submission, result, advice)
 
@@ -164,7 +167,8 @@ def _screen(submission: Submission, answers: dict):
     """
     try:
         with transaction.atomic():
-            return screening.screen_answers(submission.questionnaire_version, answers)
+            return screening.screen_answers(submission.questionnaire_version, answers,
+                                            screening.facts_of(submission))
     except Exception as error:
         logger.error("screening failed for submission %s: %s; stored as urgent",
                      submission.reference, type(error).__name__)

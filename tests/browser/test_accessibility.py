@@ -31,7 +31,8 @@ def advice_at(monkeypatch):
 
     def at(moment: datetime.datetime) -> None:
         monkeypatch.setattr(
-            views, "advice_for", lambda urgency, clinic, _now: advice_for(urgency, clinic, moment)
+            views, "advice_for",
+            lambda urgency, clinic, _now, **flags: advice_for(urgency, clinic, moment, **flags),
         )
 
     return at
