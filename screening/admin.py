@@ -20,7 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from clinic.admin_audit import AuditedAdmin, record_admin_change
 from intake.models import Questionnaire
 from screening import services
-from screening.models import Rule, RuleSet
+from screening.models import DerivedValue, FreeTextTerm, Rule, RuleSet, ScoreItem
 
 DRY_RUN_DEFAULT = 100
 DRY_RUN_MAX = 1000
@@ -43,12 +43,8 @@ class HistoryWithoutRevertMixin:
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-class RuleInline(admin.StackedInline):
-    model = Rule
-    extra = 0
-    fields = [("code", "category", "tier", "enabled", "position"), "condition", "explanation"]
-    formfield_overrides = _TEXTAREA
-    ordering = ["position", "code"]
+class DraftOnlyInline:
+    """An inline of a rule set's parts: editable only while the rule set is a draft."""
 
     def _editable(self, obj) -> bool:
         return obj is None or obj.is_draft
@@ -61,6 +57,79 @@ class RuleInline(admin.StackedInline):
 
     def has_delete_permission(self, request, obj=None):
         return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class DerivedValueInline(DraftOnlyInline, admin.TabularInline):
+    """The values rules may use besides the answers, in the order they are worked out.  A
+    score's items and points are edited on the derived value's own page (the link)."""
+
+    model = DerivedValue
+    extra = 0
+    fields = ["position", "name", "title", "kind", "condition", "description"]
+    formfield_overrides = _TEXTAREA
+    ordering = ["position", "name"]
+    show_change_link = True
+    verbose_name_plural = ("derived values (rules may use these names, and the built-in "
+                           "age and free_text_match)")
+
+
+class RuleInline(DraftOnlyInline, admin.StackedInline):
+    model = Rule
+    extra = 0
+    fields = [("code", "title", "category", "tier", "enabled", "position"), "condition",
+              "explanation"]
+    formfield_overrides = _TEXTAREA
+    ordering = ["position", "code"]
+
+
+class FreeTextTermInline(DraftOnlyInline, admin.TabularInline):
+    """The words and phrases ``free_text_match`` looks for in the patient's own text."""
+
+    model = FreeTextTerm
+    extra = 0
+    fields = ["group", "term"]
+    ordering = ["group", "term"]
+    verbose_name_plural = "free-text terms (free_text_match)"
+
+
+class ScoreItemInline(DraftOnlyInline, admin.TabularInline):
+    model = ScoreItem
+    extra = 0
+    fields = ["position", "label", "condition", "points", "basis"]
+    formfield_overrides = _TEXTAREA
+    ordering = ["position"]
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.rule_set.is_draft
+
+
+@admin.register(DerivedValue)
+class DerivedValueAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+    """A derived value with its score items, for clinicians to review; edit it while its
+    rule set is a draft."""
+
+    list_display = ["name", "title", "kind", "rule_set"]
+    list_filter = ["rule_set__status", "kind"]
+    fields = ["rule_set", "position", "name", "title", "kind", "condition", "description"]
+    readonly_fields = ["rule_set"]
+    inlines = [ScoreItemInline]
+    formfield_overrides = _TEXTAREA
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule_set")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not obj.rule_set.is_draft:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.rule_set.is_draft:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class DryRunForm(forms.Form):
@@ -77,7 +146,7 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
     list_display = ["__str__", "questionnaire", "questionnaire_version", "status",
                     "enabled_rules", "activated_at"]
     list_filter = ["status", "questionnaire"]
-    inlines = [RuleInline]
+    inlines = [DerivedValueInline, RuleInline, FreeTextTermInline]
     fields = ["questionnaire", "questionnaire_version", "version", "status", "notes",
               "based_on", "created_at", "activated_at", "retired_at"]
     formfield_overrides = _TEXTAREA

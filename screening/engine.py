@@ -235,6 +235,8 @@ class ScreeningResult:
     rule_set_id: int | None = None
     rule_set_version: int | None = None
     failed: bool = False
+    # Every built-in and derived value computed, as (name, title, value): for dry runs.
+    derived_values: tuple[tuple[str, str, Any], ...] = ()
 
     @classmethod
     def failure(cls) -> "ScreeningResult":
@@ -287,6 +289,7 @@ def screen(
         flags=tuple(flags),
         rule_set_id=rule_set.rule_set_id,
         rule_set_version=rule_set.version,
+        derived_values=context.derived_values(),
     )
 
 
@@ -318,6 +321,12 @@ class _Context:
                     f"derived value “{derived.name}” of rule set v{self.rule_set.version} could "
                     f"not be computed ({type(error).__name__})"
                 ) from None
+
+    def derived_values(self) -> tuple[tuple[str, str, Any], ...]:
+        builtins = [(name, BUILTIN_TITLES[name], self.values[name])
+                    for name in BUILTIN_TYPES if name in self.values]
+        return (*builtins, *((d.name, d.title, _jsonable(self.values[d.name]))
+                             for d in self.rule_set.derived))
 
     def _age(self) -> int:
         born, on = self.facts.date_of_birth, self.facts.submitted_on

@@ -34,6 +34,7 @@ import zoneinfo
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -585,6 +586,8 @@ class DryRunRow:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     error: str = ""
+    # The derived values that hold (true, or a score above 0), as (title, value).
+    values: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -651,4 +654,6 @@ def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
         change=change,
         added=tuple(sorted(after - before)),
         removed=tuple(sorted(before - after)),
+        values=tuple((title, value) for _name, title, value in result.derived_values
+                     if value is not False and value != 0),
     )

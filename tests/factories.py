@@ -31,15 +31,32 @@ def vignette(case_id: str, vignettes=None) -> dict:
     raise KeyError(case_id)
 
 
-def routine_answers() -> dict:
+def routine_answers(**changes) -> dict:
     """Version 2 answers of an office worker with ordinary mechanical pain (v2-01): nothing
-    fires, whatever the age."""
-    return vignette("v2-01")["answers"]
+    fires, whatever the age.  ``changes`` replace answers (``routine_answers(jaundice=True)``)."""
+    return {**vignette("v2-01")["answers"], **changes}
+
+
+# Changes to ``routine_answers()`` that make exactly one rule of the current rule set fire, one
+# per tier (triage-rules-v2.md), whatever the age and sex: for tests that need "an emergency",
+# "an urgent case" or "a case for review" and do not test the rules themselves.
+EMERGENCY = {"chest_pain": True}  # cardiac_chest_pain
+URGENT = {"jaundice": True}  # jaundice
+SOON = {"numbness_tingling": ["arms_hands"]}  # neuro_numbness
 
 
 def routine_answers_v1() -> dict:
     """Version 1 answers that nothing fires on (d01), for records made before version 2."""
     return vignette("d01")["answers"]
+
+
+def facts(age: int = 40, on: datetime.date = datetime.date(2026, 1, 5)):
+    """What screening needs besides the answers (``screening.engine.Facts``) for a patient who
+    is ``age`` on ``on``: for calling ``screen``/``screen_answers`` directly, since rule set
+    version 2 uses the age."""
+    from screening.engine import Facts
+
+    return Facts(date_of_birth=date_of_birth_for(age, on), submitted_on=on)
 
 
 def date_of_birth_for(age: int, on: datetime.date) -> datetime.date:

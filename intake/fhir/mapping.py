@@ -306,17 +306,62 @@ def flag(submission: Submission, screening_flag: Flag, n: int) -> dict:
                  "display": priority_display},
                 {"system": code_system("urgency"), "code": tier, "display": tier_label},
             ], "text": tier_label}},
+            evidence_extension(screening_flag),
         ],
         "status": "active",
         "category": [{"coding": [{"system": code_system("flag-category"),
                                   "code": screening_flag.category, "display": category}],
                       "text": category}],
         "code": {"coding": [{"system": code_system("screening-rule"),
-                             "code": screening_flag.rule_code}],
+                             "code": screening_flag.rule_code,
+                             "display": screening_flag.display_title}],
                  "text": screening_flag.explanation},
         "subject": {"reference": PATIENT_REFERENCE},
         "period": {"start": instant(submission.submitted_at)},
     }
+
+
+def evidence_extension(screening_flag: Flag) -> dict:
+    """What made the rule fire, as one complex extension (``screening-evidence``): an ``answer``
+    for each answer that counted (its ``linkId`` and each value), and a ``derived`` for each
+    derived value (its name, title and value; a score's scored items; age's date of birth and
+    submission date; free-text matches as term, group and field, never the text)."""
+    parts = []
+    for code, value in screening_flag.evidence.items():
+        values = value if isinstance(value, list) else [value]
+        parts.append({"url": "answer", "extension": [
+            {"url": "linkId", "valueString": code},
+            *({"url": "value", **_fhir_value(v)} for v in values if v is not None),
+        ]})
+    for derived in screening_flag.derived or ():
+        details = [{"url": "name", "valueString": derived["name"]},
+                   {"url": "title", "valueString": derived["title"]},
+                   {"url": "value", **_fhir_value(derived["value"])}]
+        details += [{"url": "item", "valueString":
+                     f"{item['label']}: {item['points']} ({_BASIS.get(item['basis'], '')})"}
+                    for item in derived.get("items", ())]
+        details += [{"url": "match", "valueString":
+                     f"“{match['term']}” ({match['group']}) in {match['field']}"}
+                    for match in derived.get("matches", ())]
+        if "date_of_birth" in derived:
+            details += [{"url": "dateOfBirth", "valueDate": derived["date_of_birth"]},
+                        {"url": "submittedOn", "valueDate": derived["submitted_on"]}]
+        parts.append({"url": "derived", "extension": details})
+    return {"url": f"{canonical_base()}/StructureDefinition/screening-evidence",
+            "extension": parts}
+
+
+_BASIS = {"answer": "patient answer", "proxy": "proxy for an examination finding"}
+
+
+def _fhir_value(value) -> dict:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, int):
+        return {"valueInteger": value}
+    if isinstance(value, float):
+        return {"valueDecimal": value}
+    return {"valueString": str(value)}
 
 
 def _label(choices, value: str) -> str:
@@ -334,9 +379,11 @@ def risk_assessment(submission: Submission, *, advice: str = "") -> dict:
     """
     urgency = submission.urgency
     label = Submission.Urgency(urgency).label
-    fired = [f.rule_code for f in submission.flags.all()]
+    fired = [f"{f.rule_code} ({f.display_title})" for f in submission.flags.all()]
     rationale = (f"Red-flag rules that fired: {', '.join(fired)}." if fired
                  else "No red-flag rule fired.")
+    if submission.age is not None:
+        rationale += f" Age at submission: {submission.age}."
     resource = {
         "resourceType": "RiskAssessment",
         "id": submission.reference,
