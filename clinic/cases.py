@@ -8,7 +8,7 @@ call these functions; neither queries submissions itself.
 import datetime
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
@@ -19,7 +19,7 @@ from clinic.models import AuditEvent, Clinic, Notification
 from clinic.roles import is_clinician
 from intake.models import Answer, Submission
 from intake.references import normalise_reference
-from screening.models import Flag
+from screening.models import Flag, Rule
 
 
 def visible_submissions(user) -> QuerySet[Submission]:
@@ -134,16 +134,52 @@ def claim_case(user, reference: str) -> None:
     _act(user, reference, AuditEvent.Action.CLAIM, claimed_by=user, claimed_at=timezone.now())
 
 
-def review_case(user, reference: str, *, note: str) -> None:
-    """Mark the case reviewed, with a note; it leaves the open queue."""
+class ReviewInvalid(ValidationError):
+    """A review's outcome or judgement was not one the service knows; nothing was changed."""
+
+
+def review_case(
+    user, reference: str, *, note: str, outcome: str = "", judgement: str = "",
+    judged_flag: str = "",
+) -> None:
+    """Mark the case reviewed, with a note and, optionally, what happened to the patient
+    (``Submission.Outcome``) and the clinician's judgement of the screening's urgency
+    (``Submission.Judgement``), about one flag (a rule of the rule set that screened it, fired
+    or not: "too low" is often about the rule that should have fired).  The case leaves the
+    open queue.  Raises ``ReviewInvalid``."""
     note = (note or "").strip()
-    _act(user, reference, AuditEvent.Action.REVIEW, detail="with a note" if note else "",
+    problems = {}
+    if outcome and outcome not in Submission.Outcome.values:
+        problems["outcome"] = [f"Choose one of {', '.join(Submission.Outcome.values)}."]
+    if judgement and judgement not in Submission.Judgement.values:
+        problems["triage_judgement"] = [
+            f"Choose one of {', '.join(Submission.Judgement.values)}."]
+    if judged_flag:
+        submission = _find_case(user, reference)
+        if not Rule.objects.filter(rule_set_id=submission.rule_set_id, code=judged_flag).exists():
+            problems["judged_flag"] = ["Name a rule of the rule set that screened this case."]
+    if problems:
+        raise ReviewInvalid(problems)
+    detail = ", ".join(part for part in (
+        "with a note" if note else "", f"outcome {outcome}" if outcome else "",
+        f"judged {judgement}" + (f" ({judged_flag})" if judged_flag else "") if judgement
+        else "") if part)
+    _act(user, reference, AuditEvent.Action.REVIEW, detail=detail,
          status=Submission.Status.REVIEWED, reviewed_by=user, reviewed_at=timezone.now(),
-         review_note=note)
+         review_note=note, outcome=outcome, triage_judgement=judgement, judged_flag=judged_flag)
+
+
+def rules_of(submission: Submission) -> list[Rule]:
+    """The rules of the rule set that screened ``submission`` (for judging its triage)."""
+    if submission.rule_set_id is None:
+        return []
+    return list(Rule.objects.filter(rule_set_id=submission.rule_set_id, enabled=True)
+                .only("code", "title").order_by("position", "code"))
 
 
 def reopen_case(user, reference: str) -> None:
-    """Put a reviewed case back on the open queue."""
+    """Put a reviewed case back on the open queue (its outcome and judgement are kept until the
+    next review replaces them)."""
     _act(user, reference, AuditEvent.Action.REOPEN, status=Submission.Status.OPEN,
          reviewed_by=None, reviewed_at=None)
 

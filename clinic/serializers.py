@@ -103,12 +103,23 @@ class CaseDetail(serializers.ModelSerializer):
         model = Submission
         fields = ["reference", "urgency", "screening_failed", "status", "submitted_at",
                   "questionnaire_version", "patient", "answers", "flags", "alert",
-                  "claimed_by", "claimed_at", "reviewed_by", "reviewed_at", "review_note"]
+                  "claimed_by", "claimed_at", "reviewed_by", "reviewed_at", "review_note",
+                  "outcome", "triage_judgement", "judged_flag"]
 
 
 class ReviewInput(serializers.Serializer):
     note = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="",
                                  trim_whitespace=True)
+    outcome = serializers.ChoiceField(
+        choices=Submission.Outcome.choices, allow_blank=True, required=False, default="",
+        help_text="What happened to the patient (optional).")
+    triage_judgement = serializers.ChoiceField(
+        choices=Submission.Judgement.choices, allow_blank=True, required=False, default="",
+        help_text="Was the screening's urgency right, too high or too low? (optional)")
+    judged_flag = serializers.CharField(
+        max_length=64, allow_blank=True, required=False, default="",
+        help_text="The rule the judgement is about: one that fired wrongly, or one that should "
+        "have fired (optional).")
 
 
 class TokenInput(serializers.Serializer):

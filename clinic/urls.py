@@ -28,6 +28,7 @@ urlpatterns = [
     path("accounts/two-factor/", two_factor.TwoFactorSetupView.as_view(), name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("queue/", views.QueueView.as_view(), name="queue"),
+    path("performance/", views.PerformanceView.as_view(), name="performance"),
     path("queue/rows/", views.QueueRowsView.as_view(), name="queue-rows"),
     path("cases/<str:reference>/", views.CaseView.as_view(), name="case-detail"),
     path("cases/<str:reference>/<str:action>/", views.CaseActionView.as_view(),

@@ -5,13 +5,16 @@ The queue's filters are kept in the session, not the URL, so a patient's name ty
 search box never lands in a URL, a browser history or an access log.
 """
 
+import csv
+
 from django.contrib import messages
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 from rest_framework.exceptions import ValidationError
 
-from clinic import cases
+from clinic import cases, performance
 from clinic.api import queue_filters
 from clinic.permissions import ClinicianRequiredMixin
 from intake.models import Submission
@@ -75,10 +78,15 @@ class CaseView(ClinicianRequiredMixin, View):
 
     def get(self, request, reference):
         submission = cases.get_case(request.user, reference)
+        fired = {flag.rule_code for flag in submission.flags.all()}
         return render(request, self.template_name, {
             "submission": submission, "alert": cases.alert_of(submission),
             "evidence_codes": {code for flag in submission.flags.all() for code in flag.evidence},
             "flags": _flags_with_their_answers(submission),
+            "outcomes": Submission.Outcome.choices,
+            "judgements": Submission.Judgement.choices,
+            "rules_not_fired": [rule for rule in cases.rules_of(submission)
+                                if rule.code not in fired],
         })
 
 
@@ -109,7 +117,15 @@ class CaseActionView(ClinicianRequiredMixin, View):
             cases.claim_case(request.user, reference)
             message = "You are calling this patient: others can see that."
         elif action == "review":
-            cases.review_case(request.user, reference, note=request.POST.get("note", "")[:5000])
+            try:
+                cases.review_case(
+                    request.user, reference, note=request.POST.get("note", "")[:5000],
+                    outcome=request.POST.get("outcome", ""),
+                    judgement=request.POST.get("triage_judgement", ""),
+                    judged_flag=request.POST.get("judged_flag", ""))
+            except cases.ReviewInvalid as invalid:
+                messages.error(request, " ".join(invalid.messages))
+                return redirect("case-detail", reference=reference)
             messages.success(request, "Marked reviewed: the case has left the open queue.")
             return redirect("queue")
         elif action == "reopen":
@@ -119,3 +135,48 @@ class CaseActionView(ClinicianRequiredMixin, View):
             raise Http404("No such action.")
         messages.success(request, message)
         return redirect("case-detail", reference=reference)
+
+
+class PerformanceView(ClinicianRequiredMixin, View):
+    """How the screening performs, per rule-set version: for clinical leads (the
+    ``screening.view_performance`` permission).  ``?rule_set=<id>`` picks the version (no
+    patient data in the URL); ``?format=csv`` gives the rules' figures as CSV."""
+
+    template_name = "clinic/performance.html"
+
+    def get(self, request):
+        if not request.user.has_perm(performance.PERMISSION):
+            raise PermissionDenied("Only clinical leads can see the screening's performance.")
+        rule_sets = performance.performance_rule_sets(request.user)
+        chosen = next((r for r in rule_sets if str(r.pk) == request.GET.get("rule_set")),
+                      rule_sets[0] if rule_sets else None)
+        figures = performance.screening_performance(request.user, chosen) if chosen else None
+        if figures is not None and request.GET.get("format") == "csv":
+            return _performance_csv(figures)
+        return render(request, self.template_name, {
+            "rule_sets": rule_sets, "chosen": chosen, "figures": figures,
+            "weekly": performance.weekly_chart(figures) if figures else None,
+            "rules_chart": performance.rules_chart(figures) if figures else None,
+            "urgencies": performance.URGENCIES,
+            "judgement_counts": [(label, figures.judgements.get(value, 0))
+                                 for value, label in Submission.Judgement.choices]
+            if figures else [],
+        })
+
+
+def _performance_csv(figures) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="screening-rule-set-{figures.rule_set.version}.csv"')
+    writer = csv.writer(response)
+    writer.writerow(["rule", "title", "tier", "fired", "share of intakes", "judged right",
+                     "judged too high", "judged too low"])
+    for rule in figures.rules:
+        writer.writerow([rule.code, rule.title, rule.tier, rule.fired, f"{rule.rate:.4f}",
+                         rule.judged.get("right", 0), rule.judged.get("too_high", 0),
+                         rule.judged.get("too_low", 0)])
+    writer.writerow([])
+    writer.writerow(["week", *performance.URGENCIES])
+    for week, counts in figures.weeks:
+        writer.writerow([week.isoformat(), *(counts.get(u, 0) for u in performance.URGENCIES)])
+    return response

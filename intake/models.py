@@ -313,6 +313,21 @@ class Submission(models.Model):
         OPEN = "open", "Open"
         REVIEWED = "reviewed", "Reviewed"
 
+    class Outcome(models.TextChoices):
+        """What happened to the patient, as the reviewing clinician found."""
+
+        EMERGENCY_DEPARTMENT = "emergency_department", "Sent to A&E / 999"
+        SAME_DAY = "same_day", "Same-day GP or urgent care"
+        APPOINTMENT = "appointment", "Seen at the appointment"
+        OTHER = "other", "Other"
+
+    class Judgement(models.TextChoices):
+        """The reviewing clinician's view of the screening's urgency."""
+
+        RIGHT = "right", "Right"
+        TOO_HIGH = "too_high", "Too high"
+        TOO_LOW = "too_low", "Too low"
+
     reference = models.CharField(max_length=20, unique=True, editable=False)
     clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="+")
     questionnaire_version = models.ForeignKey(
@@ -363,6 +378,13 @@ class Submission(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
+    # What the clinician found, so the screening's accuracy can be measured (optional).
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    triage_judgement = models.CharField(max_length=10, choices=Judgement.choices, blank=True)
+    judged_flag = models.CharField(
+        max_length=64, blank=True,
+        help_text="The flag the judgement is about (the one that was wrong, or missing).",
+    )
 
     class Meta:
         ordering = ["-submitted_at"]

@@ -7,11 +7,13 @@ rules means creating a new draft.  The pages are entry points only; the work is 
 ``screening.services``.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,8 +21,15 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import AuditedAdmin, record_admin_change
 from intake.models import Questionnaire
-from screening import services
-from screening.models import DerivedValue, FreeTextTerm, Rule, RuleSet, ScoreItem
+from screening import activation, safety, services
+from screening.models import (
+    DerivedValue,
+    FreeTextTerm,
+    Rule,
+    RuleSet,
+    SafetyCase,
+    ScoreItem,
+)
 
 DRY_RUN_DEFAULT = 100
 DRY_RUN_MAX = 1000
@@ -130,6 +139,17 @@ class DerivedValueAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAd
         if obj is not None and not obj.rule_set.is_draft:
             return False
         return super().has_delete_permission(request, obj)
+
+
+class SignOffForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is this rule set safe to go live?", widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000, help_text="Your sign-off as clinical safety officer: what changed, what "
+        "you checked. It is kept with the results below.",
+    )
+    acknowledge_warnings = forms.BooleanField(
+        label="I have read the warnings above and accept them", required=False,
+    )
 
 
 class DryRunForm(forms.Form):
@@ -273,14 +293,18 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
         rule_set = self._rule_set(request, object_id)
         if not self.has_activate_permission(request):
             raise PermissionDenied
-        problems = [] if not rule_set.is_draft else services.activation_problems(rule_set)
-        if request.method == "POST" and rule_set.is_draft and not problems:
+        form = SignOffForm(request.POST or None)
+        check = activation.check_activation(rule_set)
+        refusals = []
+        if request.method == "POST" and form.is_valid() and not check.blocked:
             try:
-                services.activate_rule_set(rule_set, by=request.user)
+                activation.activate_rule_set(
+                    rule_set, by=request.user, reason=form.cleaned_data["reason"],
+                    acknowledge_warnings=form.cleaned_data["acknowledge_warnings"])
             except ValidationError as error:
-                problems = error.messages
+                refusals = error.messages
             else:
-                record_admin_change(request, f"activated {rule_set}")
+                record_admin_change(request, f"signed off and activated {rule_set}")
                 self.message_user(request, f"{rule_set} is now active.", messages.SUCCESS)
                 return HttpResponseRedirect(self._url("change", rule_set))
         replaced = RuleSet.objects.filter(
@@ -289,8 +313,8 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
         return TemplateResponse(
             request,
             "admin/screening/ruleset/activate.html",
-            self._context(request, rule_set, f"Activate {rule_set}?", problems=problems,
-                          replaced=replaced),
+            self._context(request, rule_set, f"Sign off and activate {rule_set}?", check=check,
+                          form=form, refusals=refusals, replaced=replaced),
         )
 
     def new_draft_view(self, request, object_id):
@@ -358,3 +382,62 @@ class RuleAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
         if obj is not None and not obj.rule_set.is_draft:
             return False
         return super().has_delete_permission(request, obj)
+
+
+class SafetyCaseImportForm(forms.Form):
+    questionnaire = forms.ModelChoiceField(queryset=Questionnaire.objects.all())
+    file = forms.FileField(
+        label="JSON file", help_text="A list of cases, as the export gives them (or the "
+        "specification's vignettes file). Cases with a name that exists are updated.")
+
+
+@admin.register(SafetyCase)
+class SafetyCaseAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+    """Clinical safety cases: every activation runs them (``screening.activation``)."""
+
+    list_display = ["name", "questionnaire", "age", "expected_urgency", "enabled", "description"]
+    list_filter = ["questionnaire", "expected_urgency", "enabled"]
+    search_fields = ["name", "description", "source"]
+    fields = ["questionnaire", "name", "enabled", "description", "note", "source", "age",
+              "answers", "expected_urgency", "expected_flags"]
+    formfield_overrides = _TEXTAREA
+    actions = ["export_action"]
+    change_list_template = "admin/screening/safetycase/change_list.html"
+
+    @admin.action(description="Export the selected cases as JSON", permissions=["view"])
+    def export_action(self, request, queryset):
+        cases = [{name: getattr(case, name) for name in safety.FIELDS}
+                 for case in queryset.order_by("name")]
+        response = HttpResponse(safety.dumps(cases), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="safety-cases.json"'
+        return response
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("import/", view(self.import_view),
+                     name="screening_safetycase_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = SafetyCaseImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            questionnaire = form.cleaned_data["questionnaire"]
+            try:
+                data = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
+                added, updated = safety.import_cases(questionnaire.pk, data, by=request.user)
+            except (ValueError, UnicodeDecodeError):
+                problems = ["The file is not JSON (UTF-8)."]
+            except ValidationError as error:
+                problems = error.messages
+            else:
+                record_admin_change(request, f"imported safety cases for {questionnaire}: "
+                                             f"{added} added, {updated} updated")
+                self.message_user(request, f"{added} cases added, {updated} updated.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:screening_safetycase_changelist"))
+        return TemplateResponse(request, "admin/screening/safetycase/import.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "form": form,
+            "problems": problems, "title": "Import safety cases",
+        })

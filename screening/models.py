@@ -13,6 +13,7 @@ Who changed which rule when is kept by django-simple-history (``history`` on bot
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -132,7 +133,10 @@ class RuleSet(models.Model):
                 "questionnaire.",
             ),
         ]
-        permissions = [("activate_ruleset", "Can activate a rule set")]
+        permissions = [
+            ("activate_ruleset", "Can sign off and activate a rule set (clinical safety officer)"),
+            ("view_performance", "Can see how the screening performs (clinical lead)"),
+        ]
 
     def __str__(self):
         return f"Rule set v{self.version} ({self.get_status_display().lower()})"
@@ -434,3 +438,82 @@ class Flag(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or title_from_code(self.rule_code)
+
+
+URGENCY_CHOICES = [*Tier.choices, ("routine", "Routine")]
+
+
+class SafetyCase(models.Model):
+    """A clinical test case of a questionnaire: answers (and an age) with the urgency and the
+    exact flags a safe rule set must give them.  Every activation runs them all
+    (``screening.safety``): a rule set that screens any case less urgently than expected cannot
+    go live.  Cases are edited, imported and exported in the admin, and their history kept."""
+
+    questionnaire = models.ForeignKey(
+        "intake.Questionnaire", on_delete=models.PROTECT, related_name="safety_cases"
+    )
+    name = models.CharField(
+        max_length=40, validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                                                  "Letters, digits, dots, dashes and "
+                                                  "underscores, e.g. v2-01.")],
+        help_text="A short identifier, e.g. v2-01.",
+    )
+    description = models.TextField(help_text="The patient and their story, in a sentence or two.")
+    note = models.TextField(blank=True, help_text="Why this case matters; what it protects.")
+    source = models.CharField(
+        max_length=300, blank=True,
+        help_text="Where the case comes from: a published case report, the specification, an "
+        "incident.",
+    )
+    age = models.PositiveSmallIntegerField(help_text="The patient's age on the day they submit.")
+    answers = models.JSONField(help_text="The answers, by question code, as the API takes them.")
+    expected_urgency = models.CharField(max_length=10, choices=URGENCY_CHOICES)
+    expected_flags = models.JSONField(
+        default=list, blank=True, help_text="The exact rule codes that must fire, as a list."
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="Switched-off cases are kept but not run at activation."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["questionnaire_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["questionnaire", "name"], name="unique_safety_case_name",
+                violation_error_message="This questionnaire already has a case with this name.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SignOff(models.Model):
+    """A clinical safety officer's sign-off of a rule set when it was activated: who, when, why,
+    and the safety-case results and dry-run summary they saw.  Append-only."""
+
+    rule_set = models.OneToOneField(RuleSet, on_delete=models.PROTECT, related_name="sign_off")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
+        blank=True,
+    )
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField()
+    warnings_acknowledged = models.BooleanField(default=False)
+    results = models.JSONField(help_text="The safety-case report and dry-run summary.")
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"sign-off of {self.rule_set}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError("A sign-off cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("A sign-off cannot be deleted.")

@@ -39,7 +39,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
@@ -428,6 +427,12 @@ def record_flags(submission: Submission, result: ScreeningResult) -> list[Flag]:
 # --- Drafting and activating ----------------------------------------------------------------
 
 
+def current_published_version(questionnaire_id: int) -> QuestionnaireVersion | None:
+    """The questionnaire's highest-numbered published version: what patients answer now."""
+    return (QuestionnaireVersion.objects.published().filter(questionnaire_id=questionnaire_id)
+            .order_by("-number").first())
+
+
 def next_version_number(questionnaire_id: int) -> int:
     latest = RuleSet.objects.filter(questionnaire_id=questionnaire_id).aggregate(
         latest=Max("version")
@@ -441,10 +446,13 @@ def create_draft_from(
     by=None,
     questionnaire_version: QuestionnaireVersion | None = None,
 ) -> RuleSet:
-    """Copy ``rule_set`` (any status) and its rules into a new draft, numbered after the
-    questionnaire's latest rule set, checked against ``questionnaire_version`` (by default the
-    same version as the original)."""
-    version = questionnaire_version or rule_set.questionnaire_version
+    """Copy ``rule_set`` (any status), its rules, derived values and free-text terms into a new
+    draft, numbered after the questionnaire's latest rule set, checked against
+    ``questionnaire_version``: by default the version patients answer now, since that is what
+    the draft will screen once active (a rule that needs a question the current version lacks
+    shows up at once as a problem of the draft, not at activation)."""
+    version = (questionnaire_version or current_published_version(rule_set.questionnaire_id)
+               or rule_set.questionnaire_version)
     if version.questionnaire_id != rule_set.questionnaire_id:
         raise ValidationError("A draft must be checked against a version of the same "
                               "questionnaire.", code="questionnaire")
@@ -499,77 +507,6 @@ def _copy_parts(rule_set: RuleSet, draft: RuleSet, *, by, reason: str) -> None:
     )
 
 
-def activation_problems(rule_set: RuleSet) -> list[str]:
-    """Why ``rule_set`` cannot become active: it has no enabled rule, or a rule does not fit the
-    questionnaire version it is checked against or the version patients answer now."""
-    if not Rule.objects.filter(rule_set=rule_set, enabled=True).exists():
-        return ["The rule set has no enabled rules; activating it would flag nothing."]
-    versions = [rule_set.questionnaire_version]
-    current = (
-        QuestionnaireVersion.objects.published()
-        .filter(questionnaire_id=rule_set.questionnaire_id)
-        .order_by("-number")
-        .first()
-    )
-    if current is not None and current.pk != rule_set.questionnaire_version_id:
-        versions.append(current)
-    problems = []
-    for version in versions:
-        for code, messages in rule_set_problems(rule_set, version).items():
-            problems.extend(
-                f"Questionnaire version {version.number}: {describe_problem_key(code)}: "
-                f"{message}"
-                for message in messages
-            )
-    return problems
-
-
-def activate_rule_set(rule_set: RuleSet, *, by=None) -> RuleSet:
-    """Make a draft the questionnaire's active rule set and retire the one it replaces.
-
-    Every enabled rule is checked first against the rule set's questionnaire version and the
-    version patients answer now.  Raises ``ValidationError`` naming every problem, or when the
-    rule set is not a draft.  Both changes are conditional updates and are written to the
-    history with ``by`` as the user.
-    """
-    with transaction.atomic():
-        # One activation per questionnaire at a time.
-        Questionnaire.objects.select_for_update().get(pk=rule_set.questionnaire_id)
-        current = RuleSet.objects.select_related("questionnaire_version").get(pk=rule_set.pk)
-        if current.status != RuleSet.Status.DRAFT:
-            raise ValidationError(
-                f"Rule set version {current.version} is {current.status}; only a draft can be "
-                "activated. Create a new draft from it instead.",
-                code="not_draft",
-            )
-        problems = activation_problems(current)
-        if problems:
-            raise ValidationError(problems, code="invalid")
-        now = timezone.now()
-        previous_ids = list(RuleSet.objects.filter(
-            questionnaire_id=current.questionnaire_id, status=RuleSet.Status.ACTIVE
-        ).values_list("pk", flat=True))
-        RuleSet.objects.filter(pk__in=previous_ids, status=RuleSet.Status.ACTIVE).update(
-            status=RuleSet.Status.RETIRED, retired_at=now
-        )
-        activated = RuleSet.objects.filter(pk=current.pk, status=RuleSet.Status.DRAFT).update(
-            status=RuleSet.Status.ACTIVE, activated_at=now
-        )
-        if activated != 1:  # pragma: no cover - the questionnaire lock makes this unreachable
-            raise ValidationError("The rule set was changed by someone else; try again.")
-        RuleSet.history.bulk_history_create(
-            list(RuleSet.objects.filter(pk__in=previous_ids)), update=True, default_user=by,
-            default_change_reason=f"retired: version {current.version} activated",
-            default_date=now,
-        )
-        RuleSet.history.bulk_history_create(
-            [RuleSet.objects.get(pk=current.pk)], update=True, default_user=by,
-            default_change_reason="activated", default_date=now,
-        )
-    rule_set.refresh_from_db()
-    return rule_set
-
-
 # --- Dry runs -------------------------------------------------------------------------------
 
 UP, DOWN, SAME, FAILED = "up", "down", "same", "failed"
@@ -614,7 +551,7 @@ def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
         .prefetch_related("answers", "flags")
         .order_by("-submitted_at", "-pk")[:limit]
     )
-    compiled_by_version: dict[int, CompiledRuleSet | Exception] = {}
+    compiled_by_version: dict[int, CompiledRuleSet | str] = {}
     rows = []
     for submission in submissions:
         version_id = submission.questionnaire_version_id
@@ -624,9 +561,30 @@ def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
                     rule_set, submission.questionnaire_version
                 )
             except RuleSetInvalid as error:
-                compiled_by_version[version_id] = error
+                compiled_by_version[version_id] = _why_it_cannot_screen(
+                    rule_set, submission.questionnaire_version, error)
         rows.append(_dry_run_row(submission, compiled_by_version[version_id]))
     return DryRunReport(rule_set=rule_set, rows=tuple(rows))
+
+
+def _why_it_cannot_screen(
+    rule_set: RuleSet, version: QuestionnaireVersion, error: RuleSetInvalid
+) -> str:
+    """In words an admin acts on: "answered on questionnaire version 1, which has no question
+    medicines, heart_conditions", when that is the reason; else the rule set's own problems."""
+    try:
+        own = compile_rule_set(rule_set)
+    except RuleSetInvalid:
+        return " ".join(error.messages)
+    conditions = [rule.condition for rule in own.rules]
+    conditions += [c for derived in own.derived for c in derived.conditions()]
+    used = {code for condition in conditions for code in condition.codes}
+    missing = sorted(used - set(QuestionSchema.of(version).questions))
+    if not missing:
+        return " ".join(error.messages)
+    return (f"answered on questionnaire version {version.number}, which has no question "
+            f"{', '.join(missing)} (rule set version {rule_set.version} is for version "
+            f"{rule_set.questionnaire_version.number})")
 
 
 def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
@@ -636,9 +594,8 @@ def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
         "current_urgency": submission.urgency,
         "current_failed": submission.screening_failed,
     }
-    if isinstance(compiled, Exception):
-        return DryRunRow(**current, new_urgency=None, change=FAILED,
-                         error=" ".join(compiled.messages))
+    if isinstance(compiled, str):
+        return DryRunRow(**current, new_urgency=None, change=FAILED, error=compiled)
     answers = {answer.question_code: answer.value for answer in submission.answers.all()}
     try:
         result = screen(answers, compiled, facts_of(submission))
