@@ -13,8 +13,10 @@ again at the end unless ``--keep-database``) and fills it with COPY, in a few se
 - three clinics; the default one (where the benchmark's clinician works) has 60% of the
   submissions, the others 25% and 15%, so the queue's scoping to the user's clinics filters;
 - ``--submissions`` intakes spread over three years, about 90 a day, each with the answers and
-  flags of one of the clinical vignettes (``tests/data/vignettes.json``), screened by the
-  default rule set: 55% routine, 30% soon, 12% urgent, 3% emergency;
+  flags of one of the clinical vignettes of the current questionnaire version
+  (``tests/data/vignettes-v2.json``, by way of ``tests/factories.py``), screened by the active
+  rule set (version 2) at the case's age, with a date of birth that gives that age on the day
+  of the intake: 55% routine, 30% soon, 12% urgent, 3% emergency;
 - an alert, acknowledged unless recent, and its delivered notification for every urgent and
   emergency one;
 - reviewed, except those of the last two days, a tenth of those of the five days before, and
@@ -52,6 +54,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zoneinfo
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,7 +62,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench._common import (
-    ROOT,
     CpuMeter,
     Gunicorn,
     RedisServer,
@@ -75,6 +77,9 @@ from bench._common import (
     stop_all,
     summarise,
 )
+from tests.factories import VIGNETTES, date_of_birth_for, facts
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")  # the default clinic's time zone
 
 MIX = {"routine": 55, "soon": 30, "urgent": 12, "emergency": 3}
 CLINICS = [("Bedford", 60), ("Luton", 25), ("Milton Keynes", 15)]
@@ -142,23 +147,26 @@ def row(*values) -> str:
 
 
 def vignette_templates(version) -> dict[str, list[dict]]:
-    """Per urgency, the vignettes' answers and the flags the default rule set gives them."""
+    """Per urgency, the vignettes' answers, age, and the flags the active rule set gives them
+    (screened as if submitted today; an age's record in the flags says so)."""
     from intake.models import Question
     from screening.services import screen_answers
 
     questions = {q.code: q for q in Question.objects.filter(version=version)}
+    today = datetime.datetime.now(LONDON).date()
     templates: dict[str, list[dict]] = collections.defaultdict(list)
-    for vignette in json.loads((ROOT / "tests/data/vignettes.json").read_text()):
-        result = screen_answers(version, vignette["answers"])
+    for vignette in VIGNETTES:
+        result = screen_answers(version, vignette["answers"], facts(vignette["age"], today))
         if result.urgency != vignette["expected_urgency"]:
             raise SystemExit(f"vignette {vignette['id']} screened {result.urgency}")
         # Each answer and flag as the tail of a COPY line; the submission id goes in front.
         answers = [row(questions[code].pk, code, questions[code].text, json.dumps(value))
                    for code, value in vignette["answers"].items()]
-        flags = [row(result.rule_set_id, f.code, f.category, f.tier, f.explanation,
-                     json.dumps(f.evidence), position)
+        flags = [row(result.rule_set_id, f.code, f.title, f.category, f.tier, f.explanation,
+                     json.dumps(f.evidence), json.dumps(list(f.derived)), position)
                  for position, f in enumerate(result.flags)]
-        templates[result.urgency].append({"answers": answers, "flags": flags})
+        templates[result.urgency].append({"answers": answers, "flags": flags,
+                                          "age": vignette["age"]})
     return templates
 
 
@@ -179,11 +187,11 @@ def make_clinician():
 def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str, int]:
     """Fill the database with ``count`` submissions and what goes with them; return counts."""
     from clinic.models import Clinic
-    from intake.models import QuestionnaireVersion
     from intake.references import new_reference
+    from intake.selectors import current_version
 
     rng = random.Random(seed)
-    version = QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
+    version = current_version()
     templates = vignette_templates(version)
     rule_set_id = _rule_set_id(templates)
     clinics = [Clinic.objects.get(is_default=True).pk]
@@ -223,12 +231,13 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
         submissions.append(row(
             sid, reference, clinic, version.pk,
             f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-            datetime.date(rng.randint(1940, 2005), rng.randint(1, 12), rng.randint(1, 28)),
+            date_of_birth_for(template["age"], when.astimezone(LONDON).date()),
             f"+44 7700 9{rng.randint(0, 99999):05d}", "", when, tier, False,
             rule_set_id,
             "open" if open_case else "reviewed",
             None if open_case else user.pk, reviewed_at,
-            "" if open_case else "Called the patient; advice given."))
+            "" if open_case else "Called the patient; advice given.",
+            "", "", ""))  # no review outcome, judgement or judged flag recorded
         answers.extend(f"{sid}\t{line}" for line in template["answers"])
         flags.extend(f"{sid}\t{line}" for line in template["flags"])
         if tier in ("urgent", "emergency"):
@@ -250,13 +259,14 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
         copy_rows(db, "intake_submission", [
             "id", "reference", "clinic_id", "questionnaire_version_id", "full_name",
             "date_of_birth", "phone", "email", "submitted_at", "urgency", "screening_failed",
-            "rule_set_id", "status", "reviewed_by_id", "reviewed_at", "review_note"],
+            "rule_set_id", "status", "reviewed_by_id", "reviewed_at", "review_note",
+            "outcome", "triage_judgement", "judged_flag"],
             submissions)
         copy_rows(db, "intake_answer", ["submission_id", "question_id", "question_code",
                                         "question_text", "value"], answers)
-        copy_rows(db, "screening_flag", ["submission_id", "rule_set_id", "rule_code",
+        copy_rows(db, "screening_flag", ["submission_id", "rule_set_id", "rule_code", "title",
                                          "category", "tier", "explanation", "evidence",
-                                         "position"], flags)
+                                         "derived", "position"], flags)
         copy_rows(db, "clinic_alert", [
             "id", "submission_id", "clinic_id", "urgency", "out_of_hours", "created_at",
             "level", "escalate_at", "acknowledged_at", "acknowledged_by_id"], alerts)

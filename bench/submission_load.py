@@ -28,9 +28,10 @@ instead of one ever-growing history for 127.0.0.1.
 
 The same request bodies go to the floor, ``POST /bench/floor/`` (``bench/floor/``: a bare Django
 view that parses the JSON body and stores it in one row, through the same middleware in the same
-gunicorn), and to the real endpoint.  The bodies are the clinical vignettes of
-``tests/data/vignettes.json`` with a patient block, drawn in a realistic mix (``--mix``, by
-default 60% routine, 25% soon, 12% urgent, 3% emergency).
+gunicorn), and to the real endpoint.  The bodies are the clinical vignettes of the current
+questionnaire version (``tests/data/vignettes-v2.json``, by way of ``tests/factories.py``), each
+with a patient block whose date of birth gives the case's age today, drawn in a realistic mix
+(``--mix``, by default 60% routine, 25% soon, 12% urgent, 3% emergency).
 
 The load generator is in this script (``bench/_common.run_load``): N client threads, each a
 closed loop on its own HTTP/1.1 connection (kept alive when the server allows), a fixed number
@@ -50,6 +51,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import datetime
 import json
 import random
 import re
@@ -58,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zoneinfo
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -82,9 +85,9 @@ from bench._common import (
     summarise,
     wait_until,
 )
+from tests.factories import VIGNETTES, patient_aged
 
-PATIENT = {"full_name": "Ada Example", "date_of_birth": "1971-03-02",
-           "phone": "+44 7700 900123", "email": "ada@example.org"}
+LONDON = zoneinfo.ZoneInfo("Europe/London")  # the default clinic's time zone
 DEFAULT_MIX = "routine=60,soon=25,urgent=12,emergency=3"
 GOAL_P99_RATIO = 1.5
 GOAL_RPS_RATIO = 0.7
@@ -130,10 +133,13 @@ def parse_args():
 
 
 def vignettes_by_urgency() -> dict[str, list[dict]]:
-    vignettes = json.loads((ROOT / "tests/data/vignettes.json").read_text())
+    """The vignettes' request bodies by their urgency: the answers, and a patient who is the
+    case's age today (the rules use the age)."""
+    today = datetime.datetime.now(LONDON).date()
     by_urgency: dict[str, list[dict]] = collections.defaultdict(list)
-    for vignette in vignettes:
-        by_urgency[vignette["expected_urgency"]].append(vignette["answers"])
+    for vignette in VIGNETTES:
+        by_urgency[vignette["expected_urgency"]].append(
+            {"patient": patient_aged(vignette["age"], today), "answers": vignette["answers"]})
     return by_urgency
 
 
@@ -143,9 +149,7 @@ def intake_bodies(count: int, mix: dict[str, float], seed: int) -> list[tuple[st
     by_urgency = vignettes_by_urgency()
     tiers = list(mix)
     drawn = rng.choices(tiers, weights=[mix[t] for t in tiers], k=count)
-    return [(tier, json.dumps({"patient": PATIENT,
-                               "answers": rng.choice(by_urgency[tier])}).encode())
-            for tier in drawn]
+    return [(tier, json.dumps(rng.choice(by_urgency[tier])).encode()) for tier in drawn]
 
 
 def requests_for(path: str, bodies: list[tuple[str, bytes]], first_address: int):

@@ -289,8 +289,14 @@ SPECTACULAR_SETTINGS = {
         "UrgencyEnum": "intake.models.Submission.Urgency",
         "FlagUrgencyEnum": "screening.models.Tier",
         "SubmissionStatusEnum": "intake.models.Submission.Status",
+        "ReviewOutcomeEnum": "intake.models.Submission.Outcome",
+        "DeliveryOutcomeEnum": "clinic.models.DeliveryAttempt.Outcome",
     },
 }
+
+# A draft rule set's admin page posts every rule, derived value and free-text term of the set
+# (about 1,400 fields for rule set version 2); Django's default limit of 1,000 would refuse it.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 # --- Content-Security-Policy ----------------------------------------------------------------
 

@@ -104,10 +104,7 @@ def condition_problems(
     """Why ``condition`` cannot be used with ``questionnaire_version`` (and the derived values
     of ``rule_set``, when given); empty when it can."""
     schema = QuestionSchema.of(questionnaire_version)
-    types = dict(BUILTIN_TYPES)
-    if rule_set is not None:
-        parts = _compile_parts(rule_set, schema)
-        types.update({d.name: d.data_type for d in parts.derived})
+    types = _compile_parts(rule_set, schema).types if rule_set is not None else BUILTIN_TYPES
     try:
         compile_condition(condition, schema, types)
     except ConditionError as error:
@@ -148,6 +145,9 @@ class _Parts:
     free_text: FreeTextMatcher
     problems: dict[str, list[str]]  # keyed by what is wrong in words: derived value “name”
     fingerprint: list
+    # Every name a condition may use and its type, the derived values that failed included,
+    # so that one mistake in a derived value is reported once, not again by every rule.
+    types: dict
 
 
 def _compile_parts(rule_set: RuleSet, schema: QuestionSchema) -> _Parts:
@@ -176,7 +176,7 @@ def _compile_parts(rule_set: RuleSet, schema: QuestionSchema) -> _Parts:
                 "spaces."]
     fingerprint.append(terms)
     return _Parts(derived=tuple(compiled), free_text=FreeTextMatcher.of(terms),
-                  problems=problems, fingerprint=fingerprint)
+                  problems=problems, fingerprint=fingerprint, types=types)
 
 
 def _compile_derived(
@@ -225,7 +225,7 @@ def rule_set_problems(
     and free-text terms are keyed by their own name in words (“derived value …”)."""
     schema = QuestionSchema.of(questionnaire_version or rule_set.questionnaire_version)
     parts = _compile_parts(rule_set, schema)
-    types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in parts.derived}}
+    types = parts.types
     problems = dict(parts.problems)
     for rule in _enabled_rules(rule_set):
         messages = _rule_problems(rule, schema, types)
@@ -343,7 +343,7 @@ def compile_rule_set(
     if compiled is not None:
         return compiled
     problems = dict(parts.problems)
-    types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in parts.derived}}
+    types = parts.types
     compiled_rules = []
     for rule in rules:
         messages = _rule_problems(rule, schema, types)

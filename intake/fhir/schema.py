@@ -11,7 +11,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
 
-from intake import default_questionnaire
+from intake import default_questionnaire_v2 as default_questionnaire
 from intake.api import schema as intake_schema
 from intake.fhir import mapping
 
@@ -342,7 +342,7 @@ TOO_LARGE = intake_schema.TOO_LARGE
 
 
 def _example_response() -> dict:
-    """A routine intake for version 1 of the default questionnaire (the answers of the JSON
+    """A routine intake for version 2 of the default questionnaire (the answers of the JSON
     API's example), as a posted QuestionnaireResponse."""
     answers = intake_schema.SUBMISSION_EXAMPLE.value["answers"]
     patient = intake_schema.SUBMISSION_EXAMPLE.value["patient"]
@@ -371,7 +371,7 @@ def _example_response() -> dict:
             "telecom": [{"system": "phone", "value": patient["phone"]},
                         {"system": "email", "value": patient["email"]}],
         }],
-        "questionnaire": f"{mapping.questionnaire_url(slug)}|1",
+        "questionnaire": f"{mapping.questionnaire_url(slug)}|2",
         "status": "completed",
         "subject": {"reference": mapping.PATIENT_REFERENCE},
         "item": groups,
@@ -383,6 +383,6 @@ def response_examples() -> list[OpenApiExample]:
     value = _example_response()
     return [OpenApiExample("A routine intake", request_only=True, value=value,
                            media_type=media_type,
-                           summary="A complete routine intake for version 1 of the "
+                           summary="A complete routine intake for version 2 of the "
                            "questionnaire, as a FHIR QuestionnaireResponse")
             for media_type in ("application/fhir+json", "application/json")]

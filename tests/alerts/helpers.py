@@ -7,7 +7,8 @@ import re
 from clinic import alerts
 from clinic.models import Heartbeat, Notification
 from tests.alerts.real_services import wait_until
-from tests.intake.test_submission_api import CHEST_PAIN, PATIENT, post
+from tests.factories import EMERGENCY, routine_answers
+from tests.intake.test_submission_api import PATIENT, post
 
 SITE_URL = "https://clinic.test"
 # A worker holds a notification this long before another may take it over; short, so a test
@@ -18,7 +19,8 @@ SWEEP_SECONDS = 1
 END_OF_DAY = datetime.time(23, 59, 59, 999999)
 
 TRAUMA_TEXT = "Slipped on the ice outside Tesco and landed on my back"
-ANSWERS = {**CHEST_PAIN, "recent_trauma": True, "trauma_details": TRAUMA_TEXT}
+# Chest pain (an emergency), and a minor fall told in the patient's own words.
+ANSWERS = routine_answers(**EMERGENCY, recent_trauma=True, trauma_details=TRAUMA_TEXT)
 
 # What an alert must never carry: who the patient is, and what they answered.
 PATIENT_DATA = [

@@ -30,7 +30,6 @@ and rule set that ``migrate`` creates are put back after each.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_service
+from tests.factories import VIGNETTES
 
 HERE = Path(__file__).resolve().parent
 # Debian's package; CHROMIUM_PATH points elsewhere (e.g. at Chrome on a Mac).
@@ -51,7 +51,6 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
-VIGNETTES = HERE.parent / "data" / "vignettes.json"
 
 
 def browser_missing() -> str | None:
@@ -194,5 +193,7 @@ def page(open_page):
 
 @pytest.fixture(scope="session")
 def vignettes() -> dict[str, dict]:
-    """The clinical vignettes (tests/data/vignettes.json, a copy of shared/clinical's) by id."""
-    return {v["id"]: v for v in json.loads(VIGNETTES.read_text(encoding="utf-8"))}
+    """The clinical vignettes of the current version (tests/data/vignettes-v2.json, a copy of
+    shared/clinical's) by id; fill them in with ``fill_case``, which gives the patient the
+    case's age."""
+    return {v["id"]: v for v in VIGNETTES}

@@ -3,6 +3,9 @@ choosing), send it, and what the tests check on every page (axe-core, horizontal
 
 from __future__ import annotations
 
+from django.utils import timezone
+
+from tests.factories import patient_aged
 from tests.intake.test_answer_validation import PATIENT
 
 SEND = "Send my answers"
@@ -25,8 +28,8 @@ def fill_answers(page, answers: dict) -> None:
                 page.check(f"#answer-{code}-{chosen}")
         elif isinstance(value, int):
             page.fill(f"#answer-{code}", str(value))
-        elif page.locator(f"#answer-{code}-{value}").count():
-            page.check(f"#answer-{code}-{value}")
+        elif page.locator(f'[id="answer-{code}-{value}"]').count():  # one choice, or text
+            page.check(f'[id="answer-{code}-{value}"]')
         else:
             page.fill(f"#answer-{code}", value)
 
@@ -34,6 +37,12 @@ def fill_answers(page, answers: dict) -> None:
 def fill_intake(page, answers: dict, patient: dict = PATIENT) -> None:
     fill_patient(page, patient)
     fill_answers(page, answers)
+
+
+def fill_case(page, case: dict) -> None:
+    """Fill in a clinical vignette: its answers, and a patient who is the case's age today (the
+    version 2 rules use the age)."""
+    fill_intake(page, case["answers"], patient_aged(case["age"], timezone.localdate()))
 
 
 def send(page) -> None:

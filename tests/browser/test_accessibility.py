@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from intake import views
 from intake.advice import advice_for
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import assert_accessible, fill_intake, scroll_width, send
+from tests.browser.patient import assert_accessible, fill_case, scroll_width, send
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -61,11 +61,12 @@ def test_the_form_with_errors_is_accessible(open_page, viewport):
 @pytest.mark.parametrize(
     ("vignette", "moment", "headline"),
     [
-        ("d03", WEDNESDAY_MORNING, "Call 999 now."),
-        ("d10", WEDNESDAY_MORNING, "We will phone you today."),
-        ("d10", SATURDAY_MORNING, "Call 111 now for urgent advice."),
-        ("d24", WEDNESDAY_MORNING, "Thank you. A clinician will look at your answers."),
-        ("d01", WEDNESDAY_MORNING, "Thank you. We will see you at your appointment."),
+        ("v2-07", WEDNESDAY_MORNING, "Call 999 now."),
+        # Urgent for a possible heart cause: the page also says when to call 999.
+        ("v2-15", WEDNESDAY_MORNING, "We will phone you today."),
+        ("v2-15", SATURDAY_MORNING, "Call 111 now for urgent advice."),
+        ("v2-04", WEDNESDAY_MORNING, "Thank you. A clinician will look at your answers."),
+        ("v2-01", WEDNESDAY_MORNING, "Thank you. We will see you at your appointment."),
     ],
     ids=["emergency", "urgent-open", "urgent-closed", "soon", "routine"],
 )
@@ -74,7 +75,7 @@ def test_each_advice_page_is_accessible(
 ):
     advice_at(moment)
     page = open_page("/")
-    fill_intake(page, vignettes[vignette]["answers"])
+    fill_case(page, vignettes[vignette])
     send(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(headline)
     assert_accessible(page)

@@ -21,13 +21,14 @@ from screening.models import Flag
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.patient import assert_accessible, scroll_width
 from tests.clinic.test_review_queue import make
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import EMERGENCY, routine_answers
+from tests.intake.test_answer_validation import PATIENT
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 ARRIVES_WITHIN_S = 5
-CHEST_PAIN = {**ROUTINE, "chest_pain": True}
+CHEST_PAIN = routine_answers(**EMERGENCY)
 PASSWORD = "clinician-password"  # the ``clinician`` fixture's
 TIER_WORDS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
 

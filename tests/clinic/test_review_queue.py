@@ -12,15 +12,16 @@ from rest_framework.test import APIClient
 from clinic.models import AuditEvent, Clinic, Clinician
 from intake.models import Submission
 from intake.services.submissions import submit_intake
+from tests.factories import EMERGENCY, SOON, URGENT, routine_answers
 from tests.intake.test_answer_validation import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 
 ANSWERS = {
-    "routine": ROUTINE,
-    "soon": {**ROUTINE, "night_sweats": True},
-    "urgent": {**ROUTINE, "jaundice": True},
-    "emergency": {**ROUTINE, "chest_pain": True},
+    "routine": routine_answers(),
+    "soon": routine_answers(**SOON),
+    "urgent": routine_answers(**URGENT),
+    "emergency": routine_answers(**EMERGENCY),
 }
 
 
@@ -174,7 +175,8 @@ class TestCaseAndAudit:
         assert chest["value"] is True
         flag = body["flags"][0]
         assert flag["code"] == "cardiac_chest_pain"
-        assert flag["evidence"]["chest_pain"] is True
+        # Only what made it fire: the chest-pain answer, not "No, it does not spread".
+        assert flag["evidence"] == {"chest_pain": True}
         assert flag["explanation"]
         assert body["alert"]["urgency"] == "emergency"
 
@@ -204,6 +206,7 @@ class TestCaseAndAudit:
         page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
         assert 'id="answer-chest_pain" class="evidence"' in page
         assert 'id="answer-jaundice" class="evidence"' not in page
+        assert 'id="answer-pain_radiates_to" class="evidence"' not in page
         assert "cardiac_chest_pain" in page
 
     def test_audit_events_cannot_be_changed_or_deleted(self, clinician):
@@ -284,8 +287,9 @@ def _bulk_copy(templates, count):
                    question_text=a.question_text, value=a.value) for a in source.answers.all())
         Flag.objects.bulk_create(
             Flag(submission=copy, rule_set_id=f.rule_set_id, rule_code=f.rule_code,
-                 category=f.category, tier=f.tier, explanation=f.explanation,
-                 evidence=f.evidence, position=f.position) for f in source.flags.all())
+                 title=f.title, category=f.category, tier=f.tier, explanation=f.explanation,
+                 evidence=f.evidence, derived=f.derived, position=f.position)
+            for f in source.flags.all())
 
 
 def test_the_case_page_shows_choices_as_the_patient_read_them(clinician_client):

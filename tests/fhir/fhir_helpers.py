@@ -17,7 +17,7 @@ from fhir.resources.R4B.reference import Reference
 from rest_framework.test import APIClient
 
 FHIR_JSON = "application/fhir+json"
-CURRENT_ID = "upper-back-pain-1"
+CURRENT_ID = "upper-back-pain-2"  # version 2 is current
 
 
 def validated(resource: dict):

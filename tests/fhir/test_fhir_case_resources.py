@@ -44,7 +44,7 @@ class TestQuestionnaireResponse:
         assert body["id"] == case.reference
         assert body["identifier"] == {"system": "http://127.0.0.1:8000/fhir/submission",
                                       "value": case.reference}
-        assert body["questionnaire"] == f"{URL}|1"
+        assert body["questionnaire"] == f"{URL}|2"
         assert body["status"] == "completed"
         assert body["authored"] == mapping.instant(case.submitted_at)
         answers = answers_of(body)
@@ -52,7 +52,7 @@ class TestQuestionnaireResponse:
         assert answers["pain_severity"] == [{"valueInteger": 8}]
         assert answers["cancer_details"] == [{"valueString": "Breast cancer, 2010"}]
         assert answers["sex"] == [{"valueCoding": {
-            "system": f"{URL}/choices/sex", "code": "male", "display": "Male"}}]
+            "system": f"{URL}/choices/sex", "code": "female", "display": "Female"}}]
         assert [a["valueCoding"]["code"] for a in answers["pain_radiates_to"]] == \
             ["jaw", "left_arm"]
         assert set(answers) == set(case.answers.values_list("question_code", flat=True))
@@ -61,7 +61,7 @@ class TestQuestionnaireResponse:
         case = make()
         case.answers.filter(question_code="chest_pain").update(question_text="As it was shown")
         body = fhir_json(api(clinician).get(f"/api/fhir/QuestionnaireResponse/{case.reference}"))
-        questionnaire = fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-1"))
+        questionnaire = fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-2"))
         assert [g["linkId"] for g in body["item"]] == \
             [g["linkId"] for g in questionnaire["item"]]
         chest = next(i for g in body["item"] for i in g["item"] if i["linkId"] == "chest_pain")
@@ -95,8 +95,11 @@ class TestQuestionnaireResponse:
                 fhir_json(client.get(f"/api/fhir/QuestionnaireResponse/{case.reference}"))
             return len(queries)
 
-        # Both without an alert (whose deliveries get_case loads too), one with more answers.
-        more = make({**ROUTINE, "history_of_cancer": True, "cancer_details": "Skin, 2001"})
+        # Both without an alert (whose deliveries get_case loads too), one with more answers:
+        # a minor fall, which is only reviewed ("soon").
+        more = make({**ROUTINE, "recent_trauma": True, "trauma_mechanism": ["minor_fall_or_knock"],
+                     "trauma_details": "Slipped on the kitchen floor."})
+        assert more.urgency == "soon"
         assert more.answers.count() > make().answers.count()
         assert count(make()) == count(more)
 
@@ -117,11 +120,17 @@ class TestFlagsAndRisk:
             assert flag["period"] == {"start": mapping.instant(case.submitted_at)}
             assert flag["subject"] == {"reference": "#patient"}
             assert flag["contained"][0]["resourceType"] == "Patient"
-            detail, priority = flag["extension"]
+            detail, priority, evidence = flag["extension"]
             assert detail == {"url": mapping.FLAG_DETAIL, "valueReference": {
                 "reference": f"QuestionnaireResponse/{case.reference}"}}
             assert priority["valueCodeableConcept"]["coding"][1]["code"] == rule.tier
-        assert flags[0]["code"]["coding"][0]["code"] == "cardiac_chest_pain"
+            # The evidence: the answers that made the rule fire, as stored with the flag.
+            assert evidence["url"].endswith("/StructureDefinition/screening-evidence")
+            assert [part["extension"][0]["valueString"] for part in evidence["extension"]
+                    if part["url"] == "answer"] == list(rule.evidence)
+        # Most urgent first, then by code: cancer with numbness and chest pain are emergencies.
+        assert [f["code"]["coding"][0]["code"] for f in flags[:2]] == [
+            "cancer_neuro", "cardiac_chest_pain"]
 
     def test_a_routine_intake_has_no_flags(self, clinician):
         body = fhir_json(api(clinician).get("/api/fhir/Flag", {"subject": make().reference}))

@@ -33,7 +33,7 @@ def test_anyone_reads_the_current_version_as_a_valid_r4_questionnaire():
     assert model.get_resource_type() == "Questionnaire"
     assert body["id"] == CURRENT_ID
     assert body["url"] == URL == "http://127.0.0.1:8000/fhir/Questionnaire/upper-back-pain"
-    assert body["version"] == "1"
+    assert body["version"] == "2"
     assert body["status"] == "active"
     assert body["title"] == current_version().title
     assert [group["type"] for group in body["item"]] == ["group"] * len(body["item"])
@@ -85,12 +85,17 @@ def test_ranges_lengths_and_show_conditions_use_the_standard_elements():
 
 
 def test_a_choice_condition_is_an_answer_coding():
+    # As version 2 shipped: the follow-up on meals is shown when "upper_abdomen" is chosen.
+    assert questions(current_questionnaire())["pain_after_meals"]["enableWhen"] == [{
+        "question": "pain_location", "operator": "=",
+        "answerCoding": {"system": f"{URL}/choices/pain_location", "code": "upper_abdomen",
+                         "display": "The top of your tummy, just below your ribs"}}]
     version = create_draft_from(current_version())
     question = version.questions.get(code="trauma_details")
     question.condition_question, question.condition_answer = "pain_onset", "after_injury"
     question.save()
     publish_version(version)
-    items = questions(fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-2")))
+    items = questions(fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-3")))
     assert items["trauma_details"]["enableWhen"] == [{
         "question": "pain_onset", "operator": "=",
         "answerCoding": {"system": f"{URL}/choices/pain_onset", "code": "after_injury",
@@ -100,9 +105,10 @@ def test_a_choice_condition_is_an_answer_coding():
 def test_older_published_versions_are_retired_and_drafts_are_not_served():
     publish_version(create_draft_from(current_version()))
     draft = create_draft_from(current_version())
-    assert fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-1"))["status"] == \
-        "retired"
-    assert fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-2"))["status"] == \
+    for retired in ("upper-back-pain-1", "upper-back-pain-2"):
+        assert fhir_json(api().get(f"/api/fhir/Questionnaire/{retired}"))["status"] == \
+            "retired"
+    assert fhir_json(api().get("/api/fhir/Questionnaire/upper-back-pain-3"))["status"] == \
         "active"
     missing = api().get(f"/api/fhir/Questionnaire/upper-back-pain-{draft.number}")
     assert issues(missing, 404)[0]["code"] == "not-found"
@@ -113,14 +119,14 @@ def test_search_by_url_and_version_is_a_searchset_bundle():
     client = api()
     every = fhir_json(client.get("/api/fhir/Questionnaire", {"url": URL}))
     assert every["type"] == "searchset"
-    assert every["total"] == 2
+    assert every["total"] == 3
     assert [(e["resource"]["version"], e["resource"]["status"]) for e in every["entry"]] == [
-        ("2", "active"), ("1", "retired")]
-    assert every["entry"][1]["fullUrl"] == \
+        ("3", "active"), ("2", "retired"), ("1", "retired")]
+    assert every["entry"][2]["fullUrl"] == \
         "http://testserver/api/fhir/Questionnaire/upper-back-pain-1"
     one = fhir_json(client.get("/api/fhir/Questionnaire", {"url": URL, "version": "1"}))
     assert [e["resource"]["id"] for e in one["entry"]] == ["upper-back-pain-1"]
-    assert fhir_json(client.get("/api/fhir/Questionnaire"))["total"] == 2
+    assert fhir_json(client.get("/api/fhir/Questionnaire"))["total"] == 3
 
 
 @pytest.mark.parametrize("query", [
@@ -156,8 +162,8 @@ def test_slugs_with_underscores_get_valid_ids():
 
     Questionnaire.objects.filter(slug="upper-back-pain").update(slug="upper_back_pain")
     version = current_version("upper_back_pain")
-    assert mapping.questionnaire_id(version) == "upper.back.pain-1"
-    body = fhir_json(api().get("/api/fhir/Questionnaire/upper.back.pain-1"))
+    assert mapping.questionnaire_id(version) == "upper.back.pain-2"
+    body = fhir_json(api().get("/api/fhir/Questionnaire/upper.back.pain-2"))
     assert body["url"].endswith("/Questionnaire/upper_back_pain")
 
 

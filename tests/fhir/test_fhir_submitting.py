@@ -3,16 +3,16 @@ stored exactly like the same answers sent to POST /api/submissions/; bad FHIR is
 OperationOutcome naming what is wrong, never a 500, and stores nothing."""
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from intake.api.views import SubmissionThrottle
 from intake.fhir import mapping
 from intake.models import Answer, Submission
 from intake.selectors import current_version
 from intake.services.questionnaires import create_draft_from, publish_version
+from tests.factories import VIGNETTES, patient_aged
 from tests.fhir.fhir_helpers import (
     FHIR_JSON,
     api,
@@ -28,7 +28,6 @@ from tests.intake.test_answer_validation import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 
-VIGNETTES = json.loads((Path(__file__).parents[1] / "data" / "vignettes.json").read_text())
 URL = mapping.questionnaire_url("upper-back-pain")
 
 
@@ -51,10 +50,12 @@ def accepted(response) -> tuple[dict, Submission]:
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=[v["id"] for v in VIGNETTES])
 def test_each_vignette_is_triaged_as_the_json_api_triages_it(vignette):
     client = api()
-    response = build_response(current_questionnaire(), vignette["answers"], PATIENT)
+    # The case's age on the day of submission (the clinic's date).
+    patient = patient_aged(vignette["age"], timezone.localdate())
+    response = build_response(current_questionnaire(), vignette["answers"], patient)
     body, by_fhir = accepted(post_response(client, response))
 
-    json_response = client.post("/api/submissions/", {"patient": PATIENT,
+    json_response = client.post("/api/submissions/", {"patient": patient,
                                                       "answers": vignette["answers"]},
                                 format="json")
     assert json_response.status_code == 201, json_response.content
@@ -80,7 +81,7 @@ def test_the_answer_names_the_stored_response_and_where_to_read_it(clinician):
     body, submission = accepted(created)
     qr = body["entry"][0]
     assert qr["resource"]["identifier"]["value"] == submission.reference
-    assert qr["resource"]["questionnaire"] == f"{URL}|1"
+    assert qr["resource"]["questionnaire"] == f"{URL}|2"
     location = f"http://testserver/api/fhir/QuestionnaireResponse/{submission.reference}"
     assert created["Location"] == qr["fullUrl"] == location
     assert fhir_json(api(clinician).get(location)) == qr["resource"]
@@ -222,7 +223,7 @@ BAD = {
                               "screens answers to"),
     "no version": (_top(questionnaire=URL), "Name the version answered too"),
     "not our version": (_top(questionnaire=f"{URL}|7"),
-                        "Version 7 is not the current version of the questionnaire (1)"),
+                        "Version 7 is not the current version of the questionnaire (2)"),
     "no questionnaire": (_top(questionnaire=None), "Name the questionnaire answered"),
     # Answers of the wrong shape or type.
     "string for a boolean": (_answer("chest_pain", {"valueString": "no"}),
@@ -348,9 +349,9 @@ def test_an_answer_to_an_older_version_is_refused_once_a_new_one_is_published(go
     publish_version(create_draft_from(current_version()))
     [issue] = issues(post_response(api(), good))
     assert issue["code"] == "business-rule"
-    assert "Version 1 is not the current version of the questionnaire (2)" in \
+    assert "Version 2 is not the current version of the questionnaire (3)" in \
         issue["details"]["text"]
-    good["questionnaire"] = f"{URL}|2"
+    good["questionnaire"] = f"{URL}|3"
     accepted(post_response(api(), good))
 
 

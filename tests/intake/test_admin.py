@@ -26,15 +26,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def version_1():
-    """Version 1 of the upper back pain intake, published by the data migration."""
-    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
+def current():
+    """Version 2 of the upper back pain intake, published (and current) by the data
+    migrations."""
+    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
 
 
 @pytest.fixture
-def draft(version_1):
-    """Version 2: a draft copied from version 1, so it is valid as it stands."""
-    return create_draft_from(version_1)
+def draft(current):
+    """Version 3: a draft copied from version 2, so it is valid as it stands."""
+    return create_draft_from(current)
 
 
 def url(name, *args):
@@ -145,18 +146,18 @@ REGISTERED = [
 ]
 
 
-def an_object_of(model, version_1, draft):
+def an_object_of(model, current, draft):
     return {
-        Questionnaire: version_1.questionnaire,
+        Questionnaire: current.questionnaire,
         QuestionnaireVersion: draft,
         Question: draft.questions.get(code="pain_onset"),
     }.get(model) or model.objects.first()
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
-def test_every_admin_page_renders(admin_client, model, version_1, draft):
+def test_every_admin_page_renders(admin_client, model, current, draft):
     opts = model._meta
-    obj = an_object_of(model, version_1, draft)
+    obj = an_object_of(model, current, draft)
     assert obj is not None, f"no {opts.label} to open"
     for page in (
         url(f"{opts.app_label}_{opts.model_name}_changelist"),
@@ -167,17 +168,17 @@ def test_every_admin_page_renders(admin_client, model, version_1, draft):
         assert response.status_code == 200, page
 
 
-def test_published_version_pages_render(admin_client, version_1):
-    question = version_1.questions.get(code="pain_onset")
-    for page in (version_url(version_1), question_url(question),
-                 version_url(version_1, "preview")):
+def test_published_version_pages_render(admin_client, current):
+    question = current.questions.get(code="pain_onset")
+    for page in (version_url(current), question_url(question),
+                 version_url(current, "preview")):
         assert admin_client.get(page).status_code == 200, page
 
 
-def test_questionnaire_page_lists_its_versions_with_links(admin_client, version_1, draft):
-    response = admin_client.get(url("intake_questionnaire_change", version_1.questionnaire.pk))
+def test_questionnaire_page_lists_its_versions_with_links(admin_client, current, draft):
+    response = admin_client.get(url("intake_questionnaire_change", current.questionnaire.pk))
     html = response.content.decode()
-    assert f'href="{version_url(version_1)}"' in html
+    assert f'href="{version_url(current)}"' in html
     assert f'href="{version_url(draft)}"' in html
 
 
@@ -188,9 +189,9 @@ def test_version_page_offers_preview_publish_and_new_draft(admin_client, draft):
     assert f'action="{version_url(draft, "new_draft")}"' in html
 
 
-def test_adding_a_version_numbers_it_and_goes_on_to_its_page(admin_client, version_1, draft):
+def test_adding_a_version_numbers_it_and_goes_on_to_its_page(admin_client, current, draft):
     response = admin_client.get(url("intake_questionnaireversion_add"),
-                                {"questionnaire": version_1.questionnaire.pk})
+                                {"questionnaire": current.questionnaire.pk})
     data = form_data(response)
     data.update({"title": "Shorter form", "introduction": "Just a few questions."})
     data[f"{inline_prefix(response, Section)}-0-title"] = "About your pain"
@@ -198,7 +199,7 @@ def test_adding_a_version_numbers_it_and_goes_on_to_its_page(admin_client, versi
     created = QuestionnaireVersion.objects.get(title="Shorter form")
     assert response.status_code == 302
     assert response["Location"] == version_url(created)
-    assert created.number == 3
+    assert created.number == 4
     assert created.status == QuestionnaireVersion.Status.DRAFT
     assert list(created.sections.values_list("title", flat=True)) == ["About your pain"]
 
@@ -220,7 +221,7 @@ def test_publish_button_publishes_a_valid_draft(admin_client, draft):
     assert response["Location"] == version_url(draft)
     draft.refresh_from_db()
     assert draft.status == QuestionnaireVersion.Status.PUBLISHED
-    assert any("Published version 2" in message for message in messages_of(response))
+    assert any("Published version 3" in message for message in messages_of(response))
 
 
 def test_publish_button_refuses_an_invalid_draft_and_shows_every_problem(admin_client, draft):
@@ -251,7 +252,7 @@ def test_publish_action_on_the_list_publishes_valid_drafts(admin_client, draft):
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.is_published
-    assert any("Published version 2" in message for message in messages_of(response))
+    assert any("Published version 3" in message for message in messages_of(response))
 
 
 def test_publish_action_refuses_an_invalid_draft_with_the_problem(admin_client, draft):
@@ -265,8 +266,8 @@ def test_publish_action_refuses_an_invalid_draft_with_the_problem(admin_client, 
         response.content.decode()
 
 
-def test_publishing_a_published_version_is_refused(admin_client, version_1):
-    response = admin_client.post(version_url(version_1, "publish"))
+def test_publishing_a_published_version_is_refused(admin_client, current):
+    response = admin_client.post(version_url(current, "publish"))
     assert response.status_code == 302
     assert any("already published" in message for message in messages_of(response))
 
@@ -280,7 +281,7 @@ def test_someone_who_may_only_view_cannot_publish_or_copy(questionnaire_viewer_c
     assert questionnaire_viewer_client.post(version_url(draft, "new_draft")).status_code == 403
     draft.refresh_from_db()
     assert not draft.is_published
-    assert draft.questionnaire.versions.count() == 2
+    assert draft.questionnaire.versions.count() == 3
 
 
 # --- New drafts ------------------------------------------------------------------------------
@@ -299,45 +300,47 @@ def shape(version):
     ]
 
 
-def test_new_draft_button_copies_the_version_and_opens_it(admin_client, version_1):
-    response = admin_client.post(version_url(version_1, "new_draft"))
-    new_draft = QuestionnaireVersion.objects.get(questionnaire=version_1.questionnaire, number=2)
+def test_new_draft_button_copies_the_version_and_opens_it(admin_client, current):
+    response = admin_client.post(version_url(current, "new_draft"))
+    new_draft = QuestionnaireVersion.objects.get(questionnaire=current.questionnaire,
+                                                 number=3)
     assert response.status_code == 302
     assert response["Location"] == version_url(new_draft)
     assert new_draft.status == QuestionnaireVersion.Status.DRAFT
-    assert new_draft.based_on == version_1
-    assert shape(new_draft) == shape(version_1)
+    assert new_draft.based_on == current
+    assert shape(new_draft) == shape(current)
 
 
-def test_new_draft_button_needs_a_post(admin_client, version_1):
-    assert admin_client.get(version_url(version_1, "new_draft")).status_code == 405
-    assert version_1.questionnaire.versions.count() == 1
+def test_new_draft_button_needs_a_post(admin_client, current):
+    assert admin_client.get(version_url(current, "new_draft")).status_code == 405
+    assert current.questionnaire.versions.count() == 2
 
 
-def test_new_draft_action_copies_the_version_and_opens_it(admin_client, version_1, draft):
+def test_new_draft_action_copies_the_version_and_opens_it(admin_client, current, draft):
     response = admin_client.post(url("intake_questionnaireversion_changelist"), {
-        "action": "new_draft_from_selected", "_selected_action": [version_1.pk],
+        "action": "new_draft_from_selected", "_selected_action": [current.pk],
     })
-    new_draft = QuestionnaireVersion.objects.get(questionnaire=version_1.questionnaire, number=3)
+    new_draft = QuestionnaireVersion.objects.get(questionnaire=current.questionnaire,
+                                                 number=4)
     assert response["Location"] == version_url(new_draft)
-    assert shape(new_draft) == shape(version_1)
+    assert shape(new_draft) == shape(current)
 
 
 # --- Published versions are view-only --------------------------------------------------------
 
 
-def test_published_version_page_has_nothing_to_edit(admin_client, version_1):
-    response = admin_client.get(version_url(version_1))
+def test_published_version_page_has_nothing_to_edit(admin_client, current):
+    response = admin_client.get(version_url(current))
     html = response.content.decode()
     assert_view_only(response)
     assert "chest_pain" in html, "the questions are still shown"
-    assert version_url(version_1, "delete") not in html
-    assert version_url(version_1, "publish") not in html
+    assert version_url(current, "delete") not in html
+    assert version_url(current, "publish") not in html
     assert "New draft from this version" in html
 
 
-def test_published_question_page_has_nothing_to_edit(admin_client, version_1):
-    question = version_1.questions.get(code="pain_onset")
+def test_published_question_page_has_nothing_to_edit(admin_client, current):
+    question = current.questions.get(code="pain_onset")
     response = admin_client.get(question_url(question))
     html = response.content.decode()
     assert_view_only(response)
@@ -345,24 +348,24 @@ def test_published_question_page_has_nothing_to_edit(admin_client, version_1):
     assert url("intake_question_delete", question.pk) not in html
 
 
-def test_posting_to_a_published_version_changes_nothing(admin_client, version_1, draft):
+def test_posting_to_a_published_version_changes_nothing(admin_client, current, draft):
     # The page of a draft, posted to the published version with every field changed.
     response = admin_client.get(version_url(draft))
     data = form_data(response)
     data["title"] = "Changed"
     prefix = inline_prefix(response, Question)
     data[f"{prefix}-0-text"] = "Changed"
-    before = shape(version_1)
-    response = admin_client.post(version_url(version_1), data)
+    before = shape(current)
+    response = admin_client.post(version_url(current), data)
     assert response.status_code == 302
     assert any("is published and cannot be changed" in m for m in messages_of(response))
-    version_1.refresh_from_db()
-    assert version_1.title != "Changed"
-    assert shape(version_1) == before
+    current.refresh_from_db()
+    assert current.title != "Changed"
+    assert shape(current) == before
 
 
-def test_posting_to_a_published_question_changes_nothing(admin_client, version_1):
-    question = version_1.questions.get(code="pain_onset")
+def test_posting_to_a_published_question_changes_nothing(admin_client, current):
+    question = current.questions.get(code="pain_onset")
     response = admin_client.post(question_url(question), {
         "section": question.section_id, "code": "pain_onset", "text": "Changed",
         "type": "single_choice",
@@ -373,13 +376,13 @@ def test_posting_to_a_published_question_changes_nothing(admin_client, version_1
     assert question.text != "Changed"
 
 
-def test_published_versions_cannot_be_deleted(admin_client, version_1, draft):
-    assert admin_client.post(version_url(version_1, "delete"), {"post": "yes"}).status_code == 403
+def test_published_versions_cannot_be_deleted(admin_client, current, draft):
+    assert admin_client.post(version_url(current, "delete"), {"post": "yes"}).status_code == 403
     response = admin_client.post(url("intake_questionnaireversion_changelist"), {
-        "action": "delete_selected", "_selected_action": [version_1.pk, draft.pk],
+        "action": "delete_selected", "_selected_action": [current.pk, draft.pk],
         "post": "yes",
     })
-    assert QuestionnaireVersion.objects.filter(pk__in=[version_1.pk, draft.pk]).count() == 2
+    assert QuestionnaireVersion.objects.filter(pk__in=[current.pk, draft.pk]).count() == 2
     assert any("Nothing was deleted" in message for message in messages_of(response))
 
 
@@ -394,8 +397,8 @@ def test_drafts_can_be_deleted_from_the_list(admin_client, draft):
     assert not QuestionnaireVersion.objects.filter(pk=draft.pk).exists()
 
 
-def test_questions_of_published_versions_cannot_be_deleted_from_the_list(admin_client, version_1):
-    question = version_1.questions.get(code="jaundice")
+def test_questions_of_published_versions_cannot_be_deleted_from_the_list(admin_client, current):
+    question = current.questions.get(code="jaundice")
     response = admin_client.post(url("intake_question_changelist"), {
         "action": "delete_selected", "_selected_action": [question.pk], "post": "yes",
     })
@@ -626,7 +629,7 @@ def test_changing_the_type_of_a_question_others_depend_on_is_refused(admin_clien
     data["max_length"] = "100"
     response = admin_client.post(question_url(question), data)
     assert response.status_code == 200
-    assert "Question “trauma_details” is shown only on an answer to this one" in \
+    assert "Question “trauma_mechanism” is shown only on an answer to this one" in \
         response.context["adminform"].form.errors["type"][0]
 
 
@@ -657,7 +660,7 @@ def test_a_new_question_takes_the_version_of_its_section(admin_client, draft):
     assert list(question.choices.values_list("value", flat=True)) == ["well", "badly"]
 
 
-def test_published_sections_are_not_offered_for_new_questions(admin_client, version_1, draft):
+def test_published_sections_are_not_offered_for_new_questions(admin_client, current, draft):
     response = admin_client.get(url("intake_question_add"))
     offered = set(response.context["adminform"].form.fields["section"].queryset)
     assert offered == set(draft.sections.all())
@@ -760,9 +763,9 @@ def test_preview_loads_the_version_in_a_fixed_number_of_queries(
 
 
 def test_version_pages_load_in_a_fixed_number_of_queries(
-    admin_client, version_1, draft, django_assert_max_num_queries
+    admin_client, current, draft, django_assert_max_num_queries
 ):
-    for version in (version_1, draft):
+    for version in (current, draft):
         admin_client.get(version_url(version))
         with django_assert_max_num_queries(12):
             admin_client.get(version_url(version))
@@ -779,8 +782,8 @@ def controls(html, code) -> list[str]:
     return re.findall(rf'<(?:input|textarea)\b[^>]*name="{code}"[^>]*>', html)
 
 
-def test_partial_labels_every_control_and_marks_required_in_words(version_1):
-    html = render_questions(version_1)
+def test_partial_labels_every_control_and_marks_required_in_words(current):
+    html = render_questions(current)
     assert "<form" not in html and "submit" not in html
     for control_id in re.findall(r'<(?:input|textarea)\b[^>]*\bid="([^"]+)"', html):
         assert f'<label for="{control_id}">' in html, control_id
@@ -802,8 +805,8 @@ def test_partial_says_which_choice_a_conditional_question_waits_for(draft):
     assert 'aria-describedby="condition-trauma_details"' in html
 
 
-def test_partial_keeps_submitted_answers(version_1):
-    html = render_questions(version_1, values={
+def test_partial_keeps_submitted_answers(current):
+    html = render_questions(current, values={
         "chest_pain": "true", "pain_onset": "after_injury",
         "pain_location": ["neck", "upper_back"], "pain_severity": "7",
         "other_information": "Sore <b>all</b> day",
@@ -819,8 +822,8 @@ def test_partial_keeps_submitted_answers(version_1):
     assert "Sore &lt;b&gt;all&lt;/b&gt; day</textarea>" in html
 
 
-def test_partial_shows_errors_beside_the_field(version_1):
-    html = render_questions(version_1, errors={"pain_severity": ["Choose a number from 0 to 10."],
+def test_partial_shows_errors_beside_the_field(current):
+    html = render_questions(current, errors={"pain_severity": ["Choose a number from 0 to 10."],
                                                "chest_pain": ["Answer yes or no."]})
     assert '<span class="error-message" id="error-pain_severity">Choose a number from 0 to 10.' \
         in html

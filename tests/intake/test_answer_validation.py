@@ -7,21 +7,13 @@ import pytest
 from intake.selectors import current_version
 from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
+from tests.factories import routine_answers
 
 pytestmark = pytest.mark.django_db
 
-ROUTINE = {
-    "pain_location": ["between_shoulder_blades"], "pain_duration": "1_to_3_weeks",
-    "pain_severity": 4, "pain_onset": "after_strain", "pain_worsening": False,
-    "pain_limits_activity": False, "pain_with_exertion": False, "pain_character": ["aching"],
-    "pain_worse_with_movement": True, "pain_radiates_to": ["none"],
-    "numbness_tingling": ["none"], "weakness_or_clumsiness": False,
-    "bladder_bowel_control": False, "chest_pain": False, "breathing_difficulty": False,
-    "associated_symptoms": ["none"], "fever_chills": False, "night_sweats": False,
-    "unexplained_weight_loss": False, "urinary_symptoms": False, "jaundice": False,
-    "sex": "male", "history_of_cancer": False, "recent_trauma": False,
-    "treatments_tried": ["rest"], "daily_posture": "desk_sitting", "stress_level": 5,
-}
+# The current version's answers of vignette v2-01 (ordinary mechanical pain; nothing fires):
+# the valid answer set every intake test starts from.
+ROUTINE = routine_answers()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def form_data(answers=ROUTINE, patient=PATIENT, **extra):
             data[code] = value
         else:
             data[code] = str(value)
-    return {"version": "1", "form_token": "token-1", **data, **extra}
+    return {"version": "2", "form_token": "token-1", **data, **extra}
 
 
 def test_the_form_shows_every_question_with_labels(client):
@@ -112,12 +112,12 @@ def test_a_form_opened_before_a_new_version_is_shown_again_with_answers_kept(cli
     from intake.models import QuestionnaireVersion
     from intake.services.questionnaires import create_draft_from, publish_version
 
-    publish_version(create_draft_from(QuestionnaireVersion.objects.get(number=1)))
-    response = client.post("/", form_data())  # the patient saw version 1
+    publish_version(create_draft_from(QuestionnaireVersion.objects.get(number=2)))
+    response = client.post("/", form_data())  # the patient saw version 2
     assert response.status_code == 200
     html = response.content.decode()
     assert "We have updated this form since you opened it" in html
-    assert 'name="version" value="2"' in html
+    assert 'name="version" value="3"' in html
     assert 'value="Ada Example"' in html
     assert not Submission.objects.exists()
-    assert client.post("/", form_data(version="2")).status_code == 302
+    assert client.post("/", form_data(version="3")).status_code == 302

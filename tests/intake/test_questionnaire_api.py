@@ -1,7 +1,9 @@
-"""GET /api/questionnaires/current/ serves version 1 exactly as the question bank specifies.
+"""GET /api/questionnaires/current/ serves version 2 exactly as the question bank specifies,
+and version 1 stays stored exactly as its question bank specified it.
 
-The expected questionnaire is read from a copy of shared/clinical/question-bank.md (the public
-contract), not restated here, so the test fails if either drifts from the other.
+The expected questionnaires are read from copies of shared/clinical/question-bank-v2.md and
+question-bank.md (the public contract), not restated here, so the test fails if either drifts
+from the other.
 """
 
 import re
@@ -9,30 +11,39 @@ from pathlib import Path
 
 import pytest
 
-QUESTION_BANK = Path(__file__).parent.parent / "data" / "question-bank.md"
-ROW = re.compile(r"^\| `(?P<code>[a-z_0-9]+)` \| (?P<type>[a-z_]+)(?: \((?P<length>\d+)\))? \| "
-                 r"(?P<required>yes|no) \|(?P<spec>[^|]*)\|")
+DATA = Path(__file__).parent.parent / "data"
+QUESTION_BANK = DATA / "question-bank-v2.md"
+QUESTION_BANK_V1 = DATA / "question-bank.md"
+ROW = re.compile(r"^\| (?:\*\*New\*\* )?`(?P<code>[a-z_0-9]+)` \| (?P<type>[a-z_]+)"
+                 r"(?: \((?P<length>\d+)\))? \| (?P<required>yes|no) \|(?P<spec>[^|]*)\|")
+SHOWN_WHEN_TRUE = re.compile(r"shown only when `([a-z_]+)` is true")
+SHOWN_WHEN_CHOSEN = re.compile(r"shown only when `([a-z_0-9]+)` is in `([a-z_]+)`")
 
 
-def question_bank() -> dict[str, dict]:
+def question_bank(path=QUESTION_BANK) -> dict[str, dict]:
     questions = {}
-    for line in QUESTION_BANK.read_text().splitlines():
+    for line in path.read_text().splitlines():
         match = ROW.match(line)
         if not match:
             continue
         spec = match["spec"].strip()
+        # A follow-up's choices come after its show-condition ("shown only when ... is true:").
+        choices = re.sub(r"^shown only when [^:]*:?", "", spec)
         entry = {
             "type": match["type"],
             "required": match["required"] == "yes",
             "max_length": int(match["length"]) if match["length"] else None,
-            "choices": re.findall(r"`([a-z_0-9]+)`", spec) if "choice" in match["type"] else [],
+            "choices": re.findall(r"`([a-z_0-9]+)`", choices) if "choice" in match["type"]
+            else [],
             "range": None,
             "enable_when": None,
         }
         if range_ := re.fullmatch(r"(\d+)\.\.(\d+)", spec):
             entry["range"] = (int(range_[1]), int(range_[2]))
-        if condition := re.search(r"shown only when `([a-z_]+)` is true", spec):
+        if condition := SHOWN_WHEN_TRUE.search(spec):
             entry["enable_when"] = {"question": condition[1], "answer": True}
+        elif condition := SHOWN_WHEN_CHOSEN.search(spec):
+            entry["enable_when"] = {"question": condition[2], "answer": condition[1]}
         questions[match["code"]] = entry
     return questions
 
@@ -49,17 +60,25 @@ def served(client):
 
 def test_question_bank_copy_is_parsed():
     bank = question_bank()
-    assert len(bank) == 30
+    assert len(bank) == 44
     assert bank["pain_radiates_to"]["choices"] == [
         "none", "neck", "jaw", "left_arm", "right_arm", "chest", "legs"]
     assert bank["cancer_details"]["enable_when"] == {"question": "history_of_cancer",
                                                     "answer": True}
+    assert bank["weakness_details"]["choices"] == [
+        "one_side_sudden", "both_legs", "walking_difficulty", "one_arm_or_hand", "one_leg",
+        "clumsy_hands"]
+    assert bank["pain_after_meals"]["enable_when"] == {"question": "pain_location",
+                                                       "answer": "upper_abdomen"}
+    assert bank["pain_location"]["choices"][-1] == "upper_abdomen"
+    assert "pain_with_exertion" not in bank
+    assert len(question_bank(QUESTION_BANK_V1)) == 30
 
 
 @pytest.mark.django_db
-def test_current_questionnaire_is_version_1_of_the_question_bank(served):
+def test_current_questionnaire_is_version_2_of_the_question_bank(served):
     body, questions = served
-    assert body["version"] == 1
+    assert body["version"] == 2
     assert body["questionnaire"] == "upper-back-pain"
     assert body["title"]
     bank = question_bank()
@@ -77,6 +96,27 @@ def test_current_questionnaire_is_version_1_of_the_question_bank(served):
             assert question["min"] is None and question["max"] is None, code
         assert question["max_length"] == expected["max_length"], code
         assert question["enable_when"] == expected["enable_when"], code
+
+
+@pytest.mark.django_db
+def test_version_1_stays_stored_as_its_question_bank_specified():
+    """The submissions made on version 1 keep the version they were made on, unchanged."""
+    from intake.models import QuestionnaireVersion
+
+    version_1 = QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
+    stored = {
+        q.code: (q.type, q.required, [c.value for c in q.choices.all()], q.max_length,
+                 q.condition_question or None)
+        for q in version_1.questions.order_by("section__position", "position")
+    }
+    assert version_1.is_published
+    assert stored == {
+        code: (expected["type"], expected["required"], expected["choices"],
+               expected["max_length"],
+               expected["enable_when"] and expected["enable_when"]["question"])
+        for code, expected in question_bank(QUESTION_BANK_V1).items()
+    }
+    assert list(stored) == list(question_bank(QUESTION_BANK_V1))
 
 
 @pytest.mark.django_db

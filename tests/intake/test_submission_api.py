@@ -6,6 +6,7 @@ import pytest
 
 from intake.models import Answer, IdempotencyRecord, Submission
 from intake.references import PATTERN as REFERENCE_PATTERN
+from tests.factories import routine_answers_v1
 from tests.intake.test_answer_validation import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def test_a_routine_intake_is_stored_and_answered(client):
     assert "appointment" in body["advice"]
     submission = Submission.objects.get(reference=body["reference"])
     assert submission.full_name == "Ada Example"
-    assert submission.questionnaire_version.number == 1
+    assert submission.questionnaire_version.number == 2
     assert {a.question_code: a.value for a in submission.answers.all()} == ROUTINE
 
 
@@ -56,7 +57,7 @@ def test_answers_keep_the_question_text_as_shown(client):
     reference = post(client, {"patient": PATIENT, "answers": ROUTINE}).json()["reference"]
     answer = Answer.objects.get(submission__reference=reference, question_code="chest_pain")
     assert answer.question_text == answer.question.text
-    assert answer.question.version.number == 1
+    assert answer.question.version.number == 2
 
 
 class TestBadInput:
@@ -140,14 +141,25 @@ class TestBadInput:
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
 
-    @pytest.mark.parametrize("version", [2, 0, "1", True, None])
-    def test_an_unpublished_or_malformed_version_is_refused(self, client, version):
+    @pytest.mark.parametrize("version", [1, 3, 0, "2", True, None])
+    def test_an_old_unpublished_or_malformed_version_is_refused(self, client, version):
         response = post(client, {"patient": PATIENT, "answers": ROUTINE, "version": version})
         if version is None:
             assert response.status_code == 201
         else:
             assert response.status_code == 400
             assert "version" in response.json()
+
+    def test_version_1_answers_get_the_version_error(self, client):
+        """A client still sending version 1 answers once version 2 is current is told to fetch
+        the current version, and nothing is stored."""
+        response = post(client, {"patient": PATIENT, "answers": routine_answers_v1(),
+                                 "version": 1})
+        assert response.status_code == 400
+        assert response.json()["version"] == [
+            "Version 1 is not the current version of the questionnaire (2); fetch "
+            "/api/questionnaires/current/ and answer that."]
+        assert nothing_stored()
 
 
 class TestIdempotency:

@@ -21,6 +21,12 @@ def version_1():
     return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=1)
 
 
+@pytest.fixture
+def current():
+    """Version 2, which migrate publishes as the current version."""
+    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
+
+
 def shape(version):
     """Everything a patient sees of a version, without ids."""
     return [
@@ -34,59 +40,62 @@ def shape(version):
     ]
 
 
-def test_migrate_publishes_version_1(version_1):
+def test_migrate_publishes_version_2_and_keeps_version_1(current, version_1):
+    assert current.is_published
+    assert current.published_at is not None
+    assert current_version() == current
+    assert current.questions.count() == 44
+    # Version 1 stays published, as it was, for the submissions made on it.
     assert version_1.is_published
-    assert version_1.published_at is not None
-    assert current_version() == version_1
     assert version_1.questions.count() == 30
 
 
 class TestPublishedVersionCannotChange:
-    def test_question_text(self, version_1):
-        question = version_1.questions.get(code="chest_pain")
+    def test_question_text(self, current):
+        question = current.questions.get(code="chest_pain")
         question.text = "Changed?"
         with pytest.raises(PublishedVersionError):
             question.save()
-        assert version_1.questions.get(code="chest_pain").text != "Changed?"
+        assert current.questions.get(code="chest_pain").text != "Changed?"
 
-    def test_version_title(self, version_1):
-        version_1.title = "Changed"
+    def test_version_title(self, current):
+        current.title = "Changed"
         with pytest.raises(PublishedVersionError):
-            version_1.save()
+            current.save()
 
-    def test_choice_label(self, version_1):
-        choice = Choice.objects.get(question__version=version_1, value="jaw")
+    def test_choice_label(self, current):
+        choice = Choice.objects.get(question__version=current, value="jaw")
         choice.label = "Changed"
         with pytest.raises(PublishedVersionError):
             choice.save()
 
-    def test_new_question(self, version_1):
+    def test_new_question(self, current):
         with pytest.raises(PublishedVersionError):
-            Question.objects.create(version=version_1, section=version_1.sections.first(),
+            Question.objects.create(version=current, section=current.sections.first(),
                                     code="new_question", text="New?", type="boolean")
 
-    def test_new_section(self, version_1):
+    def test_new_section(self, current):
         with pytest.raises(PublishedVersionError):
-            Section.objects.create(version=version_1, title="New")
+            Section.objects.create(version=current, title="New")
 
-    def test_deletes(self, version_1):
+    def test_deletes(self, current):
         with pytest.raises(PublishedVersionError):
-            version_1.questions.get(code="jaundice").delete()
+            current.questions.get(code="jaundice").delete()
         with pytest.raises(PublishedVersionError):
-            version_1.delete()
-        assert version_1.questions.filter(code="jaundice").exists()
+            current.delete()
+        assert current.questions.filter(code="jaundice").exists()
 
-    def test_bulk_update_and_delete(self, version_1):
+    def test_bulk_update_and_delete(self, current):
         with pytest.raises(PublishedVersionError):
-            Question.objects.filter(version=version_1).update(text="bulk")
+            Question.objects.filter(version=current).update(text="bulk")
         with pytest.raises(PublishedVersionError):
-            Choice.objects.filter(question__version=version_1).delete()
+            Choice.objects.filter(question__version=current).delete()
         with pytest.raises(PublishedVersionError):
-            QuestionnaireVersion.objects.filter(pk=version_1.pk).update(title="bulk")
-        assert not version_1.questions.filter(text="bulk").exists()
+            QuestionnaireVersion.objects.filter(pk=current.pk).update(title="bulk")
+        assert not current.questions.filter(text="bulk").exists()
 
-    def test_stale_draft_instance_cannot_be_saved_after_publishing(self, version_1):
-        draft = create_draft_from(version_1)
+    def test_stale_draft_instance_cannot_be_saved_after_publishing(self, current):
+        draft = create_draft_from(current)
         stale_question = draft.questions.get(code="chest_pain")
         publish_version(draft)
         stale_question.text = "Sneaky edit"
@@ -94,40 +103,40 @@ class TestPublishedVersionCannotChange:
             stale_question.save()
 
 
-def test_new_draft_copies_the_version(version_1):
-    draft = create_draft_from(version_1)
-    assert draft.number == 2
+def test_new_draft_copies_the_version(current):
+    draft = create_draft_from(current)
+    assert draft.number == 3
     assert draft.status == QuestionnaireVersion.Status.DRAFT
-    assert draft.based_on == version_1
-    assert shape(draft) == shape(version_1)
+    assert draft.based_on == current
+    assert shape(draft) == shape(current)
     assert not set(draft.questions.values_list("pk", flat=True)) & set(
-        version_1.questions.values_list("pk", flat=True))
-    assert current_version() == version_1, "a draft is not served to patients"
+        current.questions.values_list("pk", flat=True))
+    assert current_version() == current, "a draft is not served to patients"
 
 
-def test_drafts_can_be_edited_and_published(version_1):
-    draft = create_draft_from(version_1)
+def test_drafts_can_be_edited_and_published(current):
+    draft = create_draft_from(current)
     question = draft.questions.get(code="chest_pain")
     question.text = "Do you have any chest pain or tightness?"
     question.save()
     published = publish_version(draft)
     assert published.is_published
     assert current_version() == draft
-    assert version_1.questions.get(code="chest_pain").text != question.text
+    assert current.questions.get(code="chest_pain").text != question.text
 
 
-def test_draft_numbers_follow_the_latest_version(version_1):
-    assert create_draft_from(version_1).number == 2
-    assert create_draft_from(version_1).number == 3
+def test_draft_numbers_follow_the_latest_version(current):
+    assert create_draft_from(current).number == 3
+    assert create_draft_from(current).number == 4
 
 
-def test_publishing_twice_is_refused(version_1):
+def test_publishing_twice_is_refused(current):
     with pytest.raises(ValidationError, match="already published"):
-        publish_version(version_1)
+        publish_version(current)
 
 
-def test_publish_names_every_problem(version_1):
-    draft = create_draft_from(version_1)
+def test_publish_names_every_problem(current):
+    draft = create_draft_from(current)
     draft.questions.filter(code="stress_level").update(min_value=9, max_value=2)
     draft.questions.filter(code="cancer_details").update(condition_question="no_such_code")
     draft.questions.filter(code="trauma_details").update(required=True)
@@ -143,32 +152,32 @@ def test_publish_names_every_problem(version_1):
     assert draft.status == QuestionnaireVersion.Status.DRAFT
 
 
-def test_publish_refuses_a_condition_on_a_value_not_offered(version_1):
-    draft = create_draft_from(version_1)
+def test_publish_refuses_a_condition_on_a_value_not_offered(current):
+    draft = create_draft_from(current)
     draft.questions.filter(code="cancer_details").update(
         condition_question="pain_onset", condition_answer="suddenly")
     with pytest.raises(ValidationError, match="“suddenly” is not a choice of “pain_onset”"):
         publish_version(draft)
 
 
-def test_publish_refuses_a_choice_question_without_choices(version_1):
-    draft = create_draft_from(version_1)
+def test_publish_refuses_a_choice_question_without_choices(current):
+    draft = create_draft_from(current)
     Choice.objects.filter(question__version=draft, question__code="sex").delete()
     with pytest.raises(ValidationError, match=r"sex .*at least two choices"):
         publish_version(draft)
 
 
-def test_duplicate_code_is_refused_by_the_database(version_1):
-    draft = create_draft_from(version_1)
+def test_duplicate_code_is_refused_by_the_database(current):
+    draft = create_draft_from(current)
     duplicate = Question(version=draft, section=draft.sections.first(), code="chest_pain",
                          text="Again?", type="boolean")
     with pytest.raises(ValidationError, match="already uses this code"):
         duplicate.full_clean()
 
 
-def test_every_question_and_choice_of_version_1_passes_model_validation(version_1):
+def test_every_question_and_choice_of_version_2_passes_model_validation(current):
     """What migrate publishes must be editable in the admin once copied to a draft."""
-    draft = create_draft_from(version_1)
+    draft = create_draft_from(current)
     for question in draft.questions.all():
         question.full_clean()
         for choice in question.choices.all():

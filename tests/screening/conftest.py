@@ -4,7 +4,6 @@ submission service does."""
 
 import datetime
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,8 @@ from clinic.models import Clinic
 from intake.models import Answer, Question, QuestionnaireVersion, Submission
 from screening import services
 from screening.models import RuleSet
+from tests import factories
+from tests.factories import date_of_birth_for
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SLUG = "upper-back-pain"
@@ -28,6 +29,18 @@ def version_1(db) -> QuestionnaireVersion:
 @pytest.fixture
 def default_rule_set(db) -> RuleSet:
     return RuleSet.objects.get(questionnaire__slug=SLUG, version=1)
+
+
+@pytest.fixture
+def current_version(db) -> QuestionnaireVersion:
+    """The questionnaire version patients answer now (version 2, published by migrate)."""
+    return QuestionnaireVersion.objects.get(questionnaire__slug=SLUG, number=2)
+
+
+@pytest.fixture
+def current_rule_set(db) -> RuleSet:
+    """The rule set migrate made active for the current questionnaire version (version 2)."""
+    return RuleSet.objects.get(questionnaire__slug=SLUG, version=2)
 
 
 @pytest.fixture(autouse=True)
@@ -167,28 +180,32 @@ def default_setup(django_db_setup, django_db_blocker) -> DefaultSetup:
 
 
 @pytest.fixture
-def submit(db, version_1):
+def submit(db, current_version):
     """``submit(answers)`` screens the answers with the active rule set and stores the
-    submission, its answers and its flags, as ``intake.services.submissions`` does."""
+    submission, its answers and its flags, as ``intake.services.submissions`` does.  Answers
+    are to the current version unless ``version=`` says otherwise; the patient is 40 on the
+    submission date unless ``age=`` says otherwise."""
     clinic = Clinic.objects.get(is_default=True)
-    questions = {q.code: q for q in version_1.questions.all()}
     numbers = itertools.count(1)
     start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
 
-    def store(answers: dict, *, version=version_1) -> Submission:
+    def store(answers: dict, *, version=current_version, age: int = 40) -> Submission:
+        questions = {q.code: q for q in version.questions.all()}
         number = next(numbers)
-        result = services.screen_answers(version, answers)
-        submission = Submission.objects.create(
+        submitted_at = start + datetime.timedelta(minutes=number)
+        submission = Submission(
             reference=f"T{number:05d}",
             clinic=clinic,
             questionnaire_version=version,
             full_name=f"Test Patient {number}",
-            date_of_birth=datetime.date(1970, 1, 1),
+            date_of_birth=date_of_birth_for(age, submitted_at.date()),
             phone="+44 7700 900000",
-            submitted_at=start + datetime.timedelta(minutes=number),
-            urgency=result.urgency,
-            screening_failed=result.failed,
+            submitted_at=submitted_at,
         )
+        result = services.screen_answers(version, answers, services.facts_of(submission))
+        submission.urgency = result.urgency
+        submission.screening_failed = result.failed
+        submission.save()
         Answer.objects.bulk_create(
             Answer(submission=submission, question=questions[code], question_code=code,
                    question_text=questions[code].text, value=value)
@@ -202,6 +219,6 @@ def submit(db, version_1):
 
 @pytest.fixture
 def routine_answers() -> dict:
-    """Vignette d01: an office worker with ordinary mechanical pain; nothing fires."""
-    vignettes = json.loads((DATA / "vignettes.json").read_text())
-    return dict(next(v for v in vignettes if v["id"] == "d01")["answers"])
+    """Vignette v2-01 (current version): an office worker with ordinary mechanical pain;
+    nothing fires, whatever the age."""
+    return factories.routine_answers()

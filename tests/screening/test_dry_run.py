@@ -10,7 +10,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def submissions(submit, routine_answers):
-    """Four submissions screened with the default rule set when they were submitted."""
+    """Five submissions to the current version, screened with its active rule set when they
+    were submitted."""
     return {
         "chest": submit({**routine_answers, "chest_pain": True}),  # emergency
         "numbness": submit({**routine_answers, "numbness_tingling": ["arms_hands"]}),  # soon
@@ -20,9 +21,9 @@ def submissions(submit, routine_answers):
     }
 
 
-def test_a_dry_run_reports_tier_changes_and_flags_added_and_removed(default_rule_set,
+def test_a_dry_run_reports_tier_changes_and_flags_added_and_removed(current_rule_set,
                                                                      submissions):
-    draft = create_draft_from(default_rule_set)
+    draft = create_draft_from(current_rule_set)
     Rule.objects.filter(rule_set=draft, code="neuro_numbness").update(tier="urgent")
     Rule.objects.filter(rule_set=draft, code="jaundice").update(tier="soon")
     Rule.objects.filter(rule_set=draft, code="cardiac_chest_pain").update(enabled=False)
@@ -61,24 +62,24 @@ def test_a_dry_run_reports_tier_changes_and_flags_added_and_removed(default_rule
     }
 
 
-def test_the_active_rule_set_reproduces_every_stored_decision(default_rule_set, submissions):
-    report = dry_run(default_rule_set)
+def test_the_active_rule_set_reproduces_every_stored_decision(current_rule_set, submissions):
+    report = dry_run(current_rule_set)
 
     assert report.counts == {UP: 0, DOWN: 0, SAME: 5, FAILED: 0}
     assert not report.changed
 
 
-def test_a_dry_run_screens_only_the_most_recent_n(default_rule_set, submissions):
-    report = dry_run(default_rule_set, limit=2)
+def test_a_dry_run_screens_only_the_most_recent_n(current_rule_set, submissions):
+    report = dry_run(current_rule_set, limit=2)
 
     assert [row.reference for row in report.rows] == [submissions["routine"].reference,
                                                       submissions["stressed"].reference]
 
 
 def test_a_submission_the_rule_set_cannot_screen_is_reported_not_skipped(
-    default_rule_set, submissions
+    current_rule_set, submissions
 ):
-    draft = create_draft_from(default_rule_set)
+    draft = create_draft_from(current_rule_set)
     # Written past validation, as a raw edit could.
     Rule.objects.filter(rule_set=draft, code="fever").update(condition="fever_chils")
 
@@ -88,8 +89,8 @@ def test_a_submission_the_rule_set_cannot_screen_is_reported_not_skipped(
     assert all("Unknown question code “fever_chils”" in row.error for row in report.rows)
 
 
-def test_a_dry_run_with_no_submissions_is_empty(default_rule_set):
-    report = dry_run(default_rule_set)
+def test_a_dry_run_with_no_submissions_is_empty(current_rule_set):
+    report = dry_run(current_rule_set)
 
     assert report.rows == ()
     assert report.counts == {UP: 0, DOWN: 0, SAME: 0, FAILED: 0}

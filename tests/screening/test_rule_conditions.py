@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def schema(version_1):
-    return QuestionSchema.of(version_1)
+def schema(current_version):
+    return QuestionSchema.of(current_version)
 
 
 def refused(text, schema) -> ConditionError:
@@ -126,8 +126,8 @@ def test_unanswered_optional_questions_never_break_a_rule(schema):
 
 
 class TestCheckedWhenSaved:
-    def test_model_validation_puts_the_message_on_the_condition(self, default_rule_set):
-        draft = create_draft_from(default_rule_set)
+    def test_model_validation_puts_the_message_on_the_condition(self, current_rule_set):
+        draft = create_draft_from(current_rule_set)
         rule = Rule(rule_set=draft, code="typo", category="red_flag", tier="soon",
                     condition="'lefft_arm' in pain_radiates_to", explanation="x")
 
@@ -141,8 +141,8 @@ class TestCheckedWhenSaved:
 
 
 class TestCheckedWhenLoaded:
-    def test_compiling_a_rule_set_names_every_bad_rule(self, default_rule_set):
-        draft = create_draft_from(default_rule_set)
+    def test_compiling_a_rule_set_names_every_bad_rule(self, current_rule_set):
+        draft = create_draft_from(current_rule_set)
         # Written past the model's validation, as a bad import or a raw edit could.
         Rule.objects.filter(rule_set=draft, code="cardiac_jaw").update(
             condition="'jaww' in pain_radiates_to"
@@ -156,8 +156,8 @@ class TestCheckedWhenLoaded:
         assert "“jaww” is not a choice of “pain_radiates_to”" in str(caught.value)
         assert "Unknown question code “fever_chils”" in str(caught.value)
 
-    def test_a_switched_off_rule_is_not_compiled(self, default_rule_set):
-        draft = create_draft_from(default_rule_set)
+    def test_a_switched_off_rule_is_not_compiled(self, current_rule_set):
+        draft = create_draft_from(current_rule_set)
         Rule.objects.filter(rule_set=draft, code="fever").update(
             condition="fever_chils", enabled=False
         )
@@ -166,8 +166,8 @@ class TestCheckedWhenLoaded:
 
         assert "fever" not in [rule.code for rule in compiled.rules]
 
-    def test_a_tier_or_category_outside_the_spec_is_refused(self, default_rule_set):
-        draft = create_draft_from(default_rule_set)
+    def test_a_tier_or_category_outside_the_spec_is_refused(self, current_rule_set):
+        draft = create_draft_from(current_rule_set)
         Rule.objects.filter(rule_set=draft, code="fever").update(tier="routine")
 
         with pytest.raises(RuleSetInvalid, match="“routine” is not a tier"):

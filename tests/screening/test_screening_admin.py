@@ -40,21 +40,29 @@ def form_data(response) -> dict:
     return data
 
 
+def rules_formset(response):
+    """The rules' formset on a rule set page (beside the derived values' and the terms')."""
+    return next(inline.formset for inline in response.context["inline_admin_formsets"]
+                if inline.formset.prefix == "rules")
+
+
 def _errors(response):
     context = response.context
+    if context is None:  # not the page again: say what came back instead
+        return response.status_code, response.content[:500]
     return (context["adminform"].form.errors,
-            [f.errors for f in context["inline_admin_formsets"][0].formset.forms if f.errors],
-            context["inline_admin_formsets"][0].formset.non_form_errors())
+            [f.errors for f in rules_formset(response).forms if f.errors],
+            rules_formset(response).non_form_errors())
 
 
 def rule_index(response, code) -> int:
-    forms = response.context["inline_admin_formsets"][0].formset.forms
+    forms = rules_formset(response).forms
     return next(i for i, f in enumerate(forms) if f.instance.code == code)
 
 
 @pytest.fixture
-def draft(default_rule_set):
-    return create_draft_from(default_rule_set)
+def draft(current_rule_set):
+    return create_draft_from(current_rule_set)
 
 
 class TestEditingADraft:
@@ -69,7 +77,7 @@ class TestEditingADraft:
         response = admin_client.post(url("change", draft), data)
 
         assert response.status_code == 200
-        errors = response.context["inline_admin_formsets"][0].formset.forms[index].errors
+        errors = rules_formset(response).forms[index].errors
         assert errors["condition"] == [
             "“jaww” is not a choice of “pain_radiates_to”; it offers none, neck, jaw, "
             "left_arm, right_arm, chest, legs."
@@ -95,10 +103,10 @@ class TestEditingADraft:
         assert admin_user.username in history.content.decode()
 
     def test_a_new_rule_set_gets_the_next_number_and_its_rules_are_checked(
-        self, admin_client, version_1, default_rule_set
+        self, admin_client, current_version, current_rule_set
     ):
         data = {
-            "questionnaire_version": version_1.pk,
+            "questionnaire_version": current_version.pk,
             "notes": "Trial",
             "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0",
             "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000",
@@ -106,54 +114,59 @@ class TestEditingADraft:
             "rules-0-enabled": "on", "rules-0-position": "0",
             "rules-0-condition": "fever_chils", "rules-0-explanation": "fever",
         }
+        for prefix in ("derived_values", "free_text_terms"):  # none of those
+            data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
+                         f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
 
         refused = admin_client.post(url("add"), data)
 
         assert refused.status_code == 200
-        errors = refused.context["inline_admin_formsets"][0].formset.forms[0].errors
+        errors = rules_formset(refused).forms[0].errors
         assert "Unknown question code “fever_chils”" in errors["condition"][0]
-        assert RuleSet.objects.count() == 1
+        # Only the two rule sets migrate made (version 1, retired, and version 2).
+        assert RuleSet.objects.count() == 2
 
         data["rules-0-condition"] = "fever_chills"
         assert admin_client.post(url("add"), data).status_code == 302
-        created = RuleSet.objects.get(version=2)
+        created = RuleSet.objects.get(version=3)
         assert (created.status, created.questionnaire_id) == ("draft",
-                                                              version_1.questionnaire_id)
+                                                              current_version.questionnaire_id)
         assert [r.code for r in created.rules.all()] == ["fever"]
 
 
 class TestAnActiveRuleSetIsReadOnly:
-    def test_the_page_shows_it_but_it_cannot_be_saved(self, admin_client, default_rule_set):
-        page = admin_client.get(url("change", default_rule_set))
+    def test_the_page_shows_it_but_it_cannot_be_saved(self, admin_client, current_rule_set):
+        page = admin_client.get(url("change", current_rule_set))
 
         assert page.status_code == 200
         assert not page.context["has_change_permission"]
         assert "cardiac_chest_pain" in page.content.decode()
-        assert admin_client.post(url("change", default_rule_set), {}).status_code == 403
-        assert admin_client.post(url("delete", default_rule_set), {"post": "yes"}
+        assert admin_client.post(url("change", current_rule_set), {}).status_code == 403
+        assert admin_client.post(url("delete", current_rule_set), {"post": "yes"}
                                  ).status_code == 403
 
-    def test_history_cannot_be_reverted(self, admin_client, default_rule_set):
-        record = default_rule_set.history.first()
+    def test_history_cannot_be_reverted(self, admin_client, current_rule_set):
+        record = current_rule_set.history.first()
         revert = reverse("admin:screening_ruleset_simple_history",
-                         args=[default_rule_set.pk, record.history_id])
+                         args=[current_rule_set.pk, record.history_id])
 
         assert admin_client.post(revert, {}).status_code == 403
 
 
 class TestActivation:
     def test_an_admin_activates_a_draft_after_confirming(self, staff_admin_client, staff_admin,
-                                                         draft, default_rule_set):
+                                                         draft, current_rule_set):
         confirm = staff_admin_client.get(url("activate", draft))
         assert confirm.status_code == 200
-        assert "Rule set v1 (active) will be retired" in confirm.content.decode()
+        assert "Rule set v2 (active) will be retired" in confirm.content.decode()
 
-        response = staff_admin_client.post(url("activate", draft))
+        response = staff_admin_client.post(url("activate", draft),
+                                           {"reason": "Same rules as version 2."})
 
         assert response.status_code == 302
         draft.refresh_from_db()
-        default_rule_set.refresh_from_db()
-        assert (draft.status, default_rule_set.status) == ("active", "retired")
+        current_rule_set.refresh_from_db()
+        assert (draft.status, current_rule_set.status) == ("active", "retired")
         assert draft.history.first().history_user == staff_admin
 
     def test_problems_are_shown_and_nothing_is_activated(self, admin_client, draft):
@@ -181,10 +194,10 @@ class TestActivation:
 
 
 class TestDryRunPage:
-    def test_it_shows_the_changes_without_patient_details(self, admin_client, default_rule_set,
+    def test_it_shows_the_changes_without_patient_details(self, admin_client, current_rule_set,
                                                           submit, routine_answers):
         submission = submit({**routine_answers, "jaundice": True})
-        draft = create_draft_from(default_rule_set)
+        draft = create_draft_from(current_rule_set)
         Rule.objects.filter(rule_set=draft, code="jaundice").update(tier="emergency")
 
         page = admin_client.get(url("dry_run", draft), {"limit": 10})
@@ -212,14 +225,14 @@ class TestDryRunPage:
         assert response["Location"] == url("dry_run", draft)
 
 
-def test_a_new_draft_from_the_active_set(admin_client, default_rule_set):
-    response = admin_client.post(url("new_draft", default_rule_set))
+def test_a_new_draft_from_the_active_set(admin_client, current_rule_set):
+    response = admin_client.post(url("new_draft", current_rule_set))
 
-    draft = RuleSet.objects.get(version=2)
+    draft = RuleSet.objects.get(version=3)
     assert response["Location"] == url("change", draft)
-    assert draft.rules.count() == default_rule_set.rules.count()
+    assert draft.rules.count() == current_rule_set.rules.count()
 
 
-def test_clinicians_cannot_reach_the_rules(clinician_client, default_rule_set):
+def test_clinicians_cannot_reach_the_rules(clinician_client, current_rule_set):
     for name in ("change", "dry_run", "activate", "rule_history"):
-        assert clinician_client.get(url(name, default_rule_set)).status_code == 302
+        assert clinician_client.get(url(name, current_rule_set)).status_code == 302
