@@ -19,7 +19,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from clinic import cases
@@ -27,6 +26,7 @@ from clinic.pagination import QueueCursorPagination
 from clinic.permissions import IsClinician
 from clinic.roles import is_clinician
 from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
+from clinic.throttling import SignInThrottle
 from clinic.two_factor import check_code, confirmed_device
 from intake.models import Submission
 from intake.references import normalise_reference
@@ -160,17 +160,13 @@ class ReviewAPIView(CaseActionAPIView):
         cases.review_case(request.user, reference, note=data.validated_data["note"])
 
 
-class TokenThrottle(AnonRateThrottle):
-    scope = "token"
-
-
 class TokenAPIView(APIView):
     """Exchange a clinician's or admin's username and password for an API token.  Repeated
     failures lock the username out from that address (django-axes)."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [TokenThrottle]
+    throttle_classes = [SignInThrottle]
 
     @extend_schema(
         request=TokenInput,

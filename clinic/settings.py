@@ -18,15 +18,32 @@ env = environ.Env()
 # The development key is public (it is in this file); production must bring its own.
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: a deployment that forgets to set it must not serve Django's debug page
+# (which shows request data).  `scripts/dev.py serve` and the tests turn it on.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+# Django's own deployment check asks the same: 50 characters or more, of at least 5 kinds.
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_DISTINCT = 50, 5
+if not DEBUG and (SECRET_KEY == DEVELOPMENT_SECRET_KEY
+                  or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+                  or len(set(SECRET_KEY)) < SECRET_KEY_MIN_DISTINCT
+                  or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured(
-        "DJANGO_DEBUG is false but DJANGO_SECRET_KEY is unset: set DJANGO_SECRET_KEY to a long "
-        "random value (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        "DJANGO_DEBUG is false but DJANGO_SECRET_KEY is unset, the development key, or weak "
+        f"(it needs at least {SECRET_KEY_MIN_LENGTH} characters with at least "
+        f"{SECRET_KEY_MIN_DISTINCT} different ones): set it to a long random value, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. For a local "
+        "development server, set DJANGO_DEBUG=true instead."
     )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+# How many reverse proxies in front of the service append to X-Forwarded-For.  Every limit and
+# lock-out by address (DRF's throttles, the pages' throttles, django-axes) reads the client's
+# address through clinic.client_address with this number; with 0 the header is ignored.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("DJANGO_NUM_PROXIES must be 0 or more.")
 
 # --- Transport security ---------------------------------------------------------------------
 # On a real install (DJANGO_DEBUG=false) the site is served over HTTPS only: cookies are
@@ -75,8 +92,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.errors.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their own cache headers.
+    "clinic.errors.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "clinic.throttling.SignInThrottleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -86,7 +106,11 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lock-out into its response.
     "axes.middleware.AxesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Its process_exception runs first for a view's error: a database that cannot be reached
+    # is a 503 with Retry-After, never a 500.
+    "clinic.errors.DatabaseUnavailableMiddleware",
 ]
+CSRF_FAILURE_VIEW = "clinic.errors.csrf_failure"
 
 ROOT_URLCONF = "clinic.urls"
 
@@ -118,9 +142,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # off when it is on.
     # A request waits at most this long for a connection, so a database that is down gives a
     # prompt error (and /healthz a prompt 503) rather than a hung worker.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
-    }
+    # With the database down, a request fails after at most DATABASE_POOL_TIMEOUT seconds and
+    # is answered 503 with Retry-After (clinic.errors); the pool reconnects on its own when
+    # the database returns.  connect_timeout bounds each attempt the pool makes.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["pool"] = {"timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0)}
+    options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
@@ -185,8 +212,12 @@ ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.inv
 FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default="")
 
 if REDIS_URL:
+    # The cache holds only the rate limits' counters.  Short timeouts: a Redis that is down or
+    # hung costs a request a fraction of a second, after which clinic.throttling counts in the
+    # process instead.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+                          "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -208,7 +239,8 @@ REQUEST_BODY_MAX_BYTES = 64 * 1024
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -224,6 +256,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.lockout.login_locked_out"
+# The address axes locks is the one the throttles count: the client's, read through the trusted
+# proxies (DJANGO_NUM_PROXIES), not the proxy's own.
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
 
 # Time-based codes name the service in the authenticator app.
 OTP_TOTP_ISSUER = "Clinic intake"
@@ -263,14 +298,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["intake.api.parsers.StrictJSONParser"],
     # Errors under /api/ are JSON even from the schema (YAML) and docs (HTML) views.
     "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
-    # How many reverse proxies in front of the service set X-Forwarded-For; with 0 the client's
-    # own address is used, so a forged header cannot dodge the throttle.
-    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
+    # One resolver for every per-address limit: clinic.client_address.client_address.
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
-        # Anonymous intake submissions, per client address.
+        # Intakes (the form, JSON and FHIR together), per client address.
         "submissions": env.str("SUBMISSION_THROTTLE_RATE", default="60/hour"),
-        # Token requests, per client address (django-axes also locks out a guessed username).
-        "token": "30/minute",
+        # Password attempts on the login pages and the token endpoint together, per client
+        # address (django-axes also locks a guessed username, from that address only).
+        "sign_in": env.str("SIGN_IN_THROTTLE_RATE", default="20/hour"),
+        # Password-reset requests, each of which sends an email, per client address.
+        "password_reset": env.str("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
     },
 }
 

@@ -10,9 +10,9 @@ from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from clinic.throttling import SubmissionThrottle
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
 from intake.api.serializers import QuestionnaireVersionOutput
@@ -63,10 +63,6 @@ class CurrentQuestionnaireView(IntakeAPIView):
         if version is None:
             raise Http404("No questionnaire version has been published yet.")
         return Response(QuestionnaireVersionOutput(version).data)
-
-
-class SubmissionThrottle(AnonRateThrottle):
-    scope = "submissions"
 
 
 class SubmissionCreateView(IntakeAPIView):
