@@ -63,7 +63,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_SECONDS", default=8 * 60 * 60)  # a working day
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and container health checks.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -146,9 +146,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # is answered 503 with Retry-After (clinic.errors); the pool reconnects on its own when
     # the database returns.  connect_timeout bounds each attempt the pool makes.
     options = DATABASES["default"].setdefault("OPTIONS", {})
-    options["pool"] = {"timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0)}
+    # reconnect_timeout: the pool gives up a reconnection attempt after 3 s of failures (its
+    # backoff would otherwise space attempts out to minutes during a long outage), and the next
+    # request starts a fresh one, so the pool is back within a second or two of the database.
+    options["pool"] = {"timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0),
+                       "reconnect_timeout": 3.0}
     options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before handing it out, so after an outage no request gets
+    # one the restarted server has already dropped.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -177,6 +184,7 @@ CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_ROUTES = {
     "clinic.deliver_notification": {"queue": "alerts"},
     "clinic.sweep_alerts": {"queue": "alerts"},
+    "clinic.ping_heartbeat_url": {"queue": "alerts"},
 }
 # Redis re-delivers an unacknowledged message after the visibility timeout; it must be longer
 # than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
@@ -202,6 +210,17 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},
 }
+# Beat's usual scheduler, which also records beat's heartbeat (clinic.heartbeats).
+CELERY_BEAT_SCHEDULER = "clinic.heartbeats:BeatScheduler"
+# A dead-man's switch outside the service (e.g. a healthchecks.io check): pinged every minute by
+# a task that beat schedules and a worker runs, so silence means beat, the broker or every worker
+# has stopped; <url>/fail when /healthz finds alerts blocked.
+HEARTBEAT_URL = env.str("HEARTBEAT_URL", default="")
+if HEARTBEAT_URL and not HEARTBEAT_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("HEARTBEAT_URL must be an http(s) URL.")
+if HEARTBEAT_URL:
+    CELERY_BEAT_SCHEDULE["ping-heartbeat-url"] = {"task": "clinic.ping_heartbeat_url",
+                                                  "schedule": 60.0}
 # Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Where links in alerts point: the address clinicians use to reach this service.

@@ -9,6 +9,7 @@ admin.site.login_form = two_factor.AdminTwoFactorAuthenticationForm
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/auth/token/", api.TokenAPIView.as_view(), name="api-token"),
