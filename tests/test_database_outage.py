@@ -95,11 +95,11 @@ class Browser:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict | None = None):
-        request = urllib.request.Request(self.base + path, data=body, method=method,
-                                         headers=headers or {})
+        request = urllib.request.Request(  # noqa: S310 - http on loopback
+            self.base + path, data=body, method=method, headers=headers or {})
         started = time.monotonic()
         try:
-            with self.opener.open(request, timeout=30) as response:  # noqa: S310 - loopback
+            with self.opener.open(request, timeout=30) as response:
                 status, got, content = response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
             status, got, content = error.code, error.headers, error.read()
