@@ -6,6 +6,7 @@ nothing set the service runs on an SQLite file and runs background tasks in-proc
 commit, so a laptop needs nothing but Python.  Environments differ in values, never in code paths.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -74,7 +75,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "clinic.two_factor.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lock-out into its response.
@@ -281,6 +283,9 @@ AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
 
 # Time-based codes name the service in the authenticator app.
 OTP_TOTP_ISSUER = "Clinic intake"
+# Staff and superusers must sign in with a second factor (and are sent to set one up first);
+# on by default wherever debug is off.
+REQUIRE_2FA = env.bool("DJANGO_REQUIRE_2FA", default=not DEBUG)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/queue/"
@@ -309,7 +314,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "clinic.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -328,6 +333,16 @@ REST_FRAMEWORK = {
         # Password-reset requests, each of which sends an email, per client address.
         "password_reset": env.str("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
     },
+}
+
+# API tokens (django-rest-knox, see clinic/tokens.py): stored as a SHA-512 hash, valid for
+# API_TOKEN_HOURS, sent as "Authorization: Token <token>"; at most 10 live per user.
+API_TOKEN_HOURS = env.float("API_TOKEN_HOURS", default=10.0)
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=API_TOKEN_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": 10,
+    "AUTO_REFRESH": False,
 }
 
 SPECTACULAR_SETTINGS = {
