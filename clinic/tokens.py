@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
 from rest_framework.exceptions import AuthenticationFailed
@@ -58,6 +60,17 @@ class TokenAuthentication(KnoxTokenAuthentication):
         if not may_hold_token(user):
             raise AuthenticationFailed("This account may no longer use API tokens.")
         return user, auth_token
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI document describes these tokens."""
+
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization",
+                                                   token_prefix="Token")
 
 
 # --- Revocation --------------------------------------------------------------------------------

@@ -68,12 +68,14 @@ class IntakeFormView(View):
             "version_number": version.number,
         }
         try:
-            # The form's one-time token makes a double-click or a resent POST one submission.
-            outcome = submit_intake(**submission_input, idempotency_key=f"form:{token}")
-        except IdempotencyKeyReused:
-            # The same form was sent again with different answers (e.g. after going back):
-            # that is a new intake, and it must be screened.
-            outcome = submit_intake(**submission_input)
+            try:
+                # The form's one-time token makes a double-click or a resent POST one
+                # submission.
+                outcome = submit_intake(**submission_input, idempotency_key=f"form:{token}")
+            except IdempotencyKeyReused:
+                # The same form was sent again with different answers (e.g. after going back):
+                # that is a new intake, and it must be screened (and may be invalid).
+                outcome = submit_intake(**submission_input)
         except SubmissionInvalid as invalid:
             return self._render(request, version, token=token, errors=invalid.errors,
                                 values=forms.form_values(schema, request.POST),

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
+from intake.services.text import hidden_character_problem
 
 OLDEST_AGE_YEARS = 130
 # ASCII digits only: \d would take Arabic-Indic and other digits, which fromisoformat refuses.
@@ -82,6 +83,9 @@ def _text(value, *, what: str, max_length: int) -> str:
         raise ValidationError("This contains characters that are not valid text.")
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValidationError("Remove the control characters.")
+    hidden = hidden_character_problem(value)
+    if hidden:
+        raise ValidationError(hidden)
     return value
 
 
