@@ -7,6 +7,7 @@ commit, so a laptop needs nothing but Python.  Environments differ in values, ne
 """
 
 import datetime
+import hashlib
 from pathlib import Path
 
 import environ
@@ -228,6 +229,17 @@ DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Where links in alerts point: the address clinicians use to reach this service.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")
+# Webhook alerts carry X-Clinic-Signature, an HMAC-SHA256 under this secret (clinic/transports.py;
+# docs/operations.md shows how a receiver checks it).  Give the same value to the receivers.
+# Unset, a key derived from DJANGO_SECRET_KEY signs them (still signed, but no receiver knows it).
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+if not WEBHOOK_SECRET:
+    WEBHOOK_SECRET = hashlib.sha256(f"webhook-signing:{SECRET_KEY}".encode()).hexdigest()
+elif len(WEBHOOK_SECRET) < 32 and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_SECRET must be at least 32 characters, e.g. "
+                               "python -c 'import secrets; print(secrets.token_urlsafe(32))'.")
+# Webhook addresses must be https:// (checked in the admin and again before sending).
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
 # The base of the FHIR canonical URLs of published questionnaires (intake/fhir).  Record systems
 # store these, so once set in production it must never change.
 FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default="")

@@ -70,7 +70,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return build_bearer_security_scheme_object(header_name="Authorization",
-                                                   token_prefix="Token")
+                                                   token_prefix="Token")  # noqa: S106 - the header word
 
 
 # --- Revocation --------------------------------------------------------------------------------
