@@ -25,7 +25,7 @@ from clinic.pagination import QueueCursorPagination
 from clinic.permissions import IsClinician
 from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
 from clinic.throttling import SignInThrottle
-from clinic.tokens import issue_token, may_hold_token
+from clinic.tokens import TokenAuthentication, issue_token, may_hold_token
 from clinic.two_factor import WRONG_CREDENTIALS, must_set_up_two_factor, second_factor_passes
 from intake.models import Submission
 from intake.references import normalise_reference
@@ -207,3 +207,14 @@ class TokenAPIView(APIView):
                                        "the code."}, status=403)
         token, expiry = issue_token(user)
         return Response({"token": token, "expiry": expiry})
+
+
+class TokenRevokeAPIView(APIView):
+    """Revoke the token this request is signed in with (sign out of the API)."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None, 401: NOT_SIGNED_IN})
+    def post(self, request):
+        request.auth.delete()
+        return Response(status=204)

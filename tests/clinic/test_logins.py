@@ -44,6 +44,14 @@ def test_tokens_are_stored_only_as_hashes(clinician):
     assert not AuthToken.objects.filter(digest__contains=token).exists()
 
 
+def test_a_client_revokes_its_own_token_and_only_that_one(clinician):
+    first, second = (token_for("clinician", "clinician-password").json()["token"]
+                     for _ in range(2))
+    assert signed_in(first).post("/api/auth/token/revoke/").status_code == 204
+    assert signed_in(first).get("/api/queue/").status_code == 401
+    assert signed_in(second).get("/api/queue/").status_code == 200
+
+
 def test_a_token_stops_working_when_it_expires(clinician):
     token = token_for("clinician", "clinician-password").json()["token"]
     AuthToken.objects.filter(user=clinician).update(
