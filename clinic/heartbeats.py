@@ -75,8 +75,9 @@ def ping_heartbeat_url() -> str | None:
 
     if not alerts_can_flow(report()):
         url = url.rstrip("/") + "/fail"
+    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310 - http(s), checked in settings
     try:
-        with urllib.request.urlopen(url, timeout=PING_TIMEOUT_SECONDS) as response:  # noqa: S310 - an https URL the operator set
+        with urllib.request.urlopen(request, timeout=PING_TIMEOUT_SECONDS) as response:  # noqa: S310
             response.read(256)
     except (urllib.error.URLError, OSError) as error:
         logger.warning("heartbeat URL did not answer: %s", type(error).__name__)

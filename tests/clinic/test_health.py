@@ -157,3 +157,23 @@ def test_a_database_that_is_down_is_a_503_naming_it(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_url_is_pinged_while_alerts_flow_and_told_when_they_cannot(settings):
+    from clinic.heartbeats import ping_heartbeat_url
+    from tests.alerts.real_services import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    try:
+        settings.HEARTBEAT_URL = receiver.url("check")
+        settings.REDIS_URL = ""
+        settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+        ping_heartbeat_url()
+        settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # the broker is down
+        ping_heartbeat_url()
+        assert [hook.path for hook in receiver.hooks] == ["/hooks/check", "/hooks/check/fail"]
+        settings.HEARTBEAT_URL = ""
+        assert ping_heartbeat_url() is None
+    finally:
+        receiver.stop()
