@@ -75,9 +75,11 @@ def ping_heartbeat_url() -> str | None:
 
     if not alerts_can_flow(report()):
         url = url.rstrip("/") + "/fail"
-    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310 - http(s), checked in settings
+    # http(s) only: the settings refuse any other scheme for HEARTBEAT_URL.
+    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=PING_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(  # noqa: S310
+                request, timeout=PING_TIMEOUT_SECONDS) as response:
             response.read(256)
     except (urllib.error.URLError, OSError) as error:
         logger.warning("heartbeat URL did not answer: %s", type(error).__name__)
