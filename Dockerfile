@@ -2,7 +2,9 @@
 # (see docker-compose.yml for the commands and the environment).
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# Production settings unless the container is told otherwise (debug is off by default anyway).
+ENV DJANGO_DEBUG=false \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -17,9 +19,9 @@ RUN pip install .
 COPY . .
 
 # Static files are collected at build time with production settings (hashed, compressed names
-# for whitenoise).  The secret key here exists only for this command; the container needs
-# its own DJANGO_SECRET_KEY at run time.
-RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \
+# for whitenoise).  The secret key here is random and exists only for this command; the
+# container needs its own DJANGO_SECRET_KEY at run time.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     python manage.py collectstatic --noinput
 
 RUN useradd --system --uid 10001 --no-create-home clinic

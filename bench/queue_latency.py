@@ -172,16 +172,16 @@ def vignette_templates(version) -> dict[str, list[dict]]:
 
 def make_clinician():
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
 
     from clinic.models import Clinic, Clinician
     from clinic.roles import CLINICIANS_GROUP
+    from clinic.tokens import issue_token
 
     user = User.objects.create_user("clinician", password=CLINICIAN_PASSWORD)
     user.groups.add(Group.objects.get(name=CLINICIANS_GROUP))
     clinician = Clinician.objects.create(name="Dr Queue", user=user, email="queue@clinic.test")
     clinician.clinics.add(Clinic.objects.get(is_default=True))
-    return user, clinician, Token.objects.create(user=user).key
+    return user, clinician, issue_token(user)[0]
 
 
 def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str, int]:

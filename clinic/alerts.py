@@ -309,9 +309,3 @@ def acknowledge(alert: Alert, *, by, now: datetime.datetime | None = None) -> bo
     alert.refresh_from_db()
     return bool(done)
 
-
-def sweep_is_recent(now: datetime.datetime | None = None) -> bool:
-    now = now or timezone.now()
-    heartbeat = Heartbeat.objects.filter(name=SWEEP_HEARTBEAT).first()
-    limit = datetime.timedelta(seconds=settings.ALERT_SWEEP_SECONDS * 6)
-    return heartbeat is not None and now - heartbeat.last_run_at <= limit

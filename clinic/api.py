@@ -15,19 +15,18 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from clinic import cases
 from clinic.pagination import QueueCursorPagination
 from clinic.permissions import IsClinician
-from clinic.roles import is_clinician
 from clinic.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
-from clinic.two_factor import check_code, confirmed_device
+from clinic.throttling import SignInThrottle
+from clinic.tokens import TokenAuthentication, issue_token, may_hold_token
+from clinic.two_factor import WRONG_CREDENTIALS, must_set_up_two_factor, second_factor_passes
 from intake.models import Submission
 from intake.references import normalise_reference
 
@@ -166,24 +165,26 @@ class ReviewAPIView(CaseActionAPIView):
             raise ValidationError(invalid.message_dict) from None
 
 
-class TokenThrottle(AnonRateThrottle):
-    scope = "token"
-
-
 class TokenAPIView(APIView):
-    """Exchange a clinician's or admin's username and password for an API token.  Repeated
-    failures lock the username out from that address (django-axes)."""
+    """Exchange a clinician's or admin's username, password (and code, with two-factor sign-in)
+    for an API token that expires (``clinic.tokens``).  Limited per address; repeated failures
+    lock the username out from that address (django-axes), a wrong code counting as a failure."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [TokenThrottle]
+    throttle_classes = [SignInThrottle]
 
     @extend_schema(
         request=TokenInput,
-        responses={200: inline_serializer("Token", fields={"token": serializers.CharField()}),
-                   400: OpenApiResponse(description="Wrong username or password."),
-                   403: OpenApiResponse(description="Not clinic staff."),
-                   429: OpenApiResponse(description="Too many failed attempts: locked out.")},
+        responses={200: inline_serializer("Token", fields={
+                       "token": serializers.CharField(),
+                       "expiry": serializers.DateTimeField(help_text="When it stops working.")}),
+                   400: OpenApiResponse(description="Wrong username, password or code (one "
+                                                    "answer for all three)."),
+                   403: OpenApiResponse(description="Not a clinician or admin, or an admin "
+                                                    "who must turn on two-factor sign-in."),
+                   429: OpenApiResponse(description="Too many attempts: locked out, or "
+                                                    "too many from this address.")},
     )
     def post(self, request):
         if not isinstance(request.data, dict):
@@ -196,16 +197,30 @@ class TokenAPIView(APIView):
             user = authenticate(request._request, **data.validated_data)
         except PermissionDenied:
             user = None
+        if user is not None and not second_factor_passes(request._request, user, code):
+            user = None
         if getattr(request._request, "axes_locked_out", False):
             return Response({"detail": "Too many failed sign-in attempts: this account is "
                                        "locked for a while. Try again later."}, status=429)
         if user is None:
-            raise ValidationError({"non_field_errors": ["Wrong username or password."]})
-        if not (is_clinician(user) or user.is_staff):
-            return Response({"detail": "Only clinic staff can have API tokens."}, status=403)
-        if confirmed_device(user) is not None and check_code(user, code) is None:
-            raise ValidationError({"otp_token": [
-                "This account uses two-factor sign-in: send the current code from the "
-                "authenticator app as otp_token."]})
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+            raise ValidationError({"non_field_errors": [WRONG_CREDENTIALS]})
+        if not may_hold_token(user):
+            return Response({"detail": "Only clinicians and admins can have API tokens."},
+                            status=403)
+        if must_set_up_two_factor(user):
+            return Response({"detail": "Your account must use two-factor sign-in: turn it on "
+                                       "at /accounts/two-factor/, then ask for a token with "
+                                       "the code."}, status=403)
+        token, expiry = issue_token(user)
+        return Response({"token": token, "expiry": expiry})
+
+
+class TokenRevokeAPIView(APIView):
+    """Revoke the token this request is signed in with (sign out of the API)."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None, 401: NOT_SIGNED_IN})
+    def post(self, request):
+        request.auth.delete()
+        return Response(status=204)

@@ -1,15 +1,28 @@
 """Error responses: JSON under /api/ (never an HTML page for a REST client), Django's own pages
-elsewhere, and a body-size limit checked before anything reads the body."""
+elsewhere, a body-size limit checked before anything reads the body, and a prompt 503 with
+Retry-After whenever the database cannot be reached."""
+
+import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
+logger = logging.getLogger(__name__)
+
 API_PREFIX = "/api/"
+FHIR_PREFIX = "/api/fhir/"
+# How long a client is asked to wait when the database is down: long enough not to hammer it,
+# short enough that a patient retrying by hand is not kept waiting.
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 def _is_api(request) -> bool:
@@ -44,6 +57,10 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this while handling the exception, so it can be looked at: a database that
+    # cannot be reached (from a middleware, e.g. loading the session) is a 503, not a 500.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable(request)
     if _is_api(request):
         return JsonResponse({"detail": "Something went wrong on our side; it has been logged. "
                                        "Please try again."}, status=500)
@@ -64,6 +81,20 @@ def api_exception_handler(exc, context):
     return response
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a client posting with a token and a stale session
+    cookie must not get Django's HTML page), Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": (
+            "CSRF check failed: a request signed in by session cookie must send the CSRF token. "
+            "API clients should send Authorization: Token <token> and no session cookie.")},
+            status=403)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)
+
+
+@csrf_exempt  # it changes nothing, and its answer must be the JSON 404, not a CSRF page
 def api_not_found(request, *args, **kwargs):
     """The catch-all at the end of /api/: unknown paths are JSON 404s, whatever the method.
 
@@ -103,3 +134,71 @@ class RequestBodyLimitMiddleware:
                     return JsonResponse({"detail": message}, status=413)
                 return HttpResponse(message, status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+# --- The database is down ----------------------------------------------------------------------
+
+
+def is_database_unavailable(error) -> bool:
+    """Whether ``error`` means the database cannot be reached or the connection broke (as
+    opposed to a bad query, which is a bug and stays a 500).  Django raises OperationalError
+    for a refused connection, a pool that timed out waiting for one, and a server that went
+    away mid-query, and InterfaceError for a connection already closed."""
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After, in the form the client reads: an OperationOutcome under
+    /api/fhir/, JSON under /api/, and elsewhere a page that tells a patient what to do now.
+    Touches nothing that needs the database (no session, no user, no clinic)."""
+    logger.error("database unavailable: answered %s %s with 503", request.method,
+                 request.path if _is_api(request) else "(page)")
+    message = ("The service cannot reach its database just now. Nothing was stored. Try again "
+               f"in {DATABASE_RETRY_AFTER_SECONDS} seconds.")
+    if request.path.startswith(FHIR_PREFIX):
+        from intake.fhir.http import FHIR_JSON
+        from intake.fhir.mapping import Issue, operation_outcome
+
+        response = JsonResponse(operation_outcome([Issue(message, code="transient")]),
+                                status=503, content_type=FHIR_JSON)
+    elif _is_api(request):
+        response = JsonResponse({"detail": message}, status=503)
+    else:
+        page = render_to_string("service_unavailable.html",
+                                {"retry_after": DATABASE_RETRY_AFTER_SECONDS})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a view's database-connection error into ``database_unavailable`` (errors raised by
+    middleware reach ``server_error``, which does the same)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_database_unavailable(exception):
+            return database_unavailable(request)
+        return None
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response the application makes (pages, API, FHIR,
+    admin) unless the view chose its own: most carry patient data or a clinician's view of it,
+    and neither a shared proxy nor the browser's disk may keep them.  Static files never get
+    here (WhiteNoise answers them first) and keep their long cache lifetimes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store, private"
+        return response

@@ -1,18 +1,45 @@
-"""GET /healthz: is this instance able to take intakes, and are alerts flowing?
+"""/livez: this process is alive.  /healthz: can this service take intakes *and* get alerts to a
+clinician right now?
 
-The status is 503 only when the database is down, since then nothing can be stored; a broker
-outage or a late sweep delays alerts but intakes are still safe, so those are reported in the
-body (for monitoring) with a 200 (so a load balancer keeps serving the form).
+/healthz reports each part as ``ok``, ``late`` (a heartbeat older than it should be: the part
+may be stuck) or ``down``, and is 200 only when all are fine: the database answers, and the
+broker, a worker, beat, the alert sweep and the mail server are all working.  Otherwise 503, so
+a monitor pages someone.  A load balancer or orchestrator must probe /livez instead: a worker or
+SMTP outage does not stop the web process from taking intakes (they wait in the outbox), and a
+database outage is answered by the web process itself with a 503 page that tells the patient
+what to do.  ``docs/operations.md`` says what each field means and what to do about it.
+
+Without ``REDIS_URL`` tasks run in the web process (a laptop): worker, beat, broker and sweep
+are reported ``in-process``; without ``EMAIL_HOST`` mail goes to the console (``console``).
 """
+
+import datetime
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from clinic import alerts
+from clinic import alerts, heartbeats
+from clinic.models import DeliveryAttempt
+from clinic.transports import SEND_TIMEOUT_SECONDS
+
+OK, LATE, DOWN = "ok", "late", "down"
+IN_PROCESS, CONSOLE = "in-process", "console"
+# States in which alerts still reach a clinician.
+FLOWING = {OK, IN_PROCESS, CONSOLE}
+ALERT_PARTS = ("broker", "worker", "beat", "alert_sweep", "smtp")
+
+
+def _age(last: datetime.datetime | None, *, ok_within: float, late_within: float,
+         now: datetime.datetime) -> str:
+    if last is None:
+        return DOWN
+    seconds = (now - last).total_seconds()
+    return OK if seconds <= ok_within else LATE if seconds <= late_within else DOWN
 
 
 def _database() -> str:
@@ -20,34 +47,87 @@ def _database() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
-        return "unavailable"
-    return "ok"
+        return DOWN
+    return OK
 
 
 def _broker() -> str:
     if not settings.REDIS_URL:
-        return "ok"  # tasks run in-process: there is no broker to be down
+        return IN_PROCESS
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1,
-                             socket_timeout=1).ping()
+        with redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1,
+                                  socket_timeout=1) as client:
+            client.ping()
     except (redis.RedisError, OSError):
-        return "unavailable"
-    return "ok"
+        return DOWN
+    return OK
 
 
-def _sweep() -> str:
+def _heartbeats(now) -> dict[str, str]:
     if not settings.REDIS_URL:
-        return "not scheduled (in-process tasks)"
+        return {"worker": IN_PROCESS, "beat": IN_PROCESS, "alert_sweep": IN_PROCESS}
+    beat_every = heartbeats.HEARTBEAT_SECONDS
+    sweep_every = settings.ALERT_SWEEP_SECONDS
+    return {
+        "worker": _age(heartbeats.last_beat(prefix=heartbeats.WORKER_PREFIX), now=now,
+                       ok_within=3 * beat_every, late_within=12 * beat_every),
+        "beat": _age(heartbeats.last_beat(heartbeats.BEAT), now=now,
+                     ok_within=3 * beat_every, late_within=12 * beat_every),
+        "alert_sweep": _age(heartbeats.last_beat(alerts.SWEEP_HEARTBEAT), now=now,
+                            ok_within=6 * sweep_every, late_within=24 * sweep_every),
+    }
+
+
+def _smtp(now) -> str:
+    """From the last email the service tried to send: ``down`` if it failed because of the mail
+    server (a refused recipient is the address's fault, not the server's), ``late`` if it has
+    been in progress for longer than a send can take, ``ok`` if it was sent or none was tried."""
+    if "smtp" not in settings.EMAIL_BACKEND:
+        return CONSOLE
+    last = (DeliveryAttempt.objects.filter(channel="email").order_by("-pk")
+            .values("outcome", "error", "started_at").first())
+    if last is None or last["outcome"] == DeliveryAttempt.Outcome.SENT:
+        return OK
+    if not last["outcome"]:
+        stuck = (now - last["started_at"]).total_seconds() > 3 * SEND_TIMEOUT_SECONDS
+        return LATE if stuck else OK
+    if last["error"].startswith("recipient refused"):
+        return OK
+    return DOWN
+
+
+def report() -> dict[str, str]:
+    """Every part's state.  With the database down nothing else can be read: ``unknown``."""
+    now = timezone.now()
+    result = {"database": _database(), "broker": _broker()}
+    if result["database"] != OK:
+        result.update(dict.fromkeys(("worker", "beat", "alert_sweep", "smtp"), "unknown"))
+        return result
     try:
-        return "ok" if alerts.sweep_is_recent() else "late"
-    except DatabaseError:
-        return "unknown"
+        result.update(_heartbeats(now))
+        result["smtp"] = _smtp(now)
+    except DatabaseError:  # went away between the two checks
+        result["database"] = DOWN
+    return result
+
+
+def alerts_can_flow(parts: dict[str, str]) -> bool:
+    return parts["database"] == OK and all(parts.get(p) in FLOWING for p in ALERT_PARTS)
+
+
+@never_cache
+@require_GET
+def livez(request):
+    """Liveness: this process answers HTTP.  Asks nothing of the database or Redis, so an
+    orchestrator never restarts a healthy process because a service it uses is down (the
+    process recovers by itself when the service returns)."""
+    return JsonResponse({"status": "ok"})
 
 
 @never_cache
 @require_GET
 def healthz(request):
-    report = {"database": _database(), "broker": _broker()}
-    report["alert_sweep"] = _sweep() if report["database"] == "ok" else "unknown"
-    status = 200 if report["database"] == "ok" else 503
-    return JsonResponse(report, status=status)
+    parts = report()
+    healthy = alerts_can_flow(parts)
+    parts["status"] = OK if healthy else DOWN
+    return JsonResponse(parts, status=200 if healthy else 503)

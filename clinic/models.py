@@ -144,6 +144,13 @@ class Clinician(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        super().clean()
+        if self.webhook_url and settings.WEBHOOK_REQUIRE_HTTPS and not (
+                self.webhook_url.lower().startswith("https://")):
+            raise ValidationError({"webhook_url": "Use an https:// address: alerts must not "
+                                                  "travel unencrypted."})
+
     @property
     def channels(self) -> list[str]:
         return [name for name, address in (("email", self.email), ("webhook", self.webhook_url))

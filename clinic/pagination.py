@@ -68,7 +68,12 @@ class QueueCursorPagination:
             when = datetime.datetime.fromisoformat(submitted_at)
             if type(priority) is not int or type(pk) is not int or when.tzinfo is None:
                 raise ValueError
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            if not (abs(priority) < 2**31 and abs(pk) < 2**63):  # the columns' ranges
+                raise ValueError
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (-23:59),
+            # and a cursor this service wrote is UTC anyway.
+            when = when.astimezone(datetime.UTC)
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise ValidationError({"cursor": [
                 "This cursor is not valid; use the “next” link of a previous page."]}) from None
         return priority, when, pk

@@ -6,6 +6,8 @@ nothing set the service runs on an SQLite file and runs background tasks in-proc
 commit, so a laptop needs nothing but Python.  Environments differ in values, never in code paths.
 """
 
+import datetime
+import hashlib
 from pathlib import Path
 
 import environ
@@ -18,15 +20,32 @@ env = environ.Env()
 # The development key is public (it is in this file); production must bring its own.
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: a deployment that forgets to set it must not serve Django's debug page
+# (which shows request data).  `scripts/dev.py serve` and the tests turn it on.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+# Django's own deployment check asks the same: 50 characters or more, of at least 5 kinds.
+SECRET_KEY_MIN_LENGTH, SECRET_KEY_MIN_DISTINCT = 50, 5
+if not DEBUG and (SECRET_KEY == DEVELOPMENT_SECRET_KEY
+                  or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+                  or len(set(SECRET_KEY)) < SECRET_KEY_MIN_DISTINCT
+                  or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured(
-        "DJANGO_DEBUG is false but DJANGO_SECRET_KEY is unset: set DJANGO_SECRET_KEY to a long "
-        "random value (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        "DJANGO_DEBUG is false but DJANGO_SECRET_KEY is unset, the development key, or weak "
+        f"(it needs at least {SECRET_KEY_MIN_LENGTH} characters with at least "
+        f"{SECRET_KEY_MIN_DISTINCT} different ones): set it to a long random value, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. For a local "
+        "development server, set DJANGO_DEBUG=true instead."
     )
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+# How many reverse proxies in front of the service append to X-Forwarded-For.  Every limit and
+# lock-out by address (DRF's throttles, the pages' throttles, django-axes) reads the client's
+# address through clinic.client_address with this number; with 0 the header is ignored.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("DJANGO_NUM_PROXIES must be 0 or more.")
 
 # --- Transport security ---------------------------------------------------------------------
 # On a real install (DJANGO_DEBUG=false) the site is served over HTTPS only: cookies are
@@ -46,7 +65,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_SECONDS", default=8 * 60 * 60)  # a working day
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed over plain HTTP by load balancers and container health checks.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -57,7 +76,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -75,18 +94,26 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.errors.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their own cache headers.
+    "clinic.errors.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "clinic.throttling.SignInThrottleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "clinic.two_factor.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lock-out into its response.
     "axes.middleware.AxesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Its process_exception runs first for a view's error: a database that cannot be reached
+    # is a 503 with Retry-After, never a 500.
+    "clinic.errors.DatabaseUnavailableMiddleware",
 ]
+CSRF_FAILURE_VIEW = "clinic.errors.csrf_failure"
 
 ROOT_URLCONF = "clinic.urls"
 
@@ -118,10 +145,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # off when it is on.
     # A request waits at most this long for a connection, so a database that is down gives a
     # prompt error (and /healthz a prompt 503) rather than a hung worker.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
-    }
+    # With the database down, a request fails after at most DATABASE_POOL_TIMEOUT seconds and
+    # is answered 503 with Retry-After (clinic.errors); the pool reconnects on its own when
+    # the database returns.  connect_timeout bounds each attempt the pool makes.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    # reconnect_timeout: the pool gives up a reconnection attempt after 3 s of failures (its
+    # backoff would otherwise space attempts out to minutes during a long outage), and the next
+    # request starts a fresh one, so the pool is back within a second or two of the database.
+    options["pool"] = {"timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0),
+                       "reconnect_timeout": 3.0}
+    options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before handing it out, so after an outage no request gets
+    # one the restarted server has already dropped.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -150,6 +187,7 @@ CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_ROUTES = {
     "clinic.deliver_notification": {"queue": "alerts"},
     "clinic.sweep_alerts": {"queue": "alerts"},
+    "clinic.ping_heartbeat_url": {"queue": "alerts"},
 }
 # Redis re-delivers an unacknowledged message after the visibility timeout; it must be longer
 # than any task can run (CELERY_TASK_TIME_LIMIT).  The sweep re-queues sooner from the database.
@@ -175,18 +213,44 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},
 }
+# Beat's usual scheduler, which also records beat's heartbeat (clinic.heartbeats).
+CELERY_BEAT_SCHEDULER = "clinic.heartbeats:BeatScheduler"
+# A dead-man's switch outside the service (e.g. a healthchecks.io check): pinged every minute by
+# a task that beat schedules and a worker runs, so silence means beat, the broker or every worker
+# has stopped; <url>/fail when /healthz finds alerts blocked.
+HEARTBEAT_URL = env.str("HEARTBEAT_URL", default="")
+if HEARTBEAT_URL and not HEARTBEAT_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("HEARTBEAT_URL must be an http(s) URL.")
+if HEARTBEAT_URL:
+    CELERY_BEAT_SCHEDULE["ping-heartbeat-url"] = {"task": "clinic.ping_heartbeat_url",
+                                                  "schedule": 60.0}
 # Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Where links in alerts point: the address clinicians use to reach this service.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")
+# Webhook alerts carry X-Clinic-Signature, an HMAC-SHA256 under this secret (clinic/transports.py;
+# docs/operations.md shows how a receiver checks it).  Give the same value to the receivers.
+# Unset, a key derived from DJANGO_SECRET_KEY signs them (still signed, but no receiver knows it).
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+if not WEBHOOK_SECRET:
+    WEBHOOK_SECRET = hashlib.sha256(f"webhook-signing:{SECRET_KEY}".encode()).hexdigest()
+elif len(WEBHOOK_SECRET) < 32 and not DEBUG:
+    raise ImproperlyConfigured("WEBHOOK_SECRET must be at least 32 characters, e.g. "
+                               "python -c 'import secrets; print(secrets.token_urlsafe(32))'.")
+# Webhook addresses must be https:// (checked in the admin and again before sending).
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
 # The base of the FHIR canonical URLs of published questionnaires (intake/fhir).  Record systems
 # store these, so once set in production it must never change.
 FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default="")
 
 if REDIS_URL:
+    # The cache holds only the rate limits' counters.  Short timeouts: a Redis that is down or
+    # hung costs a request a fraction of a second, after which clinic.throttling counts in the
+    # process instead.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+                          "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -208,7 +272,8 @@ REQUEST_BODY_MAX_BYTES = 64 * 1024
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -224,9 +289,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.lockout.login_locked_out"
+# The address axes locks is the one the throttles count: the client's, read through the trusted
+# proxies (DJANGO_NUM_PROXIES), not the proxy's own.
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
 
 # Time-based codes name the service in the authenticator app.
 OTP_TOTP_ISSUER = "Clinic intake"
+# Staff and superusers must sign in with a second factor (and are sent to set one up first);
+# on by default wherever debug is off.
+REQUIRE_2FA = env.bool("DJANGO_REQUIRE_2FA", default=not DEBUG)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/queue/"
@@ -255,7 +326,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "clinic.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -263,15 +334,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["intake.api.parsers.StrictJSONParser"],
     # Errors under /api/ are JSON even from the schema (YAML) and docs (HTML) views.
     "EXCEPTION_HANDLER": "clinic.errors.api_exception_handler",
-    # How many reverse proxies in front of the service set X-Forwarded-For; with 0 the client's
-    # own address is used, so a forged header cannot dodge the throttle.
-    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
+    # One resolver for every per-address limit: clinic.client_address.client_address.
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
-        # Anonymous intake submissions, per client address.
+        # Intakes (the form, JSON and FHIR together), per client address.
         "submissions": env.str("SUBMISSION_THROTTLE_RATE", default="60/hour"),
-        # Token requests, per client address (django-axes also locks out a guessed username).
-        "token": "30/minute",
+        # Password attempts on the login pages and the token endpoint together, per client
+        # address (django-axes also locks a guessed username, from that address only).
+        "sign_in": env.str("SIGN_IN_THROTTLE_RATE", default="20/hour"),
+        # Password-reset requests, each of which sends an email, per client address.
+        "password_reset": env.str("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
     },
+}
+
+# API tokens (django-rest-knox, see clinic/tokens.py): stored as a SHA-512 hash, valid for
+# API_TOKEN_HOURS, sent as "Authorization: Token <token>"; at most 10 live per user.
+API_TOKEN_HOURS = env.float("API_TOKEN_HOURS", default=10.0)
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=API_TOKEN_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": 10,
+    "AUTO_REFRESH": False,
 }
 
 SPECTACULAR_SETTINGS = {

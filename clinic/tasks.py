@@ -6,7 +6,7 @@ queued only after the transaction that made the work commits.
 
 from celery import shared_task
 
-from clinic import alerts
+from clinic import alerts, heartbeats
 
 
 @shared_task(name="clinic.deliver_notification", ignore_result=True)
@@ -17,3 +17,8 @@ def deliver_notification(notification_id: int) -> None:
 @shared_task(name="clinic.sweep_alerts", ignore_result=True)
 def sweep_alerts() -> None:
     alerts.sweep()
+
+
+@shared_task(name="clinic.ping_heartbeat_url", ignore_result=True)
+def ping_heartbeat_url() -> None:
+    heartbeats.ping_heartbeat_url()

@@ -9,9 +9,11 @@ admin.site.login_form = two_factor.AdminTwoFactorAuthenticationForm
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/auth/token/", api.TokenAPIView.as_view(), name="api-token"),
+    path("api/auth/token/revoke/", api.TokenRevokeAPIView.as_view(), name="api-token-revoke"),
     path("api/queue/", api.QueueAPIView.as_view(), name="api-queue"),
     path("api/submissions/<str:reference>/", api.CaseAPIView.as_view(), name="api-case"),
     path("api/submissions/<str:reference>/acknowledge/", api.AcknowledgeAPIView.as_view(),

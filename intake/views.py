@@ -4,6 +4,7 @@ No patient data goes into a URL: after a successful POST the reference is kept i
 and the browser is redirected to /advice/.
 """
 
+import re
 import secrets
 
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.views import View
 
 from clinic.models import Clinic
+from clinic.throttling import SubmissionThrottle, wait_seconds
 from intake import forms
 from intake.advice import advice_for
 from intake.models import Submission
@@ -21,6 +23,9 @@ from intake.services.submissions import IdempotencyKeyReused, SubmissionInvalid,
 from screening.models import Category
 
 SESSION_KEY = "intake_submission"
+# The form's one-time token, as the form makes it (secrets.token_urlsafe); anything else (a NUL
+# byte, say, which the database refuses in text) is replaced by a fresh one.
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class IntakeFormView(View):
@@ -33,12 +38,20 @@ class IntakeFormView(View):
         return self._render(request, version, token=secrets.token_urlsafe(16))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        # Counted with POST /api/submissions/ and the FHIR POST: one limit per address.
+        wait = wait_seconds(request, SubmissionThrottle())
+        if wait is not None:
+            response = render(request, "intake/throttled.html",
+                              {"clinic": _clinic(), "minutes": max(1, round(wait / 60))},
+                              status=429)
+            response["Retry-After"] = str(wait)
+            return response
         version = current_version()
         if version is None:
             return render(request, "intake/unavailable.html", {"clinic": _clinic()}, status=503)
         schema = VersionSchema.of(version)
         token = request.POST.get("form_token", "")
-        if not (0 < len(token) <= 64 and token.isascii()):
+        if not _FORM_TOKEN.fullmatch(token):
             token = secrets.token_urlsafe(16)
         if request.POST.get("version") != str(version.number):
             # The questionnaire was updated while the patient was filling it in: show the
@@ -56,12 +69,14 @@ class IntakeFormView(View):
             "version_number": version.number,
         }
         try:
-            # The form's one-time token makes a double-click or a resent POST one submission.
-            outcome = submit_intake(**submission_input, idempotency_key=f"form:{token}")
-        except IdempotencyKeyReused:
-            # The same form was sent again with different answers (e.g. after going back):
-            # that is a new intake, and it must be screened.
-            outcome = submit_intake(**submission_input)
+            try:
+                # The form's one-time token makes a double-click or a resent POST one
+                # submission.
+                outcome = submit_intake(**submission_input, idempotency_key=f"form:{token}")
+            except IdempotencyKeyReused:
+                # The same form was sent again with different answers (e.g. after going back):
+                # that is a new intake, and it must be screened (and may be invalid).
+                outcome = submit_intake(**submission_input)
         except SubmissionInvalid as invalid:
             return self._render(request, version, token=token, errors=invalid.errors,
                                 values=forms.form_values(schema, request.POST),

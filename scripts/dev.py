@@ -10,7 +10,7 @@ has not changed since the last successful install.  Delete ``.venv`` to start ov
 
 Standard library only, and the same on Linux, macOS and Windows.  The environment decides the
 database and broker as it does for ``manage.py``: with ``DATABASE_URL`` and ``REDIS_URL`` unset,
-an SQLite file and in-process tasks.
+an SQLite file and in-process tasks.  Both commands set ``DJANGO_DEBUG=true`` unless it is set.
 """
 
 from __future__ import annotations
@@ -159,6 +159,9 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     options = parse_args(argv)
+    # Both commands are for a laptop: debug on (the settings default it to off, for production),
+    # unless the environment says otherwise.  The processes started below inherit it.
+    os.environ.setdefault("DJANGO_DEBUG", "true")
     try:
         python = ensure_environment()
         return options.handler(python, options)

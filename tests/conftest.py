@@ -144,9 +144,13 @@ def _fresh_cache():
     from one test to the next."""
     from django.core.cache import cache
 
+    from clinic.throttling import forget_local_counts
+
     cache.clear()
+    forget_local_counts()
     yield
     cache.clear()
+    forget_local_counts()
 
 
 # --- Named users and their clients ----------------------------------------------------------

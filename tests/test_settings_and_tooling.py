@@ -40,7 +40,8 @@ def django_setup(**environment: str) -> subprocess.CompletedProcess:
     env.update(DJANGO_SETTINGS_MODULE="clinic.settings", **environment)
     script = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL)"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL, "
+        "f'DEBUG={s.DEBUG}')"
     )
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -56,27 +57,50 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
-def test_production_settings_start_with_a_secret_key():
-    result = django_setup(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="a-long-random-test-value")
+STRONG_KEY = "k3J9-q8Zr_x2Wm7Pv4Ns6Td1Hy5Lc0Bf8Gu3Ea9Ro2Yi7Sw4Xt1Mz6Qn5Vb0Dp_Kj"
+
+
+def test_production_settings_start_with_a_strong_secret_key():
+    result = django_setup(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=STRONG_KEY)
 
     assert result.returncode == 0, result.stderr
 
 
-def test_with_nothing_set_a_laptop_uses_sqlite_and_runs_tasks_in_process():
-    result = django_setup()
+@pytest.mark.parametrize("key", ["changeme", "", "a-long-random-test-value",
+                                 "ab" * 40, "django-insecure-" + STRONG_KEY])
+def test_production_settings_refuse_a_weak_secret_key(key):
+    result = django_setup(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=key)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "at least 50 characters" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    """The finding: the Docker image set no DJANGO_DEBUG and served Django's debug page."""
+    result = django_setup(DJANGO_SECRET_KEY=STRONG_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG=False" in result.stdout
+    assert "ENV DJANGO_DEBUG=false" in (ROOT / "Dockerfile").read_text()
+
+
+def test_on_a_laptop_with_debug_on_it_uses_sqlite_and_runs_tasks_in_process():
+    """DJANGO_DEBUG=true is what scripts/dev.py sets; nothing else is needed."""
+    result = django_setup(DJANGO_DEBUG="true")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "memory://"]
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "memory://",
+                                     "DEBUG=True"]
 
 
 def test_database_url_and_redis_url_switch_to_postgresql_and_the_broker():
     result = django_setup(
+        DJANGO_DEBUG="true",
         DATABASE_URL="postgres://clinic@db.invalid:5432/clinic", REDIS_URL="redis://broker:6379/0"
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "False", "redis://broker:6379/0"
+        "django.db.backends.postgresql", "False", "redis://broker:6379/0", "DEBUG=True"
     ]
 
 

@@ -1,6 +1,7 @@
 """REST entry points for intake.  Each validates the request's shape, calls one service, and
 renders the result; what makes an intake valid is decided in ``intake.services``."""
 
+import hashlib
 import re
 
 from django.core.exceptions import TooManyFieldsSent
@@ -10,9 +11,10 @@ from rest_framework.exceptions import NotAcceptable, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from clinic.throttling import SubmissionThrottle
+from clinic.tokens import TokenAuthentication
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
 from intake.api.serializers import QuestionnaireVersionOutput
@@ -65,8 +67,20 @@ class CurrentQuestionnaireView(IntakeAPIView):
         return Response(QuestionnaireVersionOutput(version).data)
 
 
-class SubmissionThrottle(AnonRateThrottle):
-    scope = "submissions"
+def idempotency_key(request) -> str | None:
+    """The request's ``Idempotency-Key``, checked, in the namespace of the client that sent it:
+    a client signed in with an API token has its keys to itself; anonymous clients share one
+    namespace.  Stored as a hash, so a client's key of any allowed length fits.  Raises a
+    ValidationError naming the rule for a malformed key."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        raise ValidationError({"detail": (
+            f"The Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
+            "ASCII characters without spaces, e.g. a UUID.")})
+    scope = f"user-{request.user.pk}" if request.user.is_authenticated else "anonymous"
+    return f"{scope}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class SubmissionCreateView(IntakeAPIView):
@@ -74,6 +88,9 @@ class SubmissionCreateView(IntakeAPIView):
 
     parser_classes = [StrictJSONParser]
     throttle_classes = [SubmissionThrottle]
+    # Anyone may submit; a client that signs in with an API token gets idempotency keys of its
+    # own (``idempotency_key``).  No session: a browser's cookie must not make a CSRF check.
+    authentication_classes = [TokenAuthentication]
 
     @extend_schema(
         request=schema.SubmissionInputDoc,
@@ -82,7 +99,8 @@ class SubmissionCreateView(IntakeAPIView):
             "Idempotency-Key", schema.IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
             required=False,
             description="Makes a retried POST safe: the same key and body return the first "
-            "response and store nothing new; the same key with another body is a 422. Up to "
+            "response and store nothing new; the same key with another body is a 422. Keys are "
+            "the client's own when it signs in with an API token. Up to "
             f"{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces, e.g. a "
             "UUID; kept at least 24 hours.",
         ), OpenApiParameter(
@@ -99,11 +117,7 @@ class SubmissionCreateView(IntakeAPIView):
         },
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not _KEY.fullmatch(key):
-            raise ValidationError({"detail": (
-                f"The Idempotency-Key header must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
-                "ASCII characters without spaces, e.g. a UUID.")})
+        key = idempotency_key(request)
         body = json_body(request, what="the intake as a JSON object")
         if not isinstance(body, dict):
             raise ValidationError({"non_field_errors": [

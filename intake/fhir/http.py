@@ -33,7 +33,8 @@ class FHIRJSONParser(StrictJSONParser):
 # FHIR's issue-type code for each HTTP status the endpoints answer with.
 _ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
                 405: "not-supported", 406: "not-supported", 413: "too-costly",
-                415: "not-supported", 429: "throttled"}
+                415: "not-supported", 422: "business-rule", 429: "throttled",
+                503: "transient"}
 
 
 class OperationOutcomeError(APIException):

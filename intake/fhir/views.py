@@ -18,8 +18,10 @@ from rest_framework.response import Response
 
 from clinic import cases
 from clinic.permissions import IsClinician
+from clinic.tokens import TokenAuthentication
 from intake.api.parsers import json_body
-from intake.api.views import SubmissionThrottle
+from intake.api.schema import IDEMPOTENCY_KEY_SCHEMA
+from intake.api.views import SubmissionThrottle, idempotency_key
 from intake.fhir import mapping
 from intake.fhir import schema as docs
 from intake.fhir.http import FHIRView, OperationOutcomeError
@@ -37,7 +39,12 @@ from intake.fhir.selectors import (
 )
 from intake.selectors import current_version
 from intake.services.answers import quoted
-from intake.services.submissions import SubmissionInvalid, submit_intake
+from intake.services.submissions import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IdempotencyKeyReused,
+    SubmissionInvalid,
+    submit_intake,
+)
 
 TAGS = ["fhir"]
 
@@ -177,12 +184,20 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
     screened and stored exactly like ``POST /api/submissions/``."""
 
     throttle_classes = [SubmissionThrottle]
+    authentication_classes = [TokenAuthentication]  # optional: scopes Idempotency-Key
 
     @extend_schema(
         operation_id="fhir_questionnaire_response_create", tags=TAGS,
         request=docs.FHIRQuestionnaireResponse,
         examples=docs.response_examples(),
         parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
+                required=False,
+                description="Makes a retried POST safe, as for POST /api/submissions/: the "
+                "same key and body return the first response and store nothing new; the same "
+                "key with another body is a 422. Up to "
+                f"{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters without spaces."),
             OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[201],
                              required=True,
                              description="Where clinicians read the stored response."),
@@ -196,10 +211,12 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
             (413, "application/json"): docs.TOO_LARGE,
             415: docs.outcome("The body is not JSON (send Content-Type: "
                               "application/fhir+json, in UTF-8)."),
+            422: docs.outcome("This Idempotency-Key was used before with another body."),
             429: docs.THROTTLED,
         },
     )
     def post(self, request):
+        key = idempotency_key(request)
         body = json_body(request, what="the QuestionnaireResponse as JSON",
                          content_type="application/fhir+json")
         version = current_version()
@@ -212,9 +229,13 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
             raise OperationOutcomeError(invalid.issues) from None
         try:
             outcome = submit_intake(patient=intake.patient, answers=intake.answers,
-                                    version_number=intake.version_number)
+                                    version_number=intake.version_number, idempotency_key=key)
         except SubmissionInvalid as invalid:
             raise OperationOutcomeError(validation_issues(invalid.errors, intake)) from None
+        except IdempotencyKeyReused:
+            raise OperationOutcomeError([Issue(
+                "This Idempotency-Key was already used with a different request. Use a new "
+                "key for a new submission.", code="business-rule")], status=422) from None
         submission = outcome.submission
         stored = version_with_contents(submission.questionnaire_version_id)
         location = _absolute(request, "api-fhir-questionnaire-response",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from intake.models import Question, QuestionnaireVersion
+from intake.services.text import hidden_character_problem
 
 # Characters a text answer may contain besides printable ones.  NUL and the other C0 and C1
 # controls are refused: PostgreSQL cannot store NUL, and the others are never typed by a person.
@@ -183,6 +184,9 @@ def _check_text(question: Question, value) -> tuple[str | None, Any]:
         return None, None  # only white space: no answer
     if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROL for ch in text):
         return "Remove the control characters from this answer.", None
+    hidden = hidden_character_problem(text)
+    if hidden:
+        return hidden, None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

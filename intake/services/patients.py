@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from intake.models import age_on
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
+from intake.services.text import hidden_character_problem
 
 # Screening derives the age from the date of birth; an age above this is a typing mistake,
 # never screened with a guessed age (triage-rules-v2.md, "Derived values").
@@ -89,6 +90,9 @@ def _text(value, *, what: str, max_length: int) -> str:
         raise ValidationError("This contains characters that are not valid text.")
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValidationError("Remove the control characters.")
+    hidden = hidden_character_problem(value)
+    if hidden:
+        raise ValidationError(hidden)
     return value
 
 

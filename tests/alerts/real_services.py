@@ -219,6 +219,120 @@ def start_beat(*, env: dict[str, str], log_dir: Path) -> ServiceProcess:
     return beat
 
 
+def start_gunicorn(*, env: dict[str, str], log_dir: Path, workers: int = 2) -> tuple[
+        ServiceProcess, str]:
+    """The web application as production runs it (gunicorn, sync workers) on a free port;
+    returns the process and its base URL once it answers /livez."""
+    port = free_port()
+    web = ServiceProcess(
+        "gunicorn",
+        [sys.executable, "-m", "gunicorn", "clinic.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--timeout", "60"],
+        env=env, log_path=log_dir / "gunicorn.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers():
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{base}/livez", timeout=2) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            if web.popen.poll() is not None:
+                raise AssertionError(f"gunicorn exited\n{web.tail()}") from None
+            return False
+
+    wait_until(answers, what="gunicorn to answer /livez", timeout=30, interval=0.2,
+               detail=web.tail)
+    return web, base
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def postgres_server_missing() -> str | None:
+    for program in ("initdb", "postgres"):
+        if shutil.which(program) is None:
+            return f"needs the PostgreSQL server programs ({program}) on PATH"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "running as root, and needs runuser to start PostgreSQL as another user"
+    return None
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the test's own, in a temporary directory, on a free port on
+    loopback, with trust authentication: never the machine's server.  ``stop()`` is a fast
+    shutdown (as ``pg_ctl stop -m fast``: clients are disconnected), ``start()`` brings it back
+    on the same port with the same data.  PostgreSQL refuses to run as root, so under root it
+    runs as the ``postgres`` user (``runuser``)."""
+
+    def __init__(self, log_dir: Path):
+        import pwd
+        import tempfile
+
+        self.port = free_port()
+        self.log_dir = log_dir
+        self.root = Path(tempfile.mkdtemp(prefix="test-pg-"))
+        self.data = self.root / "data"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            account = pwd.getpwnam("postgres")
+            os.chown(self.root, account.pw_uid, account.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self.process: ServiceProcess | None = None
+        self.starts = 0
+        subprocess.run(
+            [*self._as_user, "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+             "-E", "UTF8", "--no-sync", "--no-instructions"],
+            check=True, capture_output=True, timeout=120)
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        self.starts += 1
+        self.process = ServiceProcess(
+            f"postgres:{self.port}",
+            [*self._as_user, "postgres", "-D", str(self.data), "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
+             "-c", "fsync=off", "-c", "max_connections=50"],
+            log_path=self.log_dir / f"postgres-{self.port}-{self.starts}.log",
+        )
+        wait_until(self.answers, what=f"PostgreSQL on port {self.port} to accept connections",
+                   timeout=30, interval=0.1, detail=self.process.tail)
+
+    def answers(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url("postgres"), connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def execute(self, database: str, sql: str, *params) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True, connect_timeout=5) as conn:
+            cursor = conn.execute(sql, params or None)
+            return cursor.fetchall() if cursor.description else []
+
+    def stop(self) -> None:
+        """Fast shutdown: the postmaster disconnects every client and exits."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.popen.wait(timeout=30)
+            self.process.stop()
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 # --- SMTP -------------------------------------------------------------------------------------
 
 

@@ -99,6 +99,51 @@ def test_redis_down_while_50_urgent_intakes_arrive_every_alert_is_delivered_once
     assert set(attempts.values_list("channel", "outcome")) == {("email", "sent")}
 
 
+def redis_cache(redis_server) -> dict:
+    """The shared cache (the rate limits' counters) on the test's Redis, as in production."""
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": redis_server.url.rsplit("/", 1)[0] + "/1",
+                        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}}}
+
+
+KILLED_BURST, KILLED_AFTER = 30, 10
+
+
+def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly_once_after(
+        client, settings, broker, rota, smtp, redis_server, celery_processes, caplog):
+    """Redis is the broker and the throttle's cache; it is killed (SIGKILL) a third of the way
+    through a burst of urgent intakes from one address."""
+    settings.CACHES = redis_cache(redis_server)
+    celery_processes.worker()
+    celery_processes.beat()
+
+    references, durations = [], []
+    for n in range(KILLED_BURST):
+        if n == KILLED_AFTER:
+            redis_server.stop()
+        started = time.monotonic()
+        response = post(client, {"patient": PATIENT, "answers": URGENT})
+        durations.append(time.monotonic() - started)
+        assert response.status_code == 201, f"submission {n}: {response.content[:300]}"
+        references.append(response.json()["reference"])
+    print(f"\n{KILLED_BURST} submissions, Redis killed after {KILLED_AFTER}: median "
+          f"{statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms")
+    assert max(durations) < REQUEST_BOUND_SECONDS
+    assert "the shared cache does not answer" in caplog.text
+
+    redis_server.start()
+    notifications = Notification.objects.filter(alert__submission__reference__in=references)
+    assert notifications.count() == KILLED_BURST
+    smtp.wait_for_messages(KILLED_BURST, timeout=90, detail=celery_processes.logs)
+    wait_until(
+        lambda: notifications.filter(status=Notification.Status.DELIVERED).count()
+        == KILLED_BURST, what="every notification delivered", detail=celery_processes.logs)
+    wait_for_sweeps(3, detail=celery_processes.logs)  # later sweeps send nothing more
+    mails = smtp.messages
+    assert Counter(m.message["Subject"].split()[2] for m in mails) == Counter(references)
+    assert len({m.message_id for m in mails}) == KILLED_BURST
+
+
 def test_redis_hung_while_an_urgent_intake_arrives_the_request_is_answered_and_alerted_once(
         client, broker, rota, smtp, redis_server, celery_processes):
     celery_processes.worker()

@@ -1,7 +1,15 @@
-"""API tokens for clinic staff, and lock-out after repeated wrong passwords."""
+"""API tokens for clinicians and admins (expiring, hashed, revocable), and lock-out after
+repeated wrong passwords, by username *and* the client's address."""
+
+import datetime
 
 import pytest
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
 from rest_framework.test import APIClient
+
+from clinic.two_factor import WRONG_CREDENTIALS
 
 pytestmark = pytest.mark.django_db
 
@@ -19,18 +27,94 @@ def test_a_clinician_exchanges_a_password_for_a_token_that_opens_the_queue(clini
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert client.get("/api/queue/").status_code == 200
-    assert token_for("clinician", "clinician-password").json() == response.json()
+    expiry = datetime.datetime.fromisoformat(response.json()["expiry"])
+    assert datetime.timedelta(hours=9) < expiry - timezone.now() <= datetime.timedelta(hours=10)
+
+
+def signed_in(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_tokens_are_stored_only_as_hashes(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    stored = AuthToken.objects.get(user=clinician)
+    assert token not in (stored.digest, stored.token_key)
+    assert not AuthToken.objects.filter(digest__contains=token).exists()
+
+
+def test_a_client_revokes_its_own_token_and_only_that_one(clinician):
+    first, second = (token_for("clinician", "clinician-password").json()["token"]
+                     for _ in range(2))
+    assert signed_in(first).post("/api/auth/token/revoke/").status_code == 204
+    assert signed_in(first).get("/api/queue/").status_code == 401
+    assert signed_in(second).get("/api/queue/").status_code == 200
+
+
+def test_a_token_stops_working_when_it_expires(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    AuthToken.objects.filter(user=clinician).update(
+        expiry=timezone.now() - datetime.timedelta(seconds=1))
+    assert signed_in(token).get("/api/queue/").status_code == 401
+
+
+def test_changing_the_password_revokes_every_token(clinician):
+    tokens = [token_for("clinician", "clinician-password").json()["token"] for _ in range(2)]
+    clinician.set_password("a-new-clinician-password")
+    clinician.save()
+    assert [signed_in(t).get("/api/queue/").status_code for t in tokens] == [401, 401]
+    assert not AuthToken.objects.filter(user=clinician).exists()
+
+
+def test_deactivating_the_account_revokes_its_tokens(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    clinician.is_active = False
+    clinician.save()
+    assert not AuthToken.objects.filter(user=clinician).exists()
+    assert signed_in(token).get("/api/queue/").status_code == 401
+
+
+def test_turning_two_factor_on_or_off_revokes_tokens_but_using_it_does_not(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    device = TOTPDevice.objects.create(user=clinician, name="app", confirmed=False)
+    assert signed_in(token).get("/api/queue/").status_code == 200, "not on until confirmed"
+    device.confirmed = True
+    device.save()
+    assert signed_in(token).get("/api/queue/").status_code == 401
+    AuthToken.objects.create(user=clinician)
+    device.verify_token("000000")  # a code checked (and saved) changes nothing
+    assert AuthToken.objects.filter(user=clinician).count() == 1
+    device.delete()
+    assert not AuthToken.objects.filter(user=clinician).exists()
+
+
+def test_taking_someone_out_of_the_clinicians_ends_their_tokens(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    clinician.groups.clear()
+    response = signed_in(token).get("/api/queue/")
+    assert response.status_code == 401
 
 
 def test_a_wrong_password_is_400_and_says_so(clinician):
     response = token_for("clinician", "wrong")
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["Wrong username or password."]}
+    assert response.json() == {"non_field_errors": [WRONG_CREDENTIALS]}
 
 
-def test_people_who_are_not_clinic_staff_get_no_token(django_user_model):
+def test_people_who_are_not_clinicians_or_admins_get_no_token(django_user_model, staff_admin):
     django_user_model.objects.create_user("patient", password="a-long-password-1")
     assert token_for("patient", "a-long-password-1").status_code == 403
+    assert token_for("staff-admin", "staff-admin-password").status_code == 403
+    assert not AuthToken.objects.exists()
+
+
+def test_with_two_factor_required_an_admin_without_it_gets_no_token(admin_user, settings):
+    settings.REQUIRE_2FA = True
+    response = token_for(admin_user.username, "password")
+    assert response.status_code == 403 and "two-factor" in response.json()["detail"]
+    settings.REQUIRE_2FA = False
+    assert token_for(admin_user.username, "password").status_code == 200
 
 
 @pytest.mark.parametrize("body", [[], "x", {"username": "clinician"}, {"password": "p"}])
@@ -48,6 +132,27 @@ def test_repeated_failures_lock_the_username_out_even_with_the_right_password(cl
     # The same username from another address, and other users, are not locked.
     assert token_for("clinician", "clinician-password", address="198.51.100.99").status_code \
         == 200
+
+
+def test_behind_the_proxy_a_stranger_cannot_lock_the_clinician_out(clinician, settings):
+    """Every request arrives from the proxy; the lock-out is keyed on the client's address as
+    the proxy saw it, so a stranger's failures lock only the stranger."""
+    settings.NUM_PROXIES = 1
+
+    def via_proxy(password, client_address):
+        return APIClient().post(TOKEN_URL, {"username": "clinician", "password": password},
+                                format="json", REMOTE_ADDR="10.0.0.2",
+                                HTTP_X_FORWARDED_FOR=client_address)
+
+    assert [via_proxy("guess", "203.0.113.66").status_code for _ in range(5)] == \
+        [400, 400, 400, 400, 429]
+    assert via_proxy("clinician-password", "203.0.113.66").status_code == 429
+    assert via_proxy("clinician-password", "198.51.100.20").status_code == 200
+    client = APIClient()
+    page = client.post("/accounts/login/", {"username": "clinician",
+                                            "password": "clinician-password"},
+                       REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20")
+    assert page.status_code == 302
 
 
 def test_the_login_page_locks_out_after_repeated_failures(client, clinician):

@@ -4,9 +4,9 @@ RiskAssessment; valid R4, with the same sign-in, scoping and audit as the REST c
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 
 from clinic.models import AuditEvent, Clinic, Clinician
+from clinic.tokens import issue_token
 from intake.fhir import mapping
 from intake.models import Submission
 from intake.services.submissions import submit_intake
@@ -231,8 +231,8 @@ class TestWhoMaySeeWhat:
 
     def test_api_tokens_and_sessions_both_sign_in(self, clinician, clinician_client):
         case = make()
-        token = Token.objects.create(user=clinician)
-        with_token = api(HTTP_AUTHORIZATION=f"Token {token.key}")
+        token, _ = issue_token(clinician)
+        with_token = api(HTTP_AUTHORIZATION=f"Token {token}")
         for path in paths(case.reference):
             fhir_json(with_token.get(path))
             response = clinician_client.get(path)

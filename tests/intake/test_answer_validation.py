@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 
+from intake.models import Submission
 from intake.selectors import current_version
 from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
@@ -231,3 +232,56 @@ def test_more_bad_patient_details_are_named(field, value, message):
 def test_a_leap_day_that_exists_is_a_date_of_birth():
     assert clean_patient({**PATIENT, "date_of_birth": "2024-02-29"}).date_of_birth == (
         datetime.date(2024, 2, 29))
+
+
+# --- Characters that change what is shown ----------------------------------------------------
+
+HIDDEN = [
+    ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("\u2067", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+    ("\u200b", "U+200B ZERO WIDTH SPACE"),
+    ("\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ("\ue000", "U+E000"),
+]
+
+
+@pytest.mark.parametrize("character, named", HIDDEN)
+@pytest.mark.parametrize("field", ["full_name", "phone", "email"])
+def test_bidi_overrides_zero_width_and_private_use_characters_are_refused_in_details(
+        field, character, named):
+    value = {"full_name": "Ada {} Example", "phone": "07700 {}900123",
+             "email": "ada{}@example.org"}[field].format(character)
+    with pytest.raises(PatientInvalid) as refused:
+        clean_patient({**PATIENT, field: value})
+    message = refused.value.errors[field][0]
+    assert named in message and message.startswith("Remove ")
+
+
+@pytest.mark.parametrize("character, named", HIDDEN)
+def test_bidi_overrides_zero_width_and_private_use_characters_are_refused_in_free_text(
+        character, named):
+    schema = VersionSchema.of(current_version())
+    answers = {**ROUTINE, "recent_trauma": True,
+               "trauma_details": f"Fell off a ladder{character} at work"}
+    with pytest.raises(AnswersInvalid) as refused:
+        clean_answers(schema, answers)
+    assert named in refused.value.errors["trauma_details"][0]
+
+
+@pytest.mark.parametrize("name", [
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian: a non-joiner between letters
+    "\u0915\u094d\u200d\u0937",                          # Devanagari: a joiner between letters
+])
+def test_joiners_that_shape_a_word_in_its_script_are_kept(name):
+    assert clean_patient({**PATIENT, "full_name": name}).full_name == name
+
+
+def test_a_queue_row_cannot_be_reordered_through_the_api(client):
+    """The finding: a name with a right-to-left override was stored and shown reversed."""
+    import json
+
+    response = client.post("/api/submissions/", content_type="application/json", data=json.dumps(
+        {"patient": {**PATIENT, "full_name": "Ada \u202eelpmaxE"}, "answers": ROUTINE}))
+    assert response.status_code == 400
+    assert "RIGHT-TO-LEFT OVERRIDE" in response.json()["patient"]["full_name"][0]
+    assert not Submission.objects.exists()
