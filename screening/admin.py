@@ -112,16 +112,11 @@ class ScoreItemInline(DraftOnlyInline, admin.TabularInline):
         return obj is None or obj.rule_set.is_draft
 
 
-@admin.register(DerivedValue)
-class DerivedValueAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
-    """A derived value with its score items, for clinicians to review; edit it while its
-    rule set is a draft."""
+class RuleSetPartAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+    """A part of a rule set on a page of its own (for its history and details): added in its
+    rule set, changed only while the rule set is a draft."""
 
-    list_display = ["name", "title", "kind", "rule_set"]
-    list_filter = ["rule_set__status", "kind"]
-    fields = ["rule_set", "position", "name", "title", "kind", "condition", "description"]
     readonly_fields = ["rule_set"]
-    inlines = [ScoreItemInline]
     formfield_overrides = _TEXTAREA
 
     def get_queryset(self, request):
@@ -139,6 +134,17 @@ class DerivedValueAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAd
         if obj is not None and not obj.rule_set.is_draft:
             return False
         return super().has_delete_permission(request, obj)
+
+
+@admin.register(DerivedValue)
+class DerivedValueAdmin(RuleSetPartAdmin):
+    """A derived value with its score items, for clinicians to review; edit it while its
+    rule set is a draft."""
+
+    list_display = ["name", "title", "kind", "rule_set"]
+    list_filter = ["rule_set__status", "kind"]
+    fields = ["rule_set", "position", "name", "title", "kind", "condition", "description"]
+    inlines = [ScoreItemInline]
 
 
 class SignOffForm(forms.Form):
@@ -356,32 +362,14 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Rule)
-class RuleAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
+class RuleAdmin(RuleSetPartAdmin):
     """Every rule of every rule set, mainly for its history; edit rules in their rule set."""
 
     list_display = ["code", "rule_set", "category", "tier", "enabled"]
     list_filter = ["rule_set__status", "tier", "category"]
     search_fields = ["code", "condition", "explanation"]
-    fields = ["rule_set", "code", "category", "tier", "enabled", "position", "condition",
+    fields = ["rule_set", "code", "title", "category", "tier", "enabled", "position", "condition",
               "explanation"]
-    readonly_fields = ["rule_set"]
-    formfield_overrides = _TEXTAREA
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("rule_set")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        if obj is not None and not obj.rule_set.is_draft:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and not obj.rule_set.is_draft:
-            return False
-        return super().has_delete_permission(request, obj)
 
 
 class SafetyCaseImportForm(forms.Form):

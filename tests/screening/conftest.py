@@ -106,6 +106,14 @@ def answer_strategy(shape: QuestionShape):
     )
 
 
+def condition_holds(shape: QuestionShape, answers: dict) -> bool:
+    """Whether a question shown on a condition is shown: the answer it depends on is the one
+    named, or, for a several-choices question, includes it."""
+    target, expected = shape.condition
+    given = answers.get(target)
+    return expected in given if isinstance(given, list) else given == expected
+
+
 def valid_answers(shapes: tuple[QuestionShape, ...]):
     """Answer sets the intake would accept: types and ranges respected, every required question
     answered, an exclusive choice ('none') only on its own, a question shown on a condition
@@ -115,65 +123,13 @@ def valid_answers(shapes: tuple[QuestionShape, ...]):
     def build(draw):
         answers = {}
         for shape in shapes:
-            if shape.condition is not None:
-                target, expected = shape.condition
-                if answers.get(target) != expected:
-                    continue
+            if shape.condition is not None and not condition_holds(shape, answers):
+                continue
             if shape.required or draw(st.booleans()):
                 answers[shape.code] = draw(answer_strategy(shape))
         return answers
 
     return build()
-
-
-def one_more_yes(answers: dict, shapes: tuple[QuestionShape, ...]) -> list[tuple[str, dict]]:
-    """Every answer set that differs from ``answers`` by one more "yes": a yes/no question
-    answered yes that was no (or unanswered), or one more choice added to a several-choices
-    question (dropping an exclusive 'none', which cannot stay beside it).  A one-choice
-    question such as ``sex`` is not a symptom, so it is never changed."""
-    variants = []
-    for shape in shapes:
-        if shape.condition is not None:
-            continue
-        current = answers.get(shape.code)
-        if shape.type == Question.Type.BOOLEAN and current is not True:
-            variants.append((f"{shape.code}=true", {**answers, shape.code: True}))
-        elif shape.type == Question.Type.MULTI_CHOICE:
-            kept = [c for c in (current or []) if c not in shape.exclusive]
-            for choice in shape.choices:
-                if choice not in shape.exclusive and choice not in kept:
-                    variants.append((f"{shape.code}+{choice}",
-                                     {**answers, shape.code: [*kept, choice]}))
-    return variants
-
-
-@dataclass(frozen=True)
-class DefaultSetup:
-    compiled: object  # the default rule set, compiled from the database
-    recompiled: object  # the same, compiled again from scratch
-    shapes: tuple[QuestionShape, ...]
-
-    def answers(self):
-        """A strategy for valid answer sets to the default questionnaire."""
-        return valid_answers(self.shapes)
-
-    def one_more_yes(self, answers: dict) -> list[tuple[str, dict]]:
-        return one_more_yes(answers, self.shapes)
-
-
-@pytest.fixture(scope="session")
-def default_setup(django_db_setup, django_db_blocker) -> DefaultSetup:
-    """The default rule set as migrate created it, compiled from the test database twice (the
-    second time with the cache cleared), and the shapes of the default questionnaire's answers.
-    Session-scoped so that hypothesis examples screen without touching the database."""
-    with django_db_blocker.unblock():
-        version = QuestionnaireVersion.objects.get(questionnaire__slug=SLUG, number=1)
-        services.clear_compiled_cache()
-        compiled = services.active_rule_set_for(version)
-        services.clear_compiled_cache()
-        recompiled = services.active_rule_set_for(version)
-        services.clear_compiled_cache()
-        return DefaultSetup(compiled, recompiled, question_shapes(version))
 
 
 # --- Storing submissions as the submission service does -------------------------------------

@@ -28,7 +28,12 @@ from screening.default_rules_v2 import FREE_TEXT_TERMS, RULES
 from screening.engine import URGENCY_RANK, Facts, condition_values, screen
 from screening.evaluation import symbols
 from tests.factories import date_of_birth_for
-from tests.screening.conftest import QuestionShape, question_shapes, valid_answers
+from tests.screening.conftest import (
+    QuestionShape,
+    condition_holds,
+    question_shapes,
+    valid_answers,
+)
 
 # The examples never touch the database, but the session fixture that compiles the rule set
 # needs the test database to exist, which pytest-django arranges only for marked tests.
@@ -80,13 +85,8 @@ def more_concerning(answers: dict, shapes) -> list[tuple[str, dict]]:
     ordered by concern, so they are never changed."""
     variants = []
     for shape in shapes:
-        if shape.condition is not None:
-            target, expected = shape.condition
-            given_answer = answers.get(target)
-            shown = (expected in given_answer if isinstance(given_answer, list)
-                     else given_answer == expected)
-            if not shown:
-                continue
+        if shape.condition is not None and not condition_holds(shape, answers):
+            continue
         current = answers.get(shape.code)
         if shape.type == Question.Type.BOOLEAN and current is not True:
             variants.append((f"{shape.code}=true", {**answers, shape.code: True}))
