@@ -39,7 +39,8 @@ grouping must never slow the first page of anything.  So, per clinician:
 - At the window's end the sweep queues one ``deliver_digest`` per clinician, which sends every
   held notification of theirs that is due as **one digest** ("4 more urgent cases in the last
   10 minutes: REF1, ...", each case's link and the queue's; no patient data).
-- An urgent alert after the window has ended opens a new burst: it pages at once.
+- An urgent alert after the window has ended opens a new burst: it pages at once.  So does one
+  after a first page that failed on every channel (it reached nobody).
 - An alert is never held past its own escalation time: when the window would end after it (a
   window longer than the clinic's ``urgent_escalation_minutes``), it pages at once.
 - Acknowledging an alert cancels its held notification, as it cancels any unsent one; the digest
@@ -165,6 +166,8 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
         Notification.objects.filter(clinician_id__in=ids, level=0, grouped=False,
                                     alert__urgency="urgent", created_at__gt=now - window,
                                     created_at__lte=now)
+        # A page that failed on every channel reached nobody: the next one tries at once.
+        .exclude(status=Notification.Status.FAILED)
         .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at"))
     )
     return {clinician_id: opened_at + window for clinician_id, opened_at in first_pages

@@ -183,6 +183,17 @@ def test_an_urgent_alert_once_the_window_has_ended_opens_a_new_burst_and_pages_a
         True, start + 2 * WINDOW)
 
 
+def test_a_first_page_that_failed_on_every_channel_does_not_open_a_burst(
+        broker, rota, start):
+    failed = first_notification(intake_at(start))
+    Notification.objects.filter(pk=failed.pk).update(status=Notification.Status.FAILED)
+
+    retried = first_notification(intake_at(start + MINUTE))
+    assert (retried.grouped, retried.next_attempt_at) == (False, start + MINUTE)
+    held = first_notification(intake_at(start + 2 * MINUTE))
+    assert (held.grouped, held.next_attempt_at) == (True, start + MINUTE + WINDOW)
+
+
 def test_emergencies_are_never_held_and_do_not_open_a_burst(broker, rota, start):
     emergency = first_notification(intake_at(start, EMERGENCY))
     urgent = first_notification(intake_at(start + MINUTE))
