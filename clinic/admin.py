@@ -134,7 +134,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class NotificationInline(admin.TabularInline):
     model = Notification
-    fields = ("level", "clinician", "status", "created_at", "delivered_at", "deliveries")
+    fields = ("level", "clinician", "status", "grouped", "created_at", "delivered_at",
+              "deliveries")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -149,8 +150,9 @@ class NotificationInline(admin.TabularInline):
     @admin.display(description="Delivery attempts")
     def deliveries(self, notification):
         return format_html_join(
-            mark_safe("<br>"), "{} {}: {} {}",
+            mark_safe("<br>"), "{} {}{}: {} {}",
             ((a.started_at.strftime("%H:%M:%S"), a.channel,
+              " (digest)" if a.digest_token else "",
               a.get_outcome_display() or "no outcome (interrupted)", a.error)
              for a in notification.attempts.all()),
         ) or "none yet"

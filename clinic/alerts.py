@@ -21,23 +21,67 @@ message but before it recorded so.  Sending again is the safe side of that choic
 Message-ID (and the webhook's Idempotency-Key) is the same both times so receivers can
 de-duplicate.
 
+How a burst of urgent alerts pages a clinician twice, not N times
+-----------------------------------------------------------------
+A flood of urgent intakes (or a flooding client) must not bury the duty clinician in pages, and
+grouping must never slow the first page of anything.  So, per clinician:
+
+- **Emergencies are never grouped or held**, and do not count towards a burst: every emergency
+  pages at once.  **Escalations are never grouped** either (only level 0 is): an alert that
+  nobody acknowledged reaches the next person on its own schedule.
+- The first urgent alert for a clinician pages them at once and **opens a burst**: a window of
+  ``ALERT_GROUP_MINUTES`` (default 10) from that page's creation.  An urgent alert for them that
+  arrives while the window is open is **held**: its notification is written ``grouped``, due at
+  the window's end.  (``_held_until`` decides, under a lock on the clinician's row, so two
+  intakes committing at once cannot both open a burst; a concurrent intake waits until the other
+  commits and then sees its page.  The lock is ``FOR NO KEY UPDATE``, which inserting a
+  notification for the same person does not wait for: emergencies never queue behind it.)
+- At the window's end the sweep queues one ``deliver_digest`` per clinician, which sends every
+  held notification of theirs that is due as **one digest** ("4 more urgent cases in the last
+  10 minutes: REF1, ...", each case's link and the queue's; no patient data).
+- An urgent alert after the window has ended opens a new burst: it pages at once.  So does one
+  after a first page that failed on every channel (it reached nobody).
+- An alert is never held past its own escalation time: when the window would end after it (a
+  window longer than the clinic's ``urgent_escalation_minutes``), it pages at once.
+- Acknowledging an alert cancels its held notification, as it cancels any unsent one; the digest
+  leaves it out.  Each held alert still escalates at its own ``escalate_at``.
+
+A digest keeps the outbox's promises.  ``deliver_digest`` claims every due held notification of
+the clinician with **one conditional update** that tags them with a fresh claim token and a
+lease (after taking the clinician's row lock, so two runs never split one burst between them),
+then sends one message covering exactly the rows carrying that token.  It writes **one
+``DeliveryAttempt`` per notification** before sending, all with the claim token as their
+``digest_token``, and completes them together: each notification keeps its own history (the
+admin, the health check and retries work per notification as before) and the shared token says
+which notifications travelled in one message.  A worker that dies mid-send leaves the rows
+``sending`` with attempts without an outcome; after the lease the sweep queues the digest again
+and a new claim takes them.  The digest's Message-ID (and Idempotency-Key) is derived from the
+notifications it covers, so the same digest sent again after a crash carries the same one.
+After a failure each notification retries and falls back to the next channel as a single one
+does, and stays held: the next digest picks it up.  A notification is claimed either as a single
+(``deliver``, ``grouped`` false) or in a digest (``grouped`` true), never both ways.
+
 Nothing here logs, queues or sends patient data: only ids, the case reference and the urgency.
 """
 
 import datetime
+import hashlib
+import itertools
 import logging
+import math
+import uuid
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Alert, Clinic, DeliveryAttempt, Heartbeat, Notification
+from clinic.models import Alert, Clinic, Clinician, DeliveryAttempt, Heartbeat, Notification
 from clinic.rota import escalation_chain
-from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError
+from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError, DigestMessage, Message
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +101,19 @@ def escalation_delay(clinic: Clinic, urgency: str) -> datetime.timedelta:
     return datetime.timedelta(minutes=minutes)
 
 
+def group_window() -> datetime.timedelta:
+    """How long a burst of urgent alerts for one clinician stays open (0: no grouping)."""
+    return datetime.timedelta(minutes=settings.ALERT_GROUP_MINUTES)
+
+
 # --- Raising ----------------------------------------------------------------------------------
 
 
 def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | None:
-    """Create the alert for an urgent or emergency submission, in the caller's transaction, and
-    queue its first notifications once that transaction commits.  Returns None for a submission
-    that needs no alert."""
+    """Create the alert for an urgent or emergency submission, in the caller's transaction
+    (there must be one), and queue its first notifications once that transaction commits; an
+    urgent alert for a clinician in the middle of a burst is held for their digest instead.
+    Returns None for a submission that needs no alert."""
     if submission.urgency not in ALERTING_URGENCIES:
         return None
     now = now or timezone.now()
@@ -84,38 +134,82 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
 
 def _notify_step(alert: Alert, *, level: int, steps, now) -> list[Notification]:
     recipients = steps[level % len(steps)]
+    held_until = _held_until(alert, recipients, now) if level == 0 else {}
     Notification.objects.bulk_create(
-        [Notification(alert=alert, clinician=c, level=level, next_attempt_at=now, created_at=now)
+        [Notification(alert=alert, clinician=c, level=level, created_at=now,
+                      next_attempt_at=held_until.get(c.pk, now), grouped=c.pk in held_until)
          for c in recipients],
         ignore_conflicts=True,  # a level is notified once, whoever gets there first
     )
     # ignore_conflicts leaves no primary keys behind; read back what exists for this level.
     created = list(Notification.objects.filter(alert=alert, level=level,
                                                status=Notification.Status.PENDING))
-    ids = [n.pk for n in created]
+    # Held ones wait for the sweep to queue their digest when their window ends.
+    ids = [n.pk for n in created if not n.grouped]
     transaction.on_commit(lambda: queue_delivery(ids))
     return created
 
 
+def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
+    """For each of ``clinicians`` in the middle of a burst, when the urgent ``alert`` raised at
+    ``now`` is due in their digest: the end of the window opened by their latest urgent first
+    page.  Clinicians missing from the answer are paged at once."""
+    window = group_window()
+    if alert.urgency != "urgent" or not window:
+        return {}
+    ids = sorted(c.pk for c in clinicians)
+    # One decision per clinician at a time, held until this transaction commits (see the module
+    # docstring); locked in the order of their ids, so two intakes cannot deadlock.
+    list(Clinician.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+         .values_list("pk", flat=True))
+    first_pages = (
+        Notification.objects.filter(clinician_id__in=ids, level=0, grouped=False,
+                                    alert__urgency="urgent", created_at__gt=now - window,
+                                    created_at__lte=now)
+        # A page that failed on every channel reached nobody: the next one tries at once.
+        .exclude(status=Notification.Status.FAILED)
+        .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at"))
+    )
+    return {clinician_id: opened_at + window for clinician_id, opened_at in first_pages
+            # Never hold an alert past the time it would escalate.
+            if opened_at + window <= alert.escalate_at}
+
+
 def queue_delivery(notification_ids: list[int]) -> None:
-    """Queue a delivery task per notification; called after commit.  A broker that is down or
-    hung is logged, not raised, and not waited for: the patient's request must not hang on it,
-    and the sweep will queue the notifications again."""
+    """Queue a delivery task per notification; called after commit."""
     from clinic.tasks import deliver_notification
 
-    if notification_ids and not _broker_answers():
+    _queue([(deliver_notification, pk, [pk], f"notification {pk}")
+            for pk in notification_ids])
+
+
+def queue_digests(held: dict[int, list[int]]) -> None:
+    """Queue one digest task per clinician; ``held`` maps each clinician's id to the ids of
+    their held notifications that are due (the task claims whatever is due when it runs)."""
+    from clinic.tasks import deliver_digest
+
+    _queue([(deliver_digest, clinician_id, ids, f"the digest for clinician {clinician_id}")
+            for clinician_id, ids in held.items()])
+
+
+def _queue(jobs) -> None:
+    """Queue each ``(task, argument, ids of the notifications it covers, what it is)``.  A
+    broker that is down or hung is logged, not raised, and not waited for: the patient's
+    request must not hang on it, and the sweep will queue the notifications again."""
+    if jobs and not _broker_answers():
         logger.warning("the broker does not answer; %s notification(s) left for the sweep",
-                       len(notification_ids))
+                       sum(len(ids) for _, _, ids, _ in jobs))
         return
-    queued = []
+    done = 0
     try:
-        for notification_id in notification_ids:
-            deliver_notification.delay(notification_id)
-            queued.append(notification_id)
+        for task, argument, _, _ in jobs:
+            task.delay(argument)
+            done += 1
     except Exception as error:  # the broker is down or unreachable
-        logger.warning("could not queue notification %s (%s); the sweep will retry",
-                       notification_id, type(error).__name__)
+        logger.warning("could not queue %s (%s); the sweep will retry", jobs[done][3],
+                       type(error).__name__)
     finally:
+        queued = [pk for _, _, ids, _ in jobs[:done] for pk in ids]
         if queued:
             Notification.objects.filter(pk__in=queued).update(last_queued_at=timezone.now())
 
@@ -150,85 +244,176 @@ class DeliveryOutcome:
     claimed: bool = True
 
 
+def _claimable(now) -> Q:
+    """Due, and nobody holds it: waiting and due, or claimed by a worker whose lease has run
+    out (it died, or hung and was killed)."""
+    return Q(status=Notification.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Notification.Status.SENDING, claimed_until__lt=now)
+
+
+def _lease(now) -> datetime.datetime:
+    return now + datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
+
+
 def deliver(notification_id: int, *, now: datetime.datetime | None = None) -> DeliveryOutcome:
     """Try to deliver one notification on its current channel.  Safe to run any number of
-    times, concurrently: only the run that claims the notification sends."""
+    times, concurrently: only the run that claims the notification sends.  A held (grouped)
+    notification is never claimed here, only in its digest."""
     now = now or timezone.now()
-    lease = datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
-    claimable = Q(status=Notification.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Notification.Status.SENDING, claimed_until__lt=now)
-    claimed = Notification.objects.filter(claimable, pk=notification_id).update(
-        status=Notification.Status.SENDING, claimed_until=now + lease)
+    claimed = Notification.objects.filter(_claimable(now), pk=notification_id,
+                                          grouped=False).update(
+        status=Notification.Status.SENDING, claimed_until=_lease(now))
     if claimed != 1:
         return DeliveryOutcome(claimed=False)
     notification = Notification.objects.select_related(
         "clinician", "alert__submission").get(pk=notification_id)
     if notification.alert.is_acknowledged:
-        _finish(notification, status=Notification.Status.CANCELLED)
+        _finish([notification], status=Notification.Status.CANCELLED)
         return DeliveryOutcome()
-    channels = notification.clinician.channels
-    if notification.channel_index >= len(channels):
-        _give_up_on_person(notification, now)
-        return DeliveryOutcome()
-    channel = channels[notification.channel_index]
-    address = notification.clinician.email if channel == "email" else (
-        notification.clinician.webhook_url)
+    return DeliveryOutcome(delivered=_send([notification], _message(notification),
+                                           what=f"notification {notification.pk}"))
 
-    # The attempt is on record before anything leaves this process.
-    attempt = DeliveryAttempt.objects.create(notification=notification, channel=channel)
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    claimed: int = 0  # held notifications this run took
+    delivered: int = 0  # of those, sent in a digest
+
+
+def deliver_digest(clinician_id: int, *,
+                   now: datetime.datetime | None = None) -> DigestOutcome:
+    """Send one clinician's held notifications that are due, together, as one digest.  Safe to
+    run any number of times, concurrently: one conditional update tags everything this run
+    takes with its claim token, and only rows carrying the token are sent."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        # Claims for one person one at a time, so a burst is never split between two runs.
+        list(Clinician.objects.select_for_update(no_key=True).filter(pk=clinician_id)
+             .values_list("pk", flat=True))
+        claimed = Notification.objects.filter(
+            _claimable(now), clinician_id=clinician_id, grouped=True,
+        ).update(status=Notification.Status.SENDING, claimed_until=_lease(now),
+                 claim_token=token)
+    if not claimed:
+        return DigestOutcome()
+    held = list(Notification.objects.filter(claim_token=token)
+                .select_related("clinician", "alert__submission"))
+    _finish([n for n in held if n.alert.is_acknowledged], status=Notification.Status.CANCELLED)
+    waiting = sorted((n for n in held if not n.alert.is_acknowledged),
+                     key=lambda n: (n.channel_index, n.alert.created_at, n.pk))
+    delivered = 0
+    # Usually all are on the person's first channel; after a failure some may have moved on to
+    # the next, and each is sent on the channel it has reached.
+    for _, on_channel in itertools.groupby(waiting, key=lambda n: n.channel_index):
+        on_channel = list(on_channel)
+        if _send(on_channel, _digest_message(on_channel, now), digest_token=token,
+                 what=f"digest {token} ({len(on_channel)} notifications)"):
+            delivered += len(on_channel)
+    return DigestOutcome(claimed=claimed, delivered=delivered)
+
+
+def _send(notifications: list[Notification], message: Message, *, what: str,
+          digest_token: uuid.UUID | None = None) -> bool:
+    """Send ``message`` to the person these claimed notifications are for, on the channel they
+    have reached; record an attempt per notification before sending and its outcome after, and
+    move each on after a failure.  Returns whether the message was sent."""
+    first = notifications[0]
+    clinician = first.clinician
+    channels = clinician.channels
+    if first.channel_index >= len(channels):
+        for notification in notifications:
+            _give_up_on_person(notification, timezone.now())
+        return False
+    channel = channels[first.channel_index]
+    address = clinician.email if channel == "email" else clinician.webhook_url
+
+    # The attempts are on record before anything leaves this process.
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
+         for n in notifications])
     try:
-        TRANSPORTS[channel].send(address, _message(notification))
+        TRANSPORTS[channel].send(address, message)
     except DeliveryError as error:
-        _record(attempt, DeliveryAttempt.Outcome.PERMANENT_FAILURE if error.permanent
+        _record(attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE if error.permanent
                 else DeliveryAttempt.Outcome.TEMPORARY_FAILURE, str(error))
-        logger.warning("notification %s: %s delivery failed (%s)", notification.pk, channel,
-                       error)
-        _after_failure(notification, permanent=error.permanent, now=timezone.now())
-        return DeliveryOutcome()
-    _record(attempt, DeliveryAttempt.Outcome.SENT)
-    _finish(notification, status=Notification.Status.DELIVERED, delivered_at=timezone.now())
-    logger.info("notification %s delivered by %s for alert %s", notification.pk, channel,
-                notification.alert_id)
-    return DeliveryOutcome(delivered=True)
+        logger.warning("%s: %s delivery failed (%s)", what, channel, error)
+        now = timezone.now()
+        moved_on = [n.pk for n in notifications
+                    if _after_failure(n, permanent=error.permanent, now=now)]
+        if moved_on and first.grouped:
+            transaction.on_commit(lambda: queue_digests({clinician.pk: moved_on}))
+        elif moved_on:
+            transaction.on_commit(lambda: queue_delivery(moved_on))
+        return False
+    _record(attempts, DeliveryAttempt.Outcome.SENT)
+    _finish(notifications, status=Notification.Status.DELIVERED, delivered_at=timezone.now())
+    logger.info("%s delivered by %s for alert %s", what, channel,
+                ", ".join(str(n.alert_id) for n in notifications))
+    return True
 
 
 def _message(notification: Notification) -> AlertMessage:
     alert = notification.alert
-    path = reverse("case-detail", args=[alert.submission.reference])
     return AlertMessage(notification_id=notification.pk, reference=alert.submission.reference,
-                        urgency=alert.urgency, link=settings.SITE_URL.rstrip("/") + path,
-                        level=notification.level)
+                        urgency=alert.urgency, link=_case_link(alert), level=notification.level)
 
 
-def _record(attempt: DeliveryAttempt, outcome: str, error: str = "") -> None:
-    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+def _digest_message(notifications: list[Notification], now) -> DigestMessage:
+    ids = ",".join(str(pk) for pk in sorted(n.pk for n in notifications))
+    # The same notifications sent again (after a crash) make the same key.
+    key = "alert-digest-" + hashlib.sha256(ids.encode()).hexdigest()[:24]
+    oldest = min(n.alert.created_at for n in notifications)
+    # "in the last M minutes": the window, or longer when retries made it so.
+    minutes = max(1, math.ceil(settings.ALERT_GROUP_MINUTES),
+                  math.ceil((now - oldest).total_seconds() / 60))
+    return DigestMessage(
+        key=key, minutes=minutes, queue_link=_site_link(reverse("queue")),
+        cases=tuple((n.alert.submission.reference, _case_link(n.alert)) for n in notifications),
+    )
+
+
+def _case_link(alert: Alert) -> str:
+    return _site_link(reverse("case-detail", args=[alert.submission.reference]))
+
+
+def _site_link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _record(attempts: list[DeliveryAttempt], outcome: str, error: str = "") -> None:
+    DeliveryAttempt.objects.filter(pk__in=[a.pk for a in attempts]).update(
         outcome=outcome, error=error[:500], finished_at=timezone.now())
 
 
-def _finish(notification: Notification, **fields) -> None:
-    Notification.objects.filter(pk=notification.pk).update(claimed_until=None, **fields)
+def _finish(notifications: list[Notification], **fields) -> None:
+    if notifications:
+        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+            claimed_until=None, **fields)
 
 
-def _after_failure(notification: Notification, *, permanent: bool, now) -> None:
+def _after_failure(notification: Notification, *, permanent: bool, now) -> bool:
+    """Set the notification up for its next try after a failed one; True when that is on the
+    person's next channel, at once (the caller queues it)."""
     tries = notification.tries_on_channel + 1
     if not permanent and tries <= len(RETRY_DELAYS):
-        _finish(notification, status=Notification.Status.PENDING, tries_on_channel=tries,
+        _finish([notification], status=Notification.Status.PENDING, tries_on_channel=tries,
                 next_attempt_at=now + RETRY_DELAYS[tries - 1])
-        return
+        return False
     # This channel is done with: fall back to the person's next channel, at once.
     next_channel = notification.channel_index + 1
     if next_channel < len(notification.clinician.channels):
-        _finish(notification, status=Notification.Status.PENDING, channel_index=next_channel,
+        _finish([notification], status=Notification.Status.PENDING, channel_index=next_channel,
                 tries_on_channel=0, next_attempt_at=now)
-        transaction.on_commit(lambda: queue_delivery([notification.pk]))
-        return
+        return True
     _give_up_on_person(notification, now)
+    return False
 
 
 def _give_up_on_person(notification: Notification, now) -> None:
     """Every channel of this person failed: mark it, and escalate the alert now rather than
     wait for its escalation time."""
-    _finish(notification, status=Notification.Status.FAILED)
+    _finish([notification], status=Notification.Status.FAILED)
     logger.error("notification %s failed on every channel; escalating alert %s now",
                  notification.pk, notification.alert_id)
     Alert.objects.filter(pk=notification.alert_id, acknowledged_at__isnull=True,
@@ -240,29 +425,34 @@ def _give_up_on_person(notification: Notification, now) -> None:
 
 @dataclass(frozen=True)
 class SweepReport:
-    queued: int
+    queued: int  # notifications queued, on their own or in a digest
     escalated: int
+    digests: int = 0  # digest tasks queued (one per clinician)
 
 
 def sweep(*, now: datetime.datetime | None = None) -> SweepReport:
-    """Queue every notification that is due, and escalate every overdue alert.  Run by Celery
-    beat every ALERT_SWEEP_SECONDS; safe to run concurrently and repeatedly."""
+    """Queue every notification that is due (held ones as one digest per clinician), and
+    escalate every overdue alert.  Run by Celery beat every ALERT_SWEEP_SECONDS; safe to run
+    concurrently and repeatedly."""
     now = now or timezone.now()
     escalated = sum(1 for alert_id in _overdue_alert_ids(now) if escalate(alert_id, now=now))
     # Re-queue what is due and has not been queued in the last lease period, so a slow worker
     # does not get the same id queued every few seconds.
     stale = now - datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
     due = list(
-        Notification.objects.filter(
-            Q(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-            | Q(status=Notification.Status.SENDING, claimed_until__lt=now)
-        ).filter(Q(last_queued_at__isnull=True) | Q(last_queued_at__lt=stale)
-                 | Q(last_queued_at__lt=F("next_attempt_at")))
-        .values_list("pk", flat=True)[:500]
+        Notification.objects.filter(_claimable(now))
+        .filter(Q(last_queued_at__isnull=True) | Q(last_queued_at__lt=stale)
+                | Q(last_queued_at__lt=F("next_attempt_at")))
+        .values_list("pk", "clinician_id", "grouped")[:500]
     )
-    queue_delivery(due)
+    queue_delivery([pk for pk, _, grouped in due if not grouped])
+    held: dict[int, list[int]] = {}
+    for pk, clinician_id, grouped in due:
+        if grouped:
+            held.setdefault(clinician_id, []).append(pk)
+    queue_digests(held)
     Heartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": now})
-    return SweepReport(queued=len(due), escalated=escalated)
+    return SweepReport(queued=len(due), escalated=escalated, digests=len(held))
 
 
 def _overdue_alert_ids(now) -> list[int]:
@@ -296,8 +486,9 @@ def escalate(alert_id: int, *, now: datetime.datetime | None = None) -> bool:
 
 
 def acknowledge(alert: Alert, *, by, now: datetime.datetime | None = None) -> bool:
-    """Record that ``by`` has seen the alert: escalation stops and unsent notifications are
-    cancelled.  Returns False when someone had already acknowledged it."""
+    """Record that ``by`` has seen the alert: escalation stops and unsent notifications (held
+    ones included: the digest leaves them out) are cancelled.  Returns False when someone had
+    already acknowledged it."""
     now = now or timezone.now()
     with transaction.atomic():
         done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(

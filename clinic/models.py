@@ -265,7 +265,12 @@ class Alert(models.Model):
 
 class Notification(models.Model):
     """One person to be told about an alert at one escalation level.  Delivery works through
-    the person's channels in order; each try is a ``DeliveryAttempt``."""
+    the person's channels in order; each try is a ``DeliveryAttempt``.
+
+    A ``grouped`` notification is an urgent alert held for the person's digest: it waits until
+    ``next_attempt_at`` (the end of the burst's window) and is then sent in one message with
+    the others of that person that are due, never on its own (``clinic.alerts``).
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -289,6 +294,16 @@ class Notification(models.Model):
     last_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    grouped = models.BooleanField(
+        default=False,
+        help_text="Held for the clinician's digest of urgent alerts: sent with the others of "
+        "its burst at the end of the window, not on its own.",
+    )
+    claim_token = models.UUIDField(
+        null=True, blank=True, editable=False,
+        help_text="The digest claim that last took it; its delivery attempts carry the same "
+        "value.",
+    )
 
     class Meta:
         ordering = ["alert", "level", "pk"]
@@ -302,6 +317,12 @@ class Notification(models.Model):
                 fields=["next_attempt_at"],
                 condition=models.Q(status__in=["pending", "sending"]),
                 name="notification_due",
+            ),
+            # Whether a burst is open for a clinician: their latest first page.
+            models.Index(
+                fields=["clinician", "created_at"],
+                condition=models.Q(level=0, grouped=False),
+                name="notification_first_pages",
             ),
         ]
 
@@ -322,6 +343,11 @@ class DeliveryAttempt(models.Model):
         Notification, on_delete=models.CASCADE, related_name="attempts"
     )
     channel = models.CharField(max_length=10)
+    digest_token = models.UUIDField(
+        null=True, blank=True, editable=False,
+        help_text="Set when the attempt was one message covering several held notifications "
+        "(a digest): every notification it covered has an attempt with the same value.",
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)

@@ -186,6 +186,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25
 CELERY_TASK_TIME_LIMIT = 30
 CELERY_TASK_ROUTES = {
     "clinic.deliver_notification": {"queue": "alerts"},
+    "clinic.deliver_digest": {"queue": "alerts"},
     "clinic.sweep_alerts": {"queue": "alerts"},
     "clinic.ping_heartbeat_url": {"queue": "alerts"},
 }
@@ -209,6 +210,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # sending before another may take it over.
 ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=5)
 ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
+# Urgent alerts for a clinician that arrive within this many minutes of one that paged them are
+# held and sent together as one digest page when the window ends (clinic.alerts).  Emergencies
+# and escalations are never held.  0 turns grouping off; decimals are allowed (0.5 = 30 s).
+_group_minutes = env.str("ALERT_GROUP_MINUTES", default="10")
+try:
+    ALERT_GROUP_MINUTES = float(_group_minutes)
+except ValueError:
+    ALERT_GROUP_MINUTES = -1.0
+if not 0 <= ALERT_GROUP_MINUTES <= 24 * 60:  # NaN fails this too
+    raise ImproperlyConfigured(
+        "ALERT_GROUP_MINUTES must be a number of minutes between 0 (no grouping) and 1440; "
+        f"it is {_group_minutes!r}. The default, 10, suits most clinics.")
 CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},

@@ -14,6 +14,11 @@ def deliver_notification(notification_id: int) -> None:
     alerts.deliver(notification_id)
 
 
+@shared_task(name="clinic.deliver_digest", ignore_result=True)
+def deliver_digest(clinician_id: int) -> None:
+    alerts.deliver_digest(clinician_id)
+
+
 @shared_task(name="clinic.sweep_alerts", ignore_result=True)
 def sweep_alerts() -> None:
     alerts.sweep()

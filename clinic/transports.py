@@ -1,8 +1,10 @@
 """The channels an alert travels on: each one small class behind one interface.
 
-A transport sends one ``AlertMessage`` to one address and either returns or raises
-``DeliveryError``, which says whether the failure is worth retrying.  Messages carry the urgency,
-the case reference and a link, and nothing about the patient.
+A transport sends one message to one address and either returns or raises ``DeliveryError``,
+which says whether the failure is worth retrying.  A message is an ``AlertMessage`` (one alert)
+or a ``DigestMessage`` (the urgent alerts held during a burst); both carry only urgencies, case
+references, counts and links, nothing about the patient, and a ``key`` that is the same each
+time the same message is sent again, for receivers to de-duplicate by.
 """
 
 import hashlib
@@ -35,6 +37,10 @@ class AlertMessage:
     level: int
 
     @property
+    def key(self) -> str:
+        return f"alert-notification-{self.notification_id}"
+
+    @property
     def subject(self) -> str:
         escalated = " (escalated: not yet acknowledged)" if self.level else ""
         return f"[{self.urgency.upper()}] Intake {self.reference} needs a clinician{escalated}"
@@ -56,17 +62,63 @@ class AlertMessage:
                 "escalation_level": self.level, "text": self.subject}
 
 
+@dataclass(frozen=True)
+class DigestMessage:
+    """The urgent cases held for one clinician during a burst, in one page: how many, their
+    references and links, and the queue.  ``minutes`` is the period they arrived in: the
+    burst's window, or longer when retries delayed the digest."""
+
+    key: str
+    cases: tuple[tuple[str, str], ...]  # (reference, link), oldest first
+    minutes: int
+    queue_link: str
+    urgency: str = "urgent"
+
+    @property
+    def headline(self) -> str:
+        count = len(self.cases)
+        cases = "case" if count == 1 else "cases"
+        period = "minute" if self.minutes == 1 else f"{self.minutes} minutes"
+        return f"{count} more {self.urgency} {cases} in the last {period}"
+
+    @property
+    def subject(self) -> str:
+        return f"[{self.urgency.upper()}] {self.headline}"
+
+    @property
+    def body(self) -> str:
+        references = ", ".join(reference for reference, _ in self.cases)
+        each = "\n".join(f"{reference}: {link}" for reference, link in self.cases)
+        return (
+            f"{self.headline}: {references}.\n\n"
+            "Held so that a burst of urgent cases pages you once, not once each. Each patient "
+            "was told a clinician will call them today.\n\n"
+            f"Open the queue (log in required):\n{self.queue_link}\n\n"
+            f"Or each case, to acknowledge it:\n{each}\n\n"
+            "Each case is escalated on its own until someone acknowledges it.\n"
+        )
+
+    def as_json(self) -> dict:
+        return {"digest": True, "urgency": self.urgency, "count": len(self.cases),
+                "minutes": self.minutes,
+                "cases": [{"reference": reference, "link": link}
+                          for reference, link in self.cases],
+                "link": self.queue_link, "escalation_level": 0, "text": self.subject}
+
+
+Message = AlertMessage | DigestMessage
+
+
 class EmailTransport:
     name = "email"
 
-    def send(self, address: str, message: AlertMessage) -> None:
+    def send(self, address: str, message: Message) -> None:
         email = EmailMessage(
             subject=message.subject, body=message.body, to=[address],
             from_email=settings.DEFAULT_FROM_EMAIL,
-            # One Message-ID per notification: if a crash makes us send it again, mail
-            # systems that de-duplicate by Message-ID show it once.
-            headers={"Message-ID": f"<alert-notification-{message.notification_id}@"
-                                   f"{settings.ALERT_MESSAGE_ID_DOMAIN}>"},
+            # One Message-ID per message: if a crash makes us send it again, mail systems that
+            # de-duplicate by Message-ID show it once.
+            headers={"Message-ID": f"<{message.key}@{settings.ALERT_MESSAGE_ID_DOMAIN}>"},
         )
         try:
             get_connection(timeout=SEND_TIMEOUT_SECONDS).send_messages([email])
@@ -95,7 +147,7 @@ def webhook_signature(body: bytes, *, timestamp: int, secret: str) -> str:
 class WebhookTransport:
     name = "webhook"
 
-    def send(self, address: str, message: AlertMessage) -> None:
+    def send(self, address: str, message: Message) -> None:
         if settings.WEBHOOK_REQUIRE_HTTPS and not address.lower().startswith("https://"):
             # Plain http would carry the alert (and the signature's replay window) in clear.
             raise DeliveryError("webhook URL is not https", permanent=True)
@@ -105,7 +157,7 @@ class WebhookTransport:
             data=body,
             method="POST",
             headers={"Content-Type": "application/json",
-                     "Idempotency-Key": f"alert-notification-{message.notification_id}",
+                     "Idempotency-Key": message.key,
                      SIGNATURE_HEADER: webhook_signature(body, timestamp=int(time.time()),
                                                          secret=settings.WEBHOOK_SECRET),
                      "User-Agent": "clinic-alerts/1"},

@@ -7,6 +7,7 @@ is valid, and a failure inside screening never loses the submission (it is store
 ``screening_failed`` and treated as urgent).
 """
 
+import datetime
 import hashlib
 import json
 import logging
@@ -59,11 +60,13 @@ def submit_intake(
     version_number: Any = None,
     idempotency_key: str | None = None,
     clinic: Clinic | None = None,
+    now: datetime.datetime | None = None,
 ) -> SubmissionOutcome:
     """Validate, screen and store one intake; return the response to give.
 
     ``patient`` and ``answers`` are what the client sent (JSON types).  ``version_number``, when
     given, names the published version the patient saw; otherwise the current one is used.
+    ``now`` is the moment of submission (the clock's, unless a test controls time).
     Raises ``SubmissionInvalid`` naming every problem, or ``IdempotencyKeyReused``.
     """
     fingerprint = _fingerprint(patient, answers, version_number)
@@ -76,7 +79,7 @@ def submit_intake(
     schema = VersionSchema.of(version)
     # Its opening hours are read for the advice and the rota: load them once.
     clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
-    now = timezone.now()
+    now = now or timezone.now()
     errors: dict[str, Any] = {}
     try:
         details = clean_patient(patient, today=local_time(clinic, now).date())
