@@ -82,10 +82,10 @@ from django.utils import timezone
 from clinic.models import Alert, Clinic, Clinician, DeliveryAttempt, Heartbeat, Notification
 from clinic.rota import escalation_chain
 from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError, DigestMessage, Message
+from screening.urgency import PAGING, Urgency
 
 logger = logging.getLogger(__name__)
 
-ALERTING_URGENCIES = ("emergency", "urgent")
 
 # Backoff before retrying the same channel after a temporary failure; after the last, the next
 # channel (or the next person) is tried.
@@ -96,7 +96,7 @@ SWEEP_HEARTBEAT = "alert-sweep"
 
 
 def escalation_delay(clinic: Clinic, urgency: str) -> datetime.timedelta:
-    minutes = (clinic.emergency_escalation_minutes if urgency == "emergency"
+    minutes = (clinic.emergency_escalation_minutes if urgency == Urgency.EMERGENCY
                else clinic.urgent_escalation_minutes)
     return datetime.timedelta(minutes=minutes)
 
@@ -114,7 +114,7 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
     (there must be one), and queue its first notifications once that transaction commits; an
     urgent alert for a clinician in the middle of a burst is held for their digest instead.
     Returns None for a submission that needs no alert."""
-    if submission.urgency not in ALERTING_URGENCIES:
+    if submission.urgency not in PAGING:
         return None
     now = now or timezone.now()
     clinic = submission.clinic
@@ -155,7 +155,7 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
     ``now`` is due in their digest: the end of the window opened by their latest urgent first
     page.  Clinicians missing from the answer are paged at once."""
     window = group_window()
-    if alert.urgency != "urgent" or not window:
+    if alert.urgency != Urgency.URGENT or not window:
         return {}
     ids = sorted(c.pk for c in clinicians)
     # One decision per clinician at a time, held until this transaction commits (see the module
@@ -164,7 +164,7 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
          .values_list("pk", flat=True))
     first_pages = (
         Notification.objects.filter(clinician_id__in=ids, level=0, grouped=False,
-                                    alert__urgency="urgent", created_at__gt=now - window,
+                                    alert__urgency=Urgency.URGENT, created_at__gt=now - window,
                                     created_at__lte=now)
         # A page that failed on every channel reached nobody: the next one tries at once.
         .exclude(status=Notification.Status.FAILED)
@@ -325,8 +325,7 @@ def _send(notifications: list[Notification], message: Message, *, what: str,
         for notification in notifications:
             _give_up_on_person(notification, timezone.now())
         return False
-    channel = channels[first.channel_index]
-    address = clinician.email if channel == "email" else clinician.webhook_url
+    channel, address = channels[first.channel_index]
 
     # The attempts are on record before anything leaves this process.
     attempts = DeliveryAttempt.objects.bulk_create(

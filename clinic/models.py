@@ -2,6 +2,7 @@
 alerts that tell the clinician on duty about an urgent intake."""
 
 import zoneinfo
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,6 +10,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from screening.urgency import PAGING_CHOICES
 
 
 def validate_timezone(value: str) -> None:
@@ -18,6 +21,14 @@ def validate_timezone(value: str) -> None:
             params={"value": value},
         )
 
+
+
+class Channel(NamedTuple):
+    """A way to reach a clinician: the transport's name (``clinic.transports.TRANSPORTS``) and
+    the address on it."""
+
+    name: str
+    address: str
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
@@ -152,8 +163,11 @@ class Clinician(models.Model):
                                                   "travel unencrypted."})
 
     @property
-    def channels(self) -> list[str]:
-        return [name for name, address in (("email", self.email), ("webhook", self.webhook_url))
+    def channels(self) -> list["Channel"]:
+        """Where to reach this clinician, in the order to try: each channel with its own
+        address, so a channel can only ever be sent to its own address."""
+        return [Channel(name, address)
+                for name, address in (("email", self.email), ("webhook", self.webhook_url))
                 if address]
 
 
@@ -229,7 +243,7 @@ class Alert(models.Model):
         "intake.Submission", on_delete=models.CASCADE, related_name="alert"
     )
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
-    urgency = models.CharField(max_length=10)
+    urgency = models.CharField(max_length=10, choices=PAGING_CHOICES)
     out_of_hours = models.BooleanField(
         default=False, help_text="The clinic was closed when the alert was raised."
     )

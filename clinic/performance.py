@@ -14,9 +14,10 @@ from django.db.models.functions import TruncWeek
 from clinic.cases import visible_submissions
 from intake.models import Submission
 from screening.models import Flag, Rule, RuleSet
+from screening.urgency import Urgency
 
 PERMISSION = "screening.view_performance"
-URGENCIES = [value for value, _label in Submission.Urgency.choices]  # most urgent first
+URGENCIES = Urgency.values  # most urgent first
 TOO_LOW_LISTED = 200
 
 

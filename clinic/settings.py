@@ -382,8 +382,8 @@ SPECTACULAR_SETTINGS = {
     # Several fields share a name but not their choices (a flag's urgency is never routine);
     # each choice set gets a name of its own in the document.
     "ENUM_NAME_OVERRIDES": {
-        "UrgencyEnum": "intake.models.Submission.Urgency",
-        "FlagUrgencyEnum": "screening.models.Tier",
+        "UrgencyEnum": "screening.urgency.Urgency",
+        "FlagUrgencyEnum": "screening.urgency.Tier",
         "SubmissionStatusEnum": "intake.models.Submission.Status",
         "ReviewOutcomeEnum": "intake.models.Submission.Outcome",
         "DeliveryOutcomeEnum": "clinic.models.DeliveryAttempt.Outcome",

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from screening.urgency import Urgency
+
 SEND_TIMEOUT_SECONDS = 10
 
 
@@ -48,7 +50,7 @@ class AlertMessage:
     @property
     def body(self) -> str:
         action = ("Emergency advice was given: the patient was told to call the emergency "
-                  "number now." if self.urgency == "emergency"
+                  "number now." if self.urgency == Urgency.EMERGENCY
                   else "The patient was told a clinician will call them today.")
         return (
             f"An intake screened as {self.urgency.upper()} needs a clinician.\n\n"
@@ -72,7 +74,7 @@ class DigestMessage:
     cases: tuple[tuple[str, str], ...]  # (reference, link), oldest first
     minutes: int
     queue_link: str
-    urgency: str = "urgent"
+    urgency: str = Urgency.URGENT
 
     @property
     def headline(self) -> str:

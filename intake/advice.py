@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from clinic.hours import describe_hours, is_open
 from clinic.models import Clinic
+from screening.urgency import Urgency
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def advice_for(
     urgent answer also says when to call the emergency number (NICE CG95 safety-netting: the
     form cannot tell whether the pain is there now)."""
     advice = _advice(urgency, clinic, at)
-    if urgency == "urgent" and possible_cardiac:
+    if urgency == Urgency.URGENT and possible_cardiac:
         emergency = clinic.emergency_number
         advice = dataclasses.replace(advice, safety_net=(
             f"Your answers could mean a heart problem. If you have the pain now, or it comes back "
@@ -42,7 +43,7 @@ def advice_for(
 
 def _advice(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
     emergency = clinic.emergency_number
-    if urgency == "emergency":
+    if urgency == Urgency.EMERGENCY:
         return Advice(
             urgency,
             headline=f"Call {emergency} now.",
@@ -51,7 +52,7 @@ def _advice(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
                   "to call you."),
             call_number=emergency,
         )
-    if urgency == "urgent":
+    if urgency == Urgency.URGENT:
         if is_open(clinic, at):
             return Advice(
                 urgency,
@@ -69,7 +70,7 @@ def _advice(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
             call_number=clinic.out_of_hours_number,
             clinic_open=False,
         )
-    if urgency == "soon":
+    if urgency == Urgency.SOON:
         return Advice(
             urgency,
             headline="Thank you. A clinician will look at your answers.",

@@ -16,6 +16,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from screening.urgency import Urgency
+
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 validate_code = RegexValidator(
     CODE_PATTERN,
@@ -303,11 +305,7 @@ class Choice(PublishedVersionGuard):
 class Submission(models.Model):
     """One patient's intake: who they are, the exact version they answered, and its screening."""
 
-    class Urgency(models.TextChoices):
-        EMERGENCY = "emergency", "Emergency"
-        URGENT = "urgent", "Urgent"
-        SOON = "soon", "Soon"
-        ROUTINE = "routine", "Routine"
+    Urgency = Urgency  # screening.urgency: one type for the whole service
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -346,10 +344,9 @@ class Submission(models.Model):
     # the queue can be read in index order.
     priority = models.GeneratedField(
         expression=models.Case(
-            models.When(urgency="emergency", then=models.Value(0)),
-            models.When(urgency="urgent", then=models.Value(1)),
-            models.When(urgency="soon", then=models.Value(2)),
-            default=models.Value(3),
+            *(models.When(urgency=urgency.value, then=models.Value(urgency.rank))
+              for urgency in Urgency if urgency != Urgency.ROUTINE),
+            default=models.Value(Urgency.ROUTINE.rank),
         ),
         output_field=models.PositiveSmallIntegerField(),
         db_persist=True,

@@ -37,15 +37,11 @@ from rule_engine.types import DataType
 
 from intake.models import Question, age_on
 from screening.conditions import CompiledCondition, QuestionSchema, QuestionSpec
+from screening.urgency import RANK, Urgency
 
-URGENCIES = ("emergency", "urgent", "soon", "routine")  # most urgent first
-ROUTINE = "routine"
-URGENCY_RANK = {urgency: rank for rank, urgency in enumerate(URGENCIES)}
-TIERS = URGENCIES[:-1]  # a rule's tier is never routine
-
-
-def more_urgent(a: str, b: str) -> bool:
-    return URGENCY_RANK[a] < URGENCY_RANK[b]
+# Kept under these names for readers of the engine; the one definition is screening.urgency.
+URGENCY_RANK = RANK
+ROUTINE = Urgency.ROUTINE.value
 
 
 AGE = "age"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from intake.models import validate_code
+from screening.urgency import Tier, Urgency
 
 # A free-text term: lower-case words of letters and digits (any script), single spaces, each
 # word optionally ending in * (a word start).
@@ -30,15 +31,6 @@ validate_term = RegexValidator(
     "Use lower-case words of letters and digits separated by single spaces; end a word with * "
     "to match any word that starts with it.",
 )
-
-
-class Tier(models.TextChoices):
-    """How urgent a flag is, most urgent first.  A submission with no flag is ``routine``, which
-    is an urgency but never a rule's tier."""
-
-    EMERGENCY = "emergency", "Emergency"
-    URGENT = "urgent", "Urgent"
-    SOON = "soon", "Soon"
 
 
 class Category(models.TextChoices):
@@ -440,7 +432,7 @@ class Flag(models.Model):
         return self.title or title_from_code(self.rule_code)
 
 
-URGENCY_CHOICES = [*Tier.choices, ("routine", "Routine")]
+URGENCY_CHOICES = Urgency.choices
 
 
 class SafetyCase(models.Model):
