@@ -122,6 +122,7 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
     alert = Alert.objects.create(
         submission=submission, clinic=clinic, urgency=submission.urgency, out_of_hours=closed,
         created_at=now, escalate_at=now + escalation_delay(clinic, submission.urgency),
+        escalation_plan=[[{"clinician": c.pk, "name": c.name} for c in step] for step in steps],
     )
     if not steps:
         logger.critical("alert %s for %s has nobody to notify: the clinic %s has no duty "
@@ -471,7 +472,7 @@ def escalate(alert_id: int, *, now: datetime.datetime | None = None) -> bool:
                  escalate_at=now + escalation_delay(alert.clinic, alert.urgency))
         if moved != 1:
             return False
-        steps, _ = escalation_chain(alert.clinic, now)
+        steps = _planned_steps(alert, now)
         if steps:
             _notify_step(alert, level=alert.level + 1, steps=steps, now=now)
         else:
@@ -479,6 +480,22 @@ def escalate(alert_id: int, *, now: datetime.datetime | None = None) -> bool:
                             alert.pk, alert.clinic_id)
     logger.warning("alert %s escalated to level %s", alert.pk, alert.level + 1)
     return True
+
+
+def _planned_steps(alert: Alert, now) -> list[list[Clinician]]:
+    """The steps of the plan frozen on the alert when it was raised (as Grafana OnCall's
+    escalation snapshot does), so who is paged at level N never depends on when the sweep ran
+    or on rota edits since.  A clinician deactivated since is left out; an alert raised before
+    plans were kept, or whose plan has nobody left, follows the rota as it is now, so an alert
+    is never left with nobody to page."""
+    planned = [[person["clinician"] for person in step] for step in alert.escalation_plan]
+    active = {c.pk: c for c in Clinician.objects.filter(
+        pk__in=[pk for step in planned for pk in step], is_active=True)}
+    steps = [[active[pk] for pk in step if pk in active] for step in planned]
+    steps = [step for step in steps if step]
+    if steps:
+        return steps
+    return escalation_chain(alert.clinic, now)[0]
 
 
 # --- Acknowledging ----------------------------------------------------------------------------

@@ -250,6 +250,12 @@ class Alert(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     level = models.PositiveIntegerField(default=0)
     escalate_at = models.DateTimeField(db_index=True)
+    escalation_plan = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="Who each step pages, frozen when the alert was raised: a list of steps, each "
+        "a list of {clinician, name}.  Steps repeat from the start until someone "
+        "acknowledges.  Empty for alerts raised before plans were kept.",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -55,7 +55,7 @@ class AlertDetail(AlertSummary):
     notifications = NotificationOutput(many=True)
 
     class Meta(AlertSummary.Meta):
-        fields = [*AlertSummary.Meta.fields, "notifications"]
+        fields = [*AlertSummary.Meta.fields, "escalation_plan", "notifications"]
 
 
 class AgeAndSex(serializers.Serializer):

@@ -384,6 +384,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UrgencyEnum": "screening.urgency.Urgency",
         "FlagUrgencyEnum": "screening.urgency.Tier",
+        "AlertUrgencyEnum": "screening.urgency.PAGING_CHOICES",
         "SubmissionStatusEnum": "intake.models.Submission.Status",
         "ReviewOutcomeEnum": "intake.models.Submission.Outcome",
         "DeliveryOutcomeEnum": "clinic.models.DeliveryAttempt.Outcome",

@@ -81,6 +81,7 @@ class CaseView(ClinicianRequiredMixin, View):
         fired = {flag.rule_code for flag in submission.flags.all()}
         return render(request, self.template_name, {
             "submission": submission, "alert": cases.alert_of(submission),
+            "escalation_plan": _escalation_plan(cases.alert_of(submission)),
             "evidence_codes": {code for flag in submission.flags.all() for code in flag.evidence},
             "flags": _flags_with_their_answers(submission),
             "outcomes": Submission.Outcome.choices,
@@ -88,6 +89,14 @@ class CaseView(ClinicianRequiredMixin, View):
             "rules_not_fired": [rule for rule in cases.rules_of(submission)
                                 if rule.code not in fired],
         })
+
+
+def _escalation_plan(alert) -> list[dict]:
+    """The alert's frozen plan, step by step, marking the step being paged now."""
+    plan = alert.escalation_plan if alert is not None else []
+    return [{"names": [person["name"] for person in step],
+             "current": not alert.acknowledged_at and index == alert.level % len(plan)}
+            for index, step in enumerate(plan)]
 
 
 def _flags_with_their_answers(submission) -> list[dict]:
