@@ -42,6 +42,7 @@ from intake.models import (
 )
 from intake.services.questionnaires import (
     create_draft_from,
+    next_version_number,
     publish_version,
     question_problems,
     version_problems,
@@ -411,11 +412,7 @@ class QuestionnaireVersionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAd
     def save_model(self, request, obj, form, change):
         if not change:
             with transaction.atomic():
-                # Lock the questionnaire so two admins cannot take the same number (as
-                # create_draft_from does).
-                Questionnaire.objects.select_for_update().get(pk=obj.questionnaire_id)
-                latest = obj.questionnaire.versions.aggregate(latest=Max("number"))["latest"]
-                obj.number = (latest or 0) + 1
+                obj.number = next_version_number(obj.questionnaire_id)
                 super().save_model(request, obj, form, change)
         else:
             super().save_model(request, obj, form, change)

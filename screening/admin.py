@@ -12,7 +12,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -211,11 +211,10 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
         return request.user.has_perm(f"{opts.app_label}.activate_{opts.model_name}")
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            # Lock the questionnaire so two admins cannot take the same number.
-            Questionnaire.objects.select_for_update().get(pk=obj.questionnaire_id)
-            obj.version = services.next_version_number(obj.questionnaire_id)
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            if not change:
+                obj.version = services.next_version_number(obj.questionnaire_id)
+            super().save_model(request, obj, form, change)
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"

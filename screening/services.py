@@ -38,11 +38,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
-from intake.models import Questionnaire, QuestionnaireVersion, Submission
+from intake.models import QuestionnaireVersion, Submission
+from intake.services.questionnaires import next_number_for
 from screening.conditions import ConditionError, QuestionSchema, compile_condition
 from screening.engine import (
     BUILTIN_TYPES,
@@ -434,10 +434,10 @@ def current_published_version(questionnaire_id: int) -> QuestionnaireVersion | N
 
 
 def next_version_number(questionnaire_id: int) -> int:
-    latest = RuleSet.objects.filter(questionnaire_id=questionnaire_id).aggregate(
-        latest=Max("version")
-    )["latest"]
-    return (latest or 0) + 1
+    """The number a new rule set of the questionnaire takes, with the questionnaire locked
+    until the caller's transaction ends (``intake.services.questionnaires.next_number_for``)."""
+    return next_number_for(
+        questionnaire_id, RuleSet.objects.filter(questionnaire_id=questionnaire_id), "version")
 
 
 def create_draft_from(
@@ -457,8 +457,6 @@ def create_draft_from(
         raise ValidationError("A draft must be checked against a version of the same "
                               "questionnaire.", code="questionnaire")
     with transaction.atomic():
-        # Lock the questionnaire so two admins cannot take the same number.
-        Questionnaire.objects.select_for_update().get(pk=rule_set.questionnaire_id)
         draft = RuleSet(
             questionnaire_id=rule_set.questionnaire_id,
             questionnaire_version=version,

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
@@ -153,18 +153,29 @@ def publish_version(version: QuestionnaireVersion) -> QuestionnaireVersion:
     return version
 
 
+def next_number_for(questionnaire_id: int, numbered: QuerySet, field: str) -> int:
+    """One more than the highest ``field`` among ``numbered`` (a questionnaire's versions or
+    rule sets), with the questionnaire locked until the caller's transaction ends, so two
+    admins never take the same number.  Call it inside ``transaction.atomic()``."""
+    Questionnaire.objects.select_for_update().get(pk=questionnaire_id)
+    latest = numbered.aggregate(latest=Max(field))["latest"]
+    return (latest or 0) + 1
+
+
+def next_version_number(questionnaire_id: int) -> int:
+    """The number a new version of the questionnaire takes (see ``next_number_for``)."""
+    return next_number_for(
+        questionnaire_id, QuestionnaireVersion.objects.filter(questionnaire_id=questionnaire_id),
+        "number")
+
+
 def create_draft_from(version: QuestionnaireVersion) -> QuestionnaireVersion:
     """Copy a version (published or not), with its sections, questions and choices, into a new
     draft numbered after the questionnaire's latest version."""
     with transaction.atomic():
-        # Lock the questionnaire so two admins cannot take the same number.
-        Questionnaire.objects.select_for_update().get(pk=version.questionnaire_id)
-        latest = QuestionnaireVersion.objects.filter(
-            questionnaire_id=version.questionnaire_id
-        ).aggregate(latest=Max("number"))["latest"]
         draft = QuestionnaireVersion.objects.create(
             questionnaire_id=version.questionnaire_id,
-            number=latest + 1,
+            number=next_version_number(version.questionnaire_id),
             title=version.title,
             introduction=version.introduction,
             based_on=version,
