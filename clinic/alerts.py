@@ -72,13 +72,13 @@ import math
 import uuid
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.broker import redis_answers
 from clinic.models import Alert, Clinic, Clinician, DeliveryAttempt, Heartbeat, Notification
 from clinic.rota import escalation_chain
 from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError, DigestMessage, Message
@@ -225,15 +225,7 @@ def _broker_answers() -> bool:
     url = app.conf.broker_url or ""
     if app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
         return True
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except (redis.RedisError, OSError):
-        return False
-    return True
+    return redis_answers(url, timeout=0.5)
 
 
 # --- Delivering -------------------------------------------------------------------------------

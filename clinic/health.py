@@ -15,7 +15,6 @@ are reported ``in-process``; without ``EMAIL_HOST`` mail goes to the console (``
 
 import datetime
 
-import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -24,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from clinic import alerts, heartbeats
+from clinic.broker import redis_answers
 from clinic.models import DeliveryAttempt
 from clinic.transports import SEND_TIMEOUT_SECONDS
 
@@ -54,13 +54,7 @@ def _database() -> str:
 def _broker() -> str:
     if not settings.REDIS_URL:
         return IN_PROCESS
-    try:
-        with redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1,
-                                  socket_timeout=1) as client:
-            client.ping()
-    except (redis.RedisError, OSError):
-        return DOWN
-    return OK
+    return OK if redis_answers(settings.REDIS_URL, timeout=1) else DOWN
 
 
 def _heartbeats(now) -> dict[str, str]:
