@@ -8,8 +8,8 @@ small load generator.
   queries and EXPLAIN with the ORM.
 - ``Gunicorn`` runs ``clinic.wsgi`` with the same environment as the script (or, as a what-if,
   ``bench.floor.wsgi_gc_freeze``); ``start_worker``
-  runs a Celery worker; Redis and the SMTP sink come from ``tests.alerts.real_services``
-  (shared with the alert tests and ``bench/alert_latency.py``).
+  runs a Celery worker; Redis and the SMTP sink come from ``support/real_services.py``
+  (shared with the tests and ``bench/alert_latency.py``).
 - ``run_load`` sends a fixed number of requests from N client threads and returns each one's
   latency; ``summarise`` and ``print_table`` turn them into the printed figures.
 
@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 
-from tests.alerts.real_services import (  # noqa: E402,F401 - re-exported for the benchmarks
+from support.real_services import (  # noqa: E402,F401 - re-exported for the benchmarks
     RedisServer,
     ServiceProcess,
     SmtpServer,

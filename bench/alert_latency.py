@@ -34,6 +34,7 @@ import argparse
 import datetime
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import sys
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from tests.alerts.real_services import (  # noqa: E402
+from support.real_services import (  # noqa: E402
     RedisServer,
     ServiceProcess,
     SmtpServer,
@@ -124,6 +125,9 @@ def run(args, workdir: Path) -> int:
         recreate_database(args.server, args.database)
         redis_server.start()
         smtp.start()
+        # Production settings (DJANGO_DEBUG false), which refuse to start without a strong
+        # secret key: a random one, for this process and the worker and beat it starts.
+        os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         os.environ.update({
             "DJANGO_SETTINGS_MODULE": "clinic.settings",
             "DATABASE_URL": database_url,
@@ -140,7 +144,7 @@ def run(args, workdir: Path) -> int:
         from django.db import connection, connections
 
         from intake.services.submissions import submit_intake
-        from tests.intake.test_submission_api import CHEST_PAIN, PATIENT
+        from support.clinical_data import CHEST_PAIN, PATIENT
 
         call_command("migrate", verbosity=0)
         make_rota()

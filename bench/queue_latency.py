@@ -14,8 +14,8 @@ again at the end unless ``--keep-database``) and fills it with COPY, in a few se
   submissions, the others 25% and 15%, so the queue's scoping to the user's clinics filters;
 - ``--submissions`` intakes spread over three years, about 90 a day, each with the answers and
   flags of one of the clinical vignettes of the current questionnaire version
-  (``tests/data/vignettes-v2.json``, by way of ``tests/factories.py``), screened by the active
-  rule set (version 2) at the case's age, with a date of birth that gives that age on the day
+  (``tests/data/vignettes-v2.json``, by way of ``support/clinical_data.py``), screened by the
+  active rule set (version 2) at the case's age, with a date of birth that gives that age on the day
   of the intake: 55% routine, 30% soon, 12% urgent, 3% emergency;
 - an alert, acknowledged unless recent, and its delivered notification for every urgent and
   emergency one;
@@ -77,7 +77,7 @@ from bench._common import (
     stop_all,
     summarise,
 )
-from tests.factories import VIGNETTES, date_of_birth_for, facts
+from support.clinical_data import VIGNETTES, date_of_birth_for, facts
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")  # the default clinic's time zone
 
@@ -248,11 +248,12 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             alerts.append(row(
                 aid, sid, clinic, tier, rng.random() < 0.3, when, 0,
                 when + datetime.timedelta(minutes=minutes),
-                acknowledged_at if acknowledged else None, user.pk if acknowledged else None))
+                acknowledged_at if acknowledged else None, user.pk if acknowledged else None,
+                "[]"))  # no escalation plan kept, as for an alert raised before plans were
             delivered = when + datetime.timedelta(seconds=rng.uniform(0.2, 2))
             notifications.append(row(
                 aid, aid, clinician.pk, 0, "delivered", 0, 0, when, None, when, when,
-                delivered))
+                delivered, False))  # paged on its own, not held for a digest
     with psycopg.connect(database_url, autocommit=True) as db:
         # A bulk load of rows made consistent here: foreign-key triggers off for this session.
         db.execute("SET session_replication_role = replica")
@@ -269,11 +270,12 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
                                          "derived", "position"], flags)
         copy_rows(db, "clinic_alert", [
             "id", "submission_id", "clinic_id", "urgency", "out_of_hours", "created_at",
-            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id"], alerts)
+            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id", "escalation_plan"],
+            alerts)
         copy_rows(db, "clinic_notification", [
             "id", "alert_id", "clinician_id", "level", "status", "channel_index",
             "tries_on_channel", "next_attempt_at", "claimed_until", "last_queued_at",
-            "created_at", "delivered_at"], notifications)
+            "created_at", "delivered_at", "grouped"], notifications)
         db.execute("SET session_replication_role = origin")
         for table in ("intake_submission", "clinic_alert", "clinic_notification"):
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

@@ -25,6 +25,7 @@ import argparse
 import datetime
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -33,6 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
 os.environ["DATABASE_URL"] = "sqlite://:memory:"
+# The production settings (DJANGO_DEBUG false) refuse to start without a strong secret key; this
+# process serves nothing, so a random one does.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 import django
 

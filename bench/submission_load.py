@@ -29,9 +29,10 @@ instead of one ever-growing history for 127.0.0.1.
 The same request bodies go to the floor, ``POST /bench/floor/`` (``bench/floor/``: a bare Django
 view that parses the JSON body and stores it in one row, through the same middleware in the same
 gunicorn), and to the real endpoint.  The bodies are the clinical vignettes of the current
-questionnaire version (``tests/data/vignettes-v2.json``, by way of ``tests/factories.py``), each
-with a patient block whose date of birth gives the case's age today, drawn in a realistic mix
-(``--mix``, by default 60% routine, 25% soon, 12% urgent, 3% emergency).
+questionnaire version (``tests/data/vignettes-v2.json``, by way of
+``support/clinical_data.py``), each with a patient block whose date of birth gives the case's
+age today, drawn in a realistic mix (``--mix``, by default 60% routine, 25% soon, 12% urgent, 3%
+emergency).
 
 The load generator is in this script (``bench/_common.run_load``): N client threads, each a
 closed loop on its own HTTP/1.1 connection (kept alive when the server allows), a fixed number
@@ -85,7 +86,7 @@ from bench._common import (
     summarise,
     wait_until,
 )
-from tests.factories import VIGNETTES, patient_aged
+from support.clinical_data import VIGNETTES, patient_aged
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")  # the default clinic's time zone
 DEFAULT_MIX = "routine=60,soon=25,urgent=12,emergency=3"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import os
 
+import hypothesis
 import pytest
 import redis
 from django.conf import settings
@@ -151,6 +152,17 @@ def _fresh_cache():
     yield
     cache.clear()
     forget_local_counts()
+
+
+# --- Hypothesis -----------------------------------------------------------------------------
+
+# How many examples each property test tries (tests/screening/test_screening_properties.py):
+# "ci" under CI=true, as many as the suite has always run; "dev" elsewhere, fewer, so the fast
+# selection stays fast.  HYPOTHESIS_PROFILE=ci runs CI's number on a laptop.
+hypothesis.settings.register_profile("ci", max_examples=200)
+hypothesis.settings.register_profile("dev", max_examples=50)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or
+                                 ("ci" if in_ci() else "dev"))
 
 
 # --- Named users and their clients ----------------------------------------------------------

@@ -1,74 +1,82 @@
-"""Test data in one place: the clinical vignettes, answer sets and patients to submit.
+"""Test data in one place: the clinical vignettes, answer sets and patients to submit, and the
+helpers that submit them.
 
 Every test that needs answers to the current questionnaire (version 2) takes them from here, so
 a new questionnaire version means changing this module, not fifty tests.  Version 1 data stays
-for the tests that prove old records stay readable.
+for the tests that prove old records stay readable.  No test module imports another test module:
+what two of them share lives here (or, for the browser, in ``tests/browser/patient.py`` and
+``tests/browser/clinician.py``).
+
+The data itself (vignettes, answers, patients) is in ``support/clinical_data.py``, which the
+benchmarks in ``bench/`` use too; this module adds what only tests do with it.
 """
 
-import copy
+from __future__ import annotations
+
 import datetime
 import json
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+from django.utils import timezone
 
-VIGNETTES_V1 = json.loads((DATA / "vignettes.json").read_text())
-VIGNETTES = json.loads((DATA / "vignettes-v2.json").read_text())
+from intake.models import Submission
+from intake.services.submissions import submit_intake
+from support.clinical_data import (
+    ANSWERS_BY_URGENCY,
+    CHEST_PAIN,
+    EMERGENCY,
+    PATIENT,
+    PATIENT_OF_ANY_AGE,
+    ROUTINE,
+    SOON,
+    URGENT,
+    VIGNETTES,
+    VIGNETTES_V1,
+    date_of_birth_for,
+    facts,
+    patient_aged,
+    routine_answers,
+    routine_answers_v1,
+    vignette,
+)
 
-PATIENT = {
-    "full_name": "Ada Example",
-    "date_of_birth": "1980-05-17",
-    "phone": "07700 900123",
-    "email": "ada@example.org",
-}
+__all__ = [
+    "ANSWERS_BY_URGENCY", "CHEST_PAIN", "EMERGENCY", "PATIENT", "PATIENT_OF_ANY_AGE", "ROUTINE",
+    "SOON", "SUBMISSIONS_URL", "URGENT", "VIGNETTES", "VIGNETTES_V1", "date_of_birth_for",
+    "facts", "form_data", "make_case", "patient_aged", "post_submission", "routine_answers",
+    "routine_answers_v1", "vignette",
+]
 
-
-def vignette(case_id: str, vignettes=None) -> dict:
-    """A deep copy of one vignette, by id (``v2-01``; version 1's are ``d01``...)."""
-    for case in vignettes or (VIGNETTES_V1 if not case_id.startswith("v2") else VIGNETTES):
-        if case["id"] == case_id:
-            return copy.deepcopy(case)
-    raise KeyError(case_id)
-
-
-def routine_answers(**changes) -> dict:
-    """Version 2 answers of an office worker with ordinary mechanical pain (v2-01): nothing
-    fires, whatever the age.  ``changes`` replace answers (``routine_answers(jaundice=True)``)."""
-    return {**vignette("v2-01")["answers"], **changes}
-
-
-# Changes to ``routine_answers()`` that make exactly one rule of the current rule set fire, one
-# per tier (triage-rules-v2.md), whatever the age and sex: for tests that need "an emergency",
-# "an urgent case" or "a case for review" and do not test the rules themselves.
-EMERGENCY = {"chest_pain": True}  # cardiac_chest_pain
-URGENT = {"jaundice": True}  # jaundice
-SOON = {"numbness_tingling": ["arms_hands"]}  # neuro_numbness
+SUBMISSIONS_URL = "/api/submissions/"
 
 
-def routine_answers_v1() -> dict:
-    """Version 1 answers that nothing fires on (d01), for records made before version 2."""
-    return vignette("d01")["answers"]
+def post_submission(client, body, **headers):
+    """POST ``body`` (a dict, sent as JSON, or the raw str or bytes) to /api/submissions/ with
+    Django's test ``client``, as a REST client sends an intake."""
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(SUBMISSIONS_URL, data=data, content_type="application/json",
+                       headers=headers)
 
 
-def facts(age: int = 40, on: datetime.date = datetime.date(2026, 1, 5)):
-    """What screening needs besides the answers (``screening.engine.Facts``) for a patient who
-    is ``age`` on ``on``: for calling ``screen``/``screen_answers`` directly, since rule set
-    version 2 uses the age."""
-    from screening.engine import Facts
-
-    return Facts(date_of_birth=date_of_birth_for(age, on), submitted_on=on)
-
-
-def date_of_birth_for(age: int, on: datetime.date) -> datetime.date:
-    """A date of birth that makes the patient exactly ``age`` on ``on``: the birthday was the
-    day before (triage-rules-v2.md), 28 February standing in for 29 February."""
-    day_before = on - datetime.timedelta(days=1)
-    try:
-        return day_before.replace(year=day_before.year - age)
-    except ValueError:
-        return day_before.replace(year=day_before.year - age, day=28)
+def form_data(answers=ROUTINE, patient=PATIENT, **extra):
+    """What a browser posts to the patient's form at /: strings, a list per several-choices
+    question."""
+    data = {f"patient_{k}": v for k, v in patient.items()}
+    for code, value in answers.items():
+        if isinstance(value, bool):
+            data[code] = "true" if value else "false"
+        elif isinstance(value, list):
+            data[code] = value
+        else:
+            data[code] = str(value)
+    return {"version": "2", "form_token": "token-1", **data, **extra}
 
 
-def patient_aged(age: int, on: datetime.date, **details) -> dict:
-    """``PATIENT`` with a date of birth that makes them ``age`` on ``on``."""
-    return {**PATIENT, "date_of_birth": date_of_birth_for(age, on).isoformat(), **details}
+def make_case(urgency, *, name="Ada Example", minutes_ago=0):
+    """A case in the review queue: ``PATIENT``, called ``name``, sent answers of ``urgency``
+    (``ANSWERS_BY_URGENCY``) through the submission service ``minutes_ago`` minutes ago."""
+    submission = submit_intake(patient={**PATIENT, "full_name": name},
+                               answers=ANSWERS_BY_URGENCY[urgency]).submission
+    Submission.objects.filter(pk=submission.pk).update(
+        submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
+    assert submission.urgency == urgency
+    return submission

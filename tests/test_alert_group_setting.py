@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e  # each test starts Django in a fresh Python
 
 
 def django_setup(**environment: str) -> subprocess.CompletedProcess:

@@ -20,15 +20,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.alerts.real_services import (
+from support.real_services import (
     PROJECT_ROOT,
     PostgresCluster,
     postgres_server_missing,
     start_gunicorn,
 )
 from tests.conftest import require_service
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
-from tests.intake.test_form_pages import form_data
+from tests.factories import PATIENT, ROUTINE, form_data
+
+pytestmark = pytest.mark.e2e
 
 # A request with the database down waits at most DATABASE_POOL_TIMEOUT (1 s here) for a
 # connection; the bound leaves room for a slow machine, not for a hang.

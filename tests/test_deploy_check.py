@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e  # manage.py in a fresh Python
 
 
 def test_check_deploy_passes_with_production_settings():

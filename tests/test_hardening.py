@@ -13,10 +13,8 @@ from rest_framework.test import APIClient
 from clinic.models import Alert
 from clinic.tokens import issue_token
 from intake.models import Submission
+from tests.factories import CHEST_PAIN, PATIENT, ROUTINE, form_data
 from tests.fhir.fhir_helpers import build_response, current_questionnaire, post_response
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
-from tests.intake.test_form_pages import form_data
-from tests.intake.test_submission_api import CHEST_PAIN
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from clinic import alerts
 from clinic.models import Clinic, Clinician, DutyContact
-from tests.intake.test_answer_validation import ROUTINE
+from tests.factories import ROUTINE
 
 MARKER = {
     "full_name": "Zebedee Quixmarker",

@@ -30,6 +30,10 @@ def load_dev_script():
 # --- Settings -------------------------------------------------------------------------------
 
 
+# The tests that start a fresh Python (Django's start-up, or pytest itself) are end to end.
+FRESH_PYTHON = pytest.mark.e2e
+
+
 def django_setup(**environment: str) -> subprocess.CompletedProcess:
     """Start Django in a fresh interpreter with only ``environment`` of the settings variables
     set, and print the settings the tests look at."""
@@ -49,6 +53,7 @@ def django_setup(**environment: str) -> subprocess.CompletedProcess:
     )
 
 
+@FRESH_PYTHON
 def test_production_settings_refuse_to_start_without_a_secret_key():
     result = django_setup(DJANGO_DEBUG="false")
 
@@ -60,12 +65,14 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 STRONG_KEY = "k3J9-q8Zr_x2Wm7Pv4Ns6Td1Hy5Lc0Bf8Gu3Ea9Ro2Yi7Sw4Xt1Mz6Qn5Vb0Dp_Kj"
 
 
+@FRESH_PYTHON
 def test_production_settings_start_with_a_strong_secret_key():
     result = django_setup(DJANGO_DEBUG="false", DJANGO_SECRET_KEY=STRONG_KEY)
 
     assert result.returncode == 0, result.stderr
 
 
+@FRESH_PYTHON
 @pytest.mark.parametrize("key", ["changeme", "", "a-long-random-test-value",
                                  "ab" * 40, "django-insecure-" + STRONG_KEY])
 def test_production_settings_refuse_a_weak_secret_key(key):
@@ -75,6 +82,7 @@ def test_production_settings_refuse_a_weak_secret_key(key):
     assert "ImproperlyConfigured" in result.stderr and "at least 50 characters" in result.stderr
 
 
+@FRESH_PYTHON
 def test_debug_is_off_unless_asked_for():
     """The finding: the Docker image set no DJANGO_DEBUG and served Django's debug page."""
     result = django_setup(DJANGO_SECRET_KEY=STRONG_KEY)
@@ -83,6 +91,7 @@ def test_debug_is_off_unless_asked_for():
     assert "ENV DJANGO_DEBUG=false" in (ROOT / "Dockerfile").read_text()
 
 
+@FRESH_PYTHON
 def test_on_a_laptop_with_debug_on_it_uses_sqlite_and_runs_tasks_in_process():
     """DJANGO_DEBUG=true is what scripts/dev.py sets; nothing else is needed."""
     result = django_setup(DJANGO_DEBUG="true")
@@ -92,6 +101,7 @@ def test_on_a_laptop_with_debug_on_it_uses_sqlite_and_runs_tasks_in_process():
                                      "DEBUG=True"]
 
 
+@FRESH_PYTHON
 def test_database_url_and_redis_url_switch_to_postgresql_and_the_broker():
     result = django_setup(
         DJANGO_DEBUG="true",
@@ -245,6 +255,7 @@ def test_uses_redis_url(redis_url):
 """
 
 
+@FRESH_PYTHON
 @pytest.mark.parametrize(
     ("ci", "outcome"), [("", {"skipped": 3}), ("true", {"errors": 3})], ids=["laptop", "ci"]
 )

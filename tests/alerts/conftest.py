@@ -30,8 +30,7 @@ import pytest
 from django.db import connection
 
 from clinic.models import Clinic, Clinician, DutyContact, DutyShift, OpeningHours
-from tests.alerts.helpers import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
-from tests.alerts.real_services import (
+from support.real_services import (
     RedisServer,
     ServiceProcess,
     SmtpServer,
@@ -40,7 +39,19 @@ from tests.alerts.real_services import (
     start_beat,
     start_worker,
 )
+from tests.alerts.helpers import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
 from tests.conftest import require_service
+
+# The fixtures below that start a real server or process: a test that uses one, directly or
+# through another fixture (``celery_processes``, ``broker``, ``alert_settings``...), is marked
+# ``e2e`` and left out of the fast selection (``-m "not e2e"``).
+REAL_SERVICE_FIXTURES = frozenset({"redis_server", "smtp", "celery_processes"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import re
 
 from clinic import alerts
 from clinic.models import Heartbeat, Notification
-from tests.alerts.real_services import wait_until
-from tests.factories import EMERGENCY, routine_answers
-from tests.intake.test_submission_api import PATIENT, post
+from support.real_services import wait_until
+from tests.factories import EMERGENCY, PATIENT, post_submission, routine_answers
 
 SITE_URL = "https://clinic.test"
 # A worker holds a notification this long before another may take it over; short, so a test
@@ -36,7 +35,7 @@ def patient_data_in(text: str) -> list[str]:
 
 
 def submit_emergency(client) -> str:
-    response = post(client, {"patient": PATIENT, "answers": ANSWERS})
+    response = post_submission(client, {"patient": PATIENT, "answers": ANSWERS})
     assert response.status_code == 201, response.content
     assert response.json()["urgency"] == "emergency"
     return response.json()["reference"]

@@ -15,6 +15,7 @@ from django.db import connection
 from clinic import alerts
 from clinic.models import Alert, Clinician, DeliveryAttempt, DutyShift, Notification
 from clinic.tasks import deliver_notification
+from support.real_services import wait_until
 from tests.alerts.helpers import (
     END_OF_DAY,
     SITE_URL,
@@ -24,7 +25,6 @@ from tests.alerts.helpers import (
     wait_for_status,
     wait_for_sweeps,
 )
-from tests.alerts.real_services import wait_until
 
 pytestmark = [
     pytest.mark.postgres,

@@ -23,10 +23,9 @@ from django.utils import timezone
 from clinic import alerts
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.services.submissions import submit_intake
+from support.real_services import wait_until
 from tests.alerts.helpers import SITE_URL, patient_data_in, wait_for_status, wait_for_sweeps
-from tests.alerts.real_services import wait_until
-from tests.factories import date_of_birth_for, patient_aged, routine_answers
-from tests.intake.test_submission_api import post
+from tests.factories import date_of_birth_for, patient_aged, post_submission, routine_answers
 
 pytestmark = [
     pytest.mark.postgres,
@@ -360,8 +359,8 @@ def short_window(settings, worker_env):
 
 
 def submit(client, answers=URGENT, urgency="urgent") -> str:
-    response = post(client, {"patient": patient_aged(40, timezone.localdate()),
-                             "answers": answers})
+    response = post_submission(client, {"patient": patient_aged(40, timezone.localdate()),
+                                        "answers": answers})
     assert response.status_code == 201, response.content
     assert response.json()["urgency"] == urgency
     return response.json()["reference"]

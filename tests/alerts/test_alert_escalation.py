@@ -16,9 +16,9 @@ import pytest
 from clinic import alerts
 from clinic.models import Alert, AuditEvent, Notification
 from intake.models import Submission
+from support.real_services import wait_until
 from tests.alerts.helpers import ANSWERS, notification_for, submit_emergency, wait_for_status
-from tests.alerts.real_services import wait_until
-from tests.intake.test_submission_api import PATIENT, post
+from tests.factories import PATIENT, post_submission
 
 pytestmark = [
     pytest.mark.postgres,
@@ -113,7 +113,7 @@ def test_a_submission_that_rolls_back_leaves_no_alert_and_sends_nothing(
     monkeypatch.setattr(alerts, "raise_alert", raise_alert_and_remember)
     monkeypatch.setattr("intake.services.submissions.advice_for", fail)
     client.raise_request_exception = False
-    response = post(client, {"patient": PATIENT, "answers": ANSWERS})
+    response = post_submission(client, {"patient": PATIENT, "answers": ANSWERS})
     assert response.status_code == 500
 
     assert len(raised) == 1  # an alert row was written inside the transaction...

@@ -17,6 +17,7 @@ from django.db import connection
 from clinic import alerts
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.models import Submission
+from support.real_services import wait_until
 from tests.alerts.helpers import (
     SITE_URL,
     patient_data_in,
@@ -24,9 +25,7 @@ from tests.alerts.helpers import (
     wait_for_status,
     wait_for_sweeps,
 )
-from tests.alerts.real_services import wait_until
-from tests.intake.test_answer_validation import ROUTINE
-from tests.intake.test_submission_api import PATIENT, post
+from tests.factories import PATIENT, ROUTINE, post_submission
 
 pytestmark = [
     pytest.mark.postgres,
@@ -60,7 +59,7 @@ def test_redis_down_while_50_urgent_intakes_arrive_every_alert_is_delivered_once
     references, durations = [], []
     for _ in range(BURST):
         started = time.monotonic()
-        response = post(client, {"patient": PATIENT, "answers": URGENT})
+        response = post_submission(client, {"patient": PATIENT, "answers": URGENT})
         durations.append(time.monotonic() - started)
         assert response.status_code == 201, response.content
         assert response.json()["urgency"] == "urgent"
@@ -126,7 +125,7 @@ def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly
         if n == KILLED_AFTER:
             redis_server.stop()
         started = time.monotonic()
-        response = post(client, {"patient": PATIENT, "answers": URGENT})
+        response = post_submission(client, {"patient": PATIENT, "answers": URGENT})
         durations.append(time.monotonic() - started)
         assert response.status_code == 201, f"submission {n}: {response.content[:300]}"
         references.append(response.json()["reference"])
@@ -162,7 +161,7 @@ def test_redis_hung_while_an_urgent_intake_arrives_the_request_is_answered_and_a
     def submit():
         try:
             started = time.monotonic()
-            answered["response"] = post(client, {"patient": PATIENT, "answers": URGENT})
+            answered["response"] = post_submission(client, {"patient": PATIENT, "answers": URGENT})
             answered["seconds"] = time.monotonic() - started
         finally:
             connection.close()

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from clinic import heartbeats
 from clinic.models import DeliveryAttempt, Heartbeat
+from support.real_services import wait_until
 from tests.alerts.helpers import submit_emergency
-from tests.alerts.real_services import wait_until
 
 pytestmark = [
     pytest.mark.postgres,

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from clinic.models import Clinician
 from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError
-from tests.alerts.real_services import WebhookReceiver
+from support.real_services import WebhookReceiver
 
 SECRET = "a-webhook-secret-the-receiver-also-has-0123456789"
 MESSAGE = AlertMessage(notification_id=7, reference="ABCD-EFGH-JKMN", urgency="emergency",

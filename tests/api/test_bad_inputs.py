@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from intake.models import Answer, IdempotencyRecord, Submission
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 

@@ -67,6 +67,7 @@ def unthrottled(monkeypatch):
     monkeypatch.setattr(SubmissionThrottle, "THROTTLE_RATES", {"submissions": None})
 
 
+@pytest.mark.e2e  # the whole API, every operation, dozens of requests each: about 20 s
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from tests.factories import patient_aged
-from tests.intake.test_answer_validation import PATIENT
+from tests.factories import PATIENT, patient_aged
 
 SEND = "Send my answers"
 SERIOUS = ("serious", "critical")

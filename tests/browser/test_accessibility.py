@@ -14,7 +14,10 @@ from intake.advice import advice_for
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.patient import assert_accessible, fill_case, scroll_width, send
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 # The default clinic is open Monday to Friday, 9:00 to 17:00, London time.

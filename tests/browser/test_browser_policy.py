@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # each test runs pytest in a fresh Python
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 

@@ -11,9 +11,12 @@ from intake import views
 from intake.models import Submission
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.patient import fill_case, fill_intake, scroll_width, send
-from tests.intake.test_answer_validation import ROUTINE
+from tests.factories import ROUTINE
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_a_routine_submission_reaches_the_routine_advice(page, vignettes):

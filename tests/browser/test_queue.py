@@ -18,17 +18,18 @@ from playwright.sync_api import expect
 from clinic import cases
 from clinic.models import Alert, AuditEvent
 from screening.models import Flag
+from tests.browser.clinician import assert_focus_visible, row
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.patient import assert_accessible, scroll_width
-from tests.clinic.test_review_queue import make
-from tests.factories import EMERGENCY, routine_answers
-from tests.intake.test_answer_validation import PATIENT
+from tests.factories import CHEST_PAIN, PATIENT, make_case
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 ARRIVES_WITHIN_S = 5
-CHEST_PAIN = routine_answers(**EMERGENCY)
 PASSWORD = "clinician-password"  # the ``clinician`` fixture's
 TIER_WORDS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
 
@@ -62,25 +63,11 @@ def sign_in(page, password: str = PASSWORD) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
-def row(page, reference: str):
-    return page.locator(f'#queue-rows tr[data-reference="{reference}"]')
-
-
-def assert_focus_visible(page) -> None:
-    """The focused element draws a focus indicator: an outline or a ring (box-shadow)."""
-    style = page.evaluate("""() => {
-        const element = document.activeElement, style = getComputedStyle(element);
-        return {element: element.outerHTML.slice(0, 80), outline: style.outlineStyle,
-                width: parseFloat(style.outlineWidth), ring: style.boxShadow};
-    }""")
-    assert (style["outline"] != "none" and style["width"] >= 2) or style["ring"] != "none", style
-
-
 @SCREENS
 def test_an_emergency_appears_unreloaded_is_opened_explained_and_acknowledged(
     open_page, live_server, clinician, viewport
 ):
-    waiting = make("routine", name="Alan Turing", minutes_ago=20)
+    waiting = make_case("routine", name="Alan Turing", minutes_ago=20)
     page = open_signed_in(open_page, viewport)
     expect(page).to_have_url(re.compile(r"/queue/$"))
     expect(page.locator("#queue-rows tr")).to_have_count(1)
@@ -151,11 +138,11 @@ def test_an_emergency_appears_unreloaded_is_opened_explained_and_acknowledged(
 def test_every_tier_is_a_word_and_axe_passes_every_clinician_page(
     open_page, clinician, viewport
 ):
-    made = {urgency: make(urgency, minutes_ago=minutes) for urgency, minutes in
+    made = {urgency: make_case(urgency, minutes_ago=minutes) for urgency, minutes in
             [("routine", 90), ("soon", 60), ("urgent", 30), ("emergency", 5)]}
     cases.acknowledge_case(clinician, made["emergency"].reference)
     cases.claim_case(clinician, made["urgent"].reference)
-    reviewed = make("soon", name="Grace Hopper")
+    reviewed = make_case("soon", name="Grace Hopper")
     cases.review_case(clinician, reviewed.reference, note="Called her: physio next week.")
 
     page = open_page("/queue/", viewport=viewport)
@@ -185,8 +172,8 @@ def test_every_tier_is_a_word_and_axe_passes_every_clinician_page(
 
 
 def test_the_queue_works_with_the_keyboard_alone(open_page, clinician):
-    emergency = make("emergency", minutes_ago=5)
-    routine = make("routine", minutes_ago=50)
+    emergency = make_case("emergency", minutes_ago=5)
+    routine = make_case("routine", minutes_ago=50)
     page = open_signed_in(open_page, DESKTOP)
 
     def tab_to(description: str, found: str, most: int = 25) -> None:
@@ -223,7 +210,7 @@ def test_the_queue_works_with_the_keyboard_alone(open_page, clinician):
 
 
 def test_polling_leaves_the_focus_where_the_user_put_it(open_page, live_server, clinician):
-    ada = make("urgent", name="Ada Lovelace", minutes_ago=10)
+    ada = make_case("urgent", name="Ada Lovelace", minutes_ago=10)
     page = open_signed_in(open_page, DESKTOP)
 
     # Typing in the search box while a case arrives: the focus and the text stay.

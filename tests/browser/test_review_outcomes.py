@@ -21,11 +21,14 @@ from clinic.models import AuditEvent, Clinic, Clinician
 from clinic.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
+from tests.browser.clinician import assert_focus_visible, row
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.test_queue import assert_focus_visible, row
 from tests.factories import patient_aged, routine_answers
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 # Soon: one heart-related feature (cardiac_feature) and pain spreading to an arm

@@ -4,7 +4,6 @@ Redis and SMTP server.)"""
 
 import datetime
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import pytest
 from django.utils import timezone
 
 from clinic.models import Heartbeat
+from support.real_services import WebhookReceiver, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.django_db
@@ -130,6 +124,7 @@ def test_livez_needs_nothing_but_the_process(client):
     assert response["Cache-Control"].startswith("max-age=0")
 
 
+@pytest.mark.e2e
 def test_a_database_that_is_down_is_a_503_naming_it(tmp_path):
     """A real server process whose database cannot be opened."""
     port = free_port()
@@ -162,7 +157,6 @@ def test_a_database_that_is_down_is_a_503_naming_it(tmp_path):
 @pytest.mark.django_db
 def test_the_heartbeat_url_is_pinged_while_alerts_flow_and_told_when_they_cannot(settings):
     from clinic.heartbeats import ping_heartbeat_url
-    from tests.alerts.real_services import WebhookReceiver
 
     receiver = WebhookReceiver()
     try:

@@ -13,9 +13,8 @@ from rest_framework.test import APIClient
 
 from clinic.throttling import PasswordResetThrottle, SignInThrottle, SubmissionThrottle
 from intake.models import Submission
-from tests.alerts.real_services import free_port
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
-from tests.intake.test_form_pages import form_data
+from support.real_services import free_port
+from tests.factories import PATIENT, ROUTINE, form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -12,26 +12,9 @@ from rest_framework.test import APIClient
 from clinic.models import AuditEvent, Clinic, Clinician
 from intake.models import Submission
 from intake.services.submissions import submit_intake
-from tests.factories import EMERGENCY, SOON, URGENT, routine_answers
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import PATIENT, ROUTINE, make_case
 
 pytestmark = pytest.mark.django_db
-
-ANSWERS = {
-    "routine": routine_answers(),
-    "soon": routine_answers(**SOON),
-    "urgent": routine_answers(**URGENT),
-    "emergency": routine_answers(**EMERGENCY),
-}
-
-
-def make(urgency, *, name="Ada Example", minutes_ago=0):
-    submission = submit_intake(patient={**PATIENT, "full_name": name},
-                               answers=ANSWERS[urgency]).submission
-    Submission.objects.filter(pk=submission.pk).update(
-        submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
-    assert submission.urgency == urgency
-    return submission
 
 
 def api(user=None):
@@ -47,17 +30,17 @@ def refs(response):
 
 class TestOrder:
     def test_most_urgent_first_then_oldest_first(self, clinician):
-        old_routine = make("routine", minutes_ago=50)
-        new_emergency = make("emergency", minutes_ago=1)
-        old_emergency = make("emergency", minutes_ago=30)
-        urgent = make("urgent", minutes_ago=40)
-        soon = make("soon", minutes_ago=60)
+        old_routine = make_case("routine", minutes_ago=50)
+        new_emergency = make_case("emergency", minutes_ago=1)
+        old_emergency = make_case("emergency", minutes_ago=30)
+        urgent = make_case("urgent", minutes_ago=40)
+        soon = make_case("soon", minutes_ago=60)
         assert refs(api(clinician).get("/api/queue/")) == [
             old_emergency.reference, new_emergency.reference, urgent.reference,
             soon.reference, old_routine.reference]
 
     def test_reviewed_cases_leave_the_open_queue(self, clinician):
-        case = make("urgent")
+        case = make_case("urgent")
         client = api(clinician)
         response = client.post(f"/api/submissions/{case.reference}/review/",
                                {"note": "Called; booked an ECG."}, format="json")
@@ -67,7 +50,7 @@ class TestOrder:
         assert refs(client.get("/api/queue/?status=reviewed")) == [case.reference]
 
     def test_cursor_pagination_walks_the_whole_queue_in_order(self, clinician):
-        made = [make(u, minutes_ago=m) for m, u in enumerate(
+        made = [make_case(u, minutes_ago=m) for m, u in enumerate(
             ["routine", "emergency", "soon", "urgent", "emergency", "routine", "soon"])]
         expected = [s.reference for s in sorted(
             made, key=lambda s: (Submission.objects.get(pk=s.pk).priority,
@@ -87,8 +70,8 @@ class TestOrder:
 
 class TestFilters:
     def test_by_urgency_status_date_and_search(self, clinician):
-        ada = make("emergency", name="Ada Lovelace", minutes_ago=5)
-        make("routine", name="Grace Hopper", minutes_ago=3 * 24 * 60)
+        ada = make_case("emergency", name="Ada Lovelace", minutes_ago=5)
+        make_case("routine", name="Grace Hopper", minutes_ago=3 * 24 * 60)
         client = api(clinician)
         assert refs(client.get("/api/queue/?urgency=emergency")) == [ada.reference]
         refused = client.get("/api/queue/?search=hopper")
@@ -107,8 +90,8 @@ class TestFilters:
         assert query.split("=")[0] in response.json()
 
     def test_the_page_keeps_filters_out_of_the_url(self, clinician_client):
-        make("emergency", name="Ada Lovelace")
-        make("routine", name="Grace Hopper")
+        make_case("emergency", name="Ada Lovelace")
+        make_case("routine", name="Grace Hopper")
         response = clinician_client.post("/queue/", {"search": "Lovelace", "status": "open"})
         assert response.status_code == 302 and response["Location"] == "/queue/"
         page = clinician_client.get("/queue/").content.decode()
@@ -119,7 +102,7 @@ class TestFilters:
 
 class TestWhoMaySeeWhat:
     def test_anonymous_visitors_get_401_and_a_login_redirect(self, client):
-        case = make("emergency")
+        case = make_case("emergency")
         for url in ("/api/queue/", f"/api/submissions/{case.reference}/"):
             assert api().get(url).status_code == 401
         assert api().post(f"/api/submissions/{case.reference}/acknowledge/").status_code == 401
@@ -131,12 +114,12 @@ class TestWhoMaySeeWhat:
 
     def test_a_patients_reference_alone_opens_nothing(self, client):
         """The reference a patient holds is not a key to their case."""
-        case = make("urgent")
+        case = make_case("urgent")
         assert api().get(f"/api/submissions/{case.reference}/").status_code == 401
         assert client.get(f"/cases/{case.reference}/").status_code == 302
 
     def test_signed_in_non_clinicians_get_403(self, django_user_model, client):
-        case = make("urgent")
+        case = make_case("urgent")
         user = django_user_model.objects.create_user("receptionist", password="x-very-long-pw")
         assert api(user).get(f"/api/submissions/{case.reference}/").status_code == 403
         assert api(user).get("/api/queue/").status_code == 403
@@ -145,7 +128,7 @@ class TestWhoMaySeeWhat:
 
     def test_clinicians_see_only_their_clinics_cases(self, clinician):
         other = Clinic.objects.create(name="Luton", slug="luton")
-        case = make("urgent")
+        case = make_case("urgent")
         Submission.objects.filter(pk=case.pk).update(clinic=other)
         assert refs(api(clinician).get("/api/queue/")) == []
         assert api(clinician).get(f"/api/submissions/{case.reference}/").status_code == 404
@@ -153,7 +136,7 @@ class TestWhoMaySeeWhat:
         assert refs(api(clinician).get("/api/queue/")) == [case.reference]
 
     def test_unknown_and_malformed_references_are_indistinguishable_404s(self, clinician):
-        make("urgent")
+        make_case("urgent")
         client = api(clinician)
         for reference in ("ZZZZ-ZZZZ-ZZZZ", "nonsense", "1", "%00"):
             response = client.get(f"/api/submissions/{reference}/")
@@ -161,13 +144,13 @@ class TestWhoMaySeeWhat:
             assert response.json() == {"detail": "No case with that reference."}
 
     def test_admins_see_cases_too(self, admin_user):
-        case = make("emergency")
+        case = make_case("emergency")
         assert api(admin_user).get(f"/api/submissions/{case.reference}/").status_code == 200
 
 
 class TestCaseAndAudit:
     def test_the_case_shows_answers_as_shown_flags_and_evidence(self, clinician):
-        case = make("emergency")
+        case = make_case("emergency")
         body = api(clinician).get(f"/api/submissions/{case.reference}/").json()
         assert body["patient"]["full_name"] == "Ada Example"
         chest = next(a for a in body["answers"] if a["code"] == "chest_pain")
@@ -181,7 +164,7 @@ class TestCaseAndAudit:
         assert body["alert"]["urgency"] == "emergency"
 
     def test_every_view_and_action_is_audited(self, clinician, clinician_client):
-        case = make("emergency")
+        case = make_case("emergency")
         client = api(clinician)
         ref = case.reference
         client.get(f"/api/submissions/{ref}/")
@@ -202,7 +185,7 @@ class TestCaseAndAudit:
         assert case.alert.acknowledged_by == clinician
 
     def test_the_case_page_highlights_the_answers_that_fired(self, clinician_client):
-        case = make("emergency")
+        case = make_case("emergency")
         page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
         assert 'id="answer-chest_pain" class="evidence"' in page
         assert 'id="answer-jaundice" class="evidence"' not in page
@@ -210,7 +193,7 @@ class TestCaseAndAudit:
         assert "cardiac_chest_pain" in page
 
     def test_audit_events_cannot_be_changed_or_deleted(self, clinician):
-        case = make("urgent")
+        case = make_case("urgent")
         api(clinician).get(f"/api/submissions/{case.reference}/")
         event = AuditEvent.objects.get()
         event.detail = "edited"
@@ -220,7 +203,7 @@ class TestCaseAndAudit:
             event.delete()
 
     def test_unknown_case_actions_are_404(self, clinician_client):
-        case = make("urgent")
+        case = make_case("urgent")
         assert clinician_client.post(f"/cases/{case.reference}/delete/").status_code == 404
         assert clinician_client.get(f"/cases/{case.reference}/review/").status_code == 405
 
@@ -235,7 +218,7 @@ def _queries(client, url):
 def test_queue_queries_do_not_grow_with_the_queue(clinician, clinician_client, url):
     client = api(clinician) if url.startswith("/api/") else clinician_client
     for urgency in ("emergency", "urgent", "soon", "routine", "emergency"):
-        make(urgency)
+        make_case(urgency)
     small = _queries(client, url)
     _bulk_copy(Submission.objects.order_by("pk").all()[:5], 500)
     large = _queries(client, url)
@@ -254,7 +237,7 @@ def test_case_queries_do_not_grow_with_answers_flags_or_attempts(clinician):
         DutyShift.objects.create(clinic=clinic, clinician=contact,
                                  weekday=timezone.localdate().weekday(),
                                  starts=datetime.time(0), ends=datetime.time(23, 59))
-    quiet = make("urgent")
+    quiet = make_case("urgent")
     alerts.deliver(quiet.alert.notifications.first().pk)
     # The busy case has more answers and flags, and more notifications and attempts.
     busy = submit_intake(patient=PATIENT, answers={
@@ -293,7 +276,7 @@ def _bulk_copy(templates, count):
 
 
 def test_the_case_page_shows_choices_as_the_patient_read_them(clinician_client):
-    case = make("emergency")
+    case = make_case("emergency")
     page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
     assert "Between the shoulder blades" in page
     assert "between_shoulder_blades" not in page

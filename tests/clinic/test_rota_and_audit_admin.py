@@ -6,8 +6,7 @@ from django.urls import reverse
 
 from clinic.models import Alert, AuditEvent, Clinic, Clinician, DutyContact, DutyShift
 from intake.services.submissions import submit_intake
-from tests.factories import EMERGENCY, routine_answers
-from tests.intake.test_answer_validation import PATIENT
+from tests.factories import EMERGENCY, PATIENT, routine_answers
 
 pytestmark = pytest.mark.django_db
 

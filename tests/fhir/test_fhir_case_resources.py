@@ -10,8 +10,8 @@ from clinic.tokens import issue_token
 from intake.fhir import mapping
 from intake.models import Submission
 from intake.services.submissions import submit_intake
+from tests.factories import PATIENT, ROUTINE
 from tests.fhir.fhir_helpers import FHIR_JSON, api, fhir_json, issues
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 

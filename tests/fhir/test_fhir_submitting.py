@@ -12,7 +12,7 @@ from intake.fhir import mapping
 from intake.models import Answer, Submission
 from intake.selectors import current_version
 from intake.services.questionnaires import create_draft_from, publish_version
-from tests.factories import VIGNETTES, patient_aged
+from tests.factories import PATIENT, ROUTINE, VIGNETTES, patient_aged
 from tests.fhir.fhir_helpers import (
     FHIR_JSON,
     api,
@@ -24,7 +24,6 @@ from tests.fhir.fhir_helpers import (
     post_response,
     validated,
 )
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 

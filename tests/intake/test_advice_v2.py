@@ -11,14 +11,13 @@ from rest_framework.test import APIClient
 from clinic.models import Clinic
 from intake.advice import advice_for
 from intake.views import SESSION_KEY
-from tests.factories import patient_aged, routine_answers
+from tests.factories import CHEST_PAIN, patient_aged, routine_answers
 
 pytestmark = pytest.mark.django_db
 
 SAFETY_NET = "If you have the pain now, or it comes back and lasts more than 15 minutes, call 999"
 THINKS_HEART = {**routine_answers(), "thinks_heart": True}  # urgent: patient_thinks_heart
 FEVER = {**routine_answers(), "fever_chills": True}  # urgent: fever, not cardiac
-CHEST_PAIN = {**routine_answers(), "chest_pain": True}  # emergency
 
 
 def submit(answers) -> dict:

@@ -8,13 +8,9 @@ from intake.models import Submission
 from intake.selectors import current_version
 from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
-from tests.factories import routine_answers
+from tests.factories import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
-
-# The current version's answers of vignette v2-01 (ordinary mechanical pain; nothing fires):
-# the valid answer set every intake test starts from.
-ROUTINE = routine_answers()
 
 
 @pytest.fixture
@@ -133,10 +129,6 @@ def test_answers_must_be_an_object(schema, raw):
     with pytest.raises(AnswersInvalid) as raised:
         clean_answers(schema, raw)
     assert "object" in raised.value.errors["non_field_errors"][0]
-
-
-PATIENT = {"full_name": "Ada Example", "date_of_birth": "1971-03-02",
-           "phone": "+44 7700 900123", "email": "ada@example.org"}
 
 
 def test_valid_patient_details_are_cleaned():

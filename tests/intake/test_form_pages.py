@@ -6,22 +6,9 @@ import re
 import pytest
 
 from intake.models import Submission
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import PATIENT, ROUTINE, form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(answers=ROUTINE, patient=PATIENT, **extra):
-    """What a browser posts: strings, a list per several-choices question."""
-    data = {f"patient_{k}": v for k, v in patient.items()}
-    for code, value in answers.items():
-        if isinstance(value, bool):
-            data[code] = "true" if value else "false"
-        elif isinstance(value, list):
-            data[code] = value
-        else:
-            data[code] = str(value)
-    return {"version": "2", "form_token": "token-1", **data, **extra}
 
 
 def test_the_form_shows_every_question_with_labels(client):

@@ -13,7 +13,7 @@ from intake.models import Answer, IdempotencyRecord, Submission
 from intake.services import retention
 from intake.services.submissions import submit_intake
 from screening.models import Flag
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 

@@ -6,19 +6,16 @@ import pytest
 
 from intake.models import Answer, IdempotencyRecord, Submission
 from intake.references import PATTERN as REFERENCE_PATTERN
-from tests.factories import routine_answers_v1
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import (
+    CHEST_PAIN,
+    PATIENT,
+    ROUTINE,
+    SUBMISSIONS_URL,
+    post_submission,
+    routine_answers_v1,
+)
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/submissions/"
-
-CHEST_PAIN = {**ROUTINE, "chest_pain": True}
-
-
-def post(client, body, **headers):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return client.post(URL, data=data, content_type="application/json", headers=headers)
 
 
 def nothing_stored():
@@ -26,7 +23,7 @@ def nothing_stored():
 
 
 def test_a_routine_intake_is_stored_and_answered(client):
-    response = post(client, {"patient": PATIENT, "answers": ROUTINE})
+    response = post_submission(client, {"patient": PATIENT, "answers": ROUTINE})
     assert response.status_code == 201, response.content
     body = response.json()
     assert set(body) == {"reference", "urgency", "advice", "flags", "submitted_at"}
@@ -41,7 +38,7 @@ def test_a_routine_intake_is_stored_and_answered(client):
 
 
 def test_an_emergency_tells_the_patient_to_call_999(client):
-    response = post(client, {"patient": PATIENT, "answers": CHEST_PAIN})
+    response = post_submission(client, {"patient": PATIENT, "answers": CHEST_PAIN})
     assert response.status_code == 201
     body = response.json()
     assert body["urgency"] == "emergency"
@@ -54,7 +51,8 @@ def test_an_emergency_tells_the_patient_to_call_999(client):
 
 
 def test_answers_keep_the_question_text_as_shown(client):
-    reference = post(client, {"patient": PATIENT, "answers": ROUTINE}).json()["reference"]
+    reference = post_submission(
+        client, {"patient": PATIENT, "answers": ROUTINE}).json()["reference"]
     answer = Answer.objects.get(submission__reference=reference, question_code="chest_pain")
     assert answer.question_text == answer.question.text
     assert answer.question.version.number == 2
@@ -62,7 +60,7 @@ def test_answers_keep_the_question_text_as_shown(client):
 
 class TestBadInput:
     def test_every_problem_is_named_at_once_and_nothing_is_stored(self, client):
-        response = post(client, {
+        response = post_submission(client, {
             "patient": {**PATIENT, "date_of_birth": "1971-02-30", "phone": "no"},
             "answers": {**ROUTINE, "pain_severity": 11, "sex": "robot", "unknown_code": True},
         })
@@ -79,13 +77,13 @@ class TestBadInput:
         b"\xff\xfe not utf-8",
     ])
     def test_malformed_bodies_are_400_json(self, client, body):
-        response = post(client, body)
+        response = post_submission(client, body)
         assert response.status_code == 400, response.content[:200]
         assert response["Content-Type"] == "application/json"
         assert nothing_stored()
 
     def test_missing_and_unknown_top_level_fields(self, client):
-        response = post(client, {"answers": ROUTINE, "extra": 1})
+        response = post_submission(client, {"answers": ROUTINE, "extra": 1})
         assert response.status_code == 400
         body = response.json()
         assert set(body) == {"patient", "non_field_errors"}
@@ -95,44 +93,44 @@ class TestBadInput:
 
     @pytest.mark.parametrize("patient", [None, [], "Ada", {"full_name": {"first": "Ada"}}])
     def test_patient_of_the_wrong_shape(self, client, patient):
-        response = post(client, {"patient": patient, "answers": ROUTINE})
+        response = post_submission(client, {"patient": patient, "answers": ROUTINE})
         assert response.status_code == 400
         assert "patient" in response.json()
         assert nothing_stored()
 
     @pytest.mark.parametrize("answers", [None, [], "answers", {"chest_pain": {"$gt": 1}}])
     def test_answers_of_the_wrong_shape(self, client, answers):
-        response = post(client, {"patient": PATIENT, "answers": answers})
+        response = post_submission(client, {"patient": PATIENT, "answers": answers})
         assert response.status_code == 400
         assert "answers" in response.json()
         assert nothing_stored()
 
     def test_an_answer_to_a_hidden_question_is_refused(self, client):
-        response = post(client, {"patient": PATIENT,
-                                 "answers": {**ROUTINE, "trauma_details": "Fell off a bike"}})
+        response = post_submission(client, {
+            "patient": PATIENT, "answers": {**ROUTINE, "trauma_details": "Fell off a bike"}})
         assert response.status_code == 400
         assert "recent_trauma" in response.json()["answers"]["trauma_details"][0]
 
     def test_an_oversized_body_is_413_json(self, client):
         body = {"patient": PATIENT, "answers": {**ROUTINE, "other_information": "x" * 70_000}}
-        response = post(client, body)
+        response = post_submission(client, body)
         assert response.status_code == 413
         assert "bytes" in response.json()["detail"]
         assert nothing_stored()
 
     def test_a_long_text_answer_under_the_body_limit_is_named(self, client):
         body = {"patient": PATIENT, "answers": {**ROUTINE, "other_information": "x" * 2001}}
-        response = post(client, body)
+        response = post_submission(client, body)
         assert response.status_code == 400
         assert "2000 characters" in response.json()["answers"]["other_information"][0]
 
     def test_form_encoded_bodies_are_415_json(self, client):
-        response = client.post(URL, data={"patient": "x"})
+        response = client.post(SUBMISSIONS_URL, data={"patient": "x"})
         assert response.status_code == 415
         assert response["Content-Type"] == "application/json"
 
     def test_wrong_method_is_405_json(self, client):
-        response = client.get(URL)
+        response = client.get(SUBMISSIONS_URL)
         assert response.status_code == 405
         assert response["Content-Type"] == "application/json"
 
@@ -143,7 +141,8 @@ class TestBadInput:
 
     @pytest.mark.parametrize("version", [1, 3, 0, "2", True, None])
     def test_an_old_unpublished_or_malformed_version_is_refused(self, client, version):
-        response = post(client, {"patient": PATIENT, "answers": ROUTINE, "version": version})
+        response = post_submission(client, {"patient": PATIENT, "answers": ROUTINE,
+                                            "version": version})
         if version is None:
             assert response.status_code == 201
         else:
@@ -153,8 +152,8 @@ class TestBadInput:
     def test_version_1_answers_get_the_version_error(self, client):
         """A client still sending version 1 answers once version 2 is current is told to fetch
         the current version, and nothing is stored."""
-        response = post(client, {"patient": PATIENT, "answers": routine_answers_v1(),
-                                 "version": 1})
+        response = post_submission(client, {"patient": PATIENT, "answers": routine_answers_v1(),
+                                            "version": 1})
         assert response.status_code == 400
         assert response.json()["version"] == [
             "Version 1 is not the current version of the questionnaire (2); fetch "
@@ -165,16 +164,17 @@ class TestBadInput:
 class TestIdempotency:
     def test_same_key_and_body_returns_the_first_response_and_stores_nothing_new(self, client):
         body = {"patient": PATIENT, "answers": CHEST_PAIN}
-        first = post(client, body, **{"Idempotency-Key": "key-1"})
-        second = post(client, body, **{"Idempotency-Key": "key-1"})
+        first = post_submission(client, body, **{"Idempotency-Key": "key-1"})
+        second = post_submission(client, body, **{"Idempotency-Key": "key-1"})
         assert first.status_code == second.status_code == 201
         assert first.json() == second.json()
         assert Submission.objects.count() == 1
 
     def test_same_key_with_another_body_is_422(self, client):
-        post(client, {"patient": PATIENT, "answers": ROUTINE}, **{"Idempotency-Key": "key-2"})
-        response = post(client, {"patient": PATIENT, "answers": CHEST_PAIN},
+        post_submission(client, {"patient": PATIENT, "answers": ROUTINE},
                         **{"Idempotency-Key": "key-2"})
+        response = post_submission(client, {"patient": PATIENT, "answers": CHEST_PAIN},
+                                   **{"Idempotency-Key": "key-2"})
         assert response.status_code == 422
         assert "different request" in response.json()["detail"]
         assert Submission.objects.count() == 1
@@ -182,28 +182,29 @@ class TestIdempotency:
     def test_key_order_in_the_body_does_not_matter(self, client):
         body = json.dumps({"patient": PATIENT, "answers": ROUTINE})
         reordered = json.dumps({"answers": dict(reversed(ROUTINE.items())), "patient": PATIENT})
-        assert post(client, body, **{"Idempotency-Key": "k3"}).status_code == 201
-        assert post(client, reordered, **{"Idempotency-Key": "k3"}).status_code == 201
+        assert post_submission(client, body, **{"Idempotency-Key": "k3"}).status_code == 201
+        assert post_submission(client, reordered, **{"Idempotency-Key": "k3"}).status_code == 201
         assert Submission.objects.count() == 1
 
     def test_different_keys_make_different_submissions(self, client):
         body = {"patient": PATIENT, "answers": ROUTINE}
-        post(client, body, **{"Idempotency-Key": "a"})
-        post(client, body, **{"Idempotency-Key": "b"})
+        post_submission(client, body, **{"Idempotency-Key": "a"})
+        post_submission(client, body, **{"Idempotency-Key": "b"})
         assert Submission.objects.count() == 2
         assert IdempotencyRecord.objects.count() == 2
 
     def test_an_invalid_request_does_not_use_up_the_key(self, client):
-        bad = post(client, {"patient": PATIENT, "answers": {}}, **{"Idempotency-Key": "k4"})
+        bad = post_submission(client, {"patient": PATIENT, "answers": {}},
+                              **{"Idempotency-Key": "k4"})
         assert bad.status_code == 400
-        good = post(client, {"patient": PATIENT, "answers": ROUTINE},
-                    **{"Idempotency-Key": "k4"})
+        good = post_submission(client, {"patient": PATIENT, "answers": ROUTINE},
+                               **{"Idempotency-Key": "k4"})
         assert good.status_code == 201
 
     @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
     def test_malformed_keys_are_400(self, client, key):
-        response = post(client, {"patient": PATIENT, "answers": ROUTINE},
-                        **{"Idempotency-Key": key})
+        response = post_submission(client, {"patient": PATIENT, "answers": ROUTINE},
+                                   **{"Idempotency-Key": key})
         assert response.status_code == 400
         assert "Idempotency-Key" in response.json()["detail"]
         assert nothing_stored()
@@ -219,7 +220,7 @@ def test_anonymous_submissions_are_throttled_per_client(client, monkeypatch):
     body = json.dumps({"patient": PATIENT, "answers": ROUTINE})
 
     def post_from(address, **headers):
-        return client.post(URL, data=body, content_type="application/json",
+        return client.post(SUBMISSIONS_URL, data=body, content_type="application/json",
                            REMOTE_ADDR=address, headers=headers).status_code
 
     assert [post_from("198.51.100.1") for _ in range(3)] == [201, 201, 429]

@@ -11,7 +11,7 @@ from intake.services.questionnaires import create_draft_from, publish_version
 from intake.services.submissions import SubmissionInvalid, submit_intake
 from screening import services as screening_services
 from screening.models import Flag, RuleSet
-from tests.intake.test_answer_validation import PATIENT, ROUTINE
+from tests.factories import PATIENT, ROUTINE
 
 pytestmark = pytest.mark.django_db
 

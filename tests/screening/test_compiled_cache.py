@@ -19,7 +19,7 @@ from screening.services import (
 )
 from tests.factories import facts
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_compiled_cache")]
 
 
 def test_the_active_rule_set_is_compiled_once(current_version):

@@ -32,7 +32,7 @@ from screening.services import (
     create_draft_from,
     rule_set_problems,
 )
-from tests.factories import PATIENT, date_of_birth_for, routine_answers, vignette
+from tests.factories import PATIENT_OF_ANY_AGE, date_of_birth_for, routine_answers, vignette
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_age_is_worked_out_on_the_date_in_the_clinics_time_zone(client):
 
     with mock.patch.object(django_timezone, "now", return_value=moment):
         response = APIClient().post("/api/submissions/", {
-            "patient": {**PATIENT, "date_of_birth": "1975-06-01"}, "answers": answers,
+            "patient": {**PATIENT_OF_ANY_AGE, "date_of_birth": "1975-06-01"}, "answers": answers,
         }, format="json")
 
     assert response.status_code == 201
@@ -149,7 +149,8 @@ def test_screening_without_a_date_of_birth_fails_rather_than_guess(compiled):
 @pytest.mark.parametrize("date_of_birth", ["1890-01-01", "1905-11-30"])
 def test_an_age_over_120_is_refused_with_a_clear_error(date_of_birth):
     response = APIClient().post("/api/submissions/", {
-        "patient": {**PATIENT, "date_of_birth": date_of_birth}, "answers": routine_answers(),
+        "patient": {**PATIENT_OF_ANY_AGE, "date_of_birth": date_of_birth},
+        "answers": routine_answers(),
     }, format="json")
 
     assert response.status_code == 400

@@ -1,6 +1,7 @@
-"""Real services on loopback for the alerting tests (and the latency benchmark): a Redis server
-of our own, an SMTP server that can be made slow or stopped, an HTTP receiver for webhooks, and
-Celery worker and beat processes.
+"""Real services on loopback, for the tests (``tests/alerts``, ``tests/test_database_outage.py``)
+and the benchmarks (``bench/``) alike: a Redis server of our own, a PostgreSQL cluster of our
+own, an SMTP server that can be made slow or stopped, an HTTP receiver for webhooks, and Celery
+worker, beat and gunicorn processes.
 
 Nothing here is a mock: each is the real program or a real server speaking the real protocol on
 127.0.0.1.  Every process is started in its own session, so stopping it kills its whole process
@@ -30,7 +31,7 @@ from pathlib import Path
 import redis
 from aiosmtpd.controller import Controller
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class WaitTimedOut(AssertionError):
@@ -69,7 +70,7 @@ class ServiceProcess:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(
+        self.popen = subprocess.Popen(  # noqa: S603 - our own fixed commands, never a shell
             args, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -282,7 +283,7 @@ class PostgresCluster:
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self.process: ServiceProcess | None = None
         self.starts = 0
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - a fixed command, never a shell
             [*self._as_user, "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
              "-E", "UTF8", "--no-sync", "--no-instructions"],
             check=True, capture_output=True, timeout=120)
