@@ -28,4 +28,4 @@ RUN useradd --system --uid 10001 --no-create-home clinic
 USER clinic
 
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -6,7 +6,7 @@ small load generator.
 - ``setup_django`` points this process at it (settings ``bench.floor.settings``: the clinic's
   own settings plus the floor app) and migrates it, so the script can prepare data, count
   queries and EXPLAIN with the ORM.
-- ``Gunicorn`` runs ``clinic.wsgi`` with the same environment as the script (or, as a what-if,
+- ``Gunicorn`` runs ``config.wsgi`` with the same environment as the script (or, as a what-if,
   ``bench.floor.wsgi_gc_freeze``); ``start_worker``
   runs a Celery worker; Redis and the SMTP sink come from ``support/real_services.py``
   (shared with the tests and ``bench/alert_latency.py``).
@@ -168,7 +168,7 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 class Gunicorn:
-    """``gunicorn clinic.wsgi`` on a free loopback port, as production runs it."""
+    """``gunicorn config.wsgi`` on a free loopback port, as production runs it."""
 
     def __init__(self, *, env: dict[str, str], workdir: Path, workers: int,
                  worker_class: str = "sync", threads: int = 1, gc_freeze: bool = False):
@@ -177,8 +177,8 @@ class Gunicorn:
         self.worker_class = worker_class
         self.threads = threads
         self.gc_freeze = gc_freeze
-        # bench.floor.wsgi_gc_freeze is clinic.wsgi followed by gc.freeze(): a what-if.
-        app = "bench.floor.wsgi_gc_freeze:application" if gc_freeze else "clinic.wsgi"
+        # bench.floor.wsgi_gc_freeze is config.wsgi followed by gc.freeze(): a what-if.
+        app = "bench.floor.wsgi_gc_freeze:application" if gc_freeze else "config.wsgi"
         args = [sys.executable, "-m", "gunicorn", app, "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(workers), "--worker-class",
                 worker_class, "--chdir", str(ROOT), "--timeout", "60"]

@@ -129,7 +129,7 @@ def run(args, workdir: Path) -> int:
         # secret key: a random one, for this process and the worker and beat it starts.
         os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         os.environ.update({
-            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_server.url,
             "EMAIL_HOST": "127.0.0.1",

@@ -23,7 +23,7 @@ again at the end unless ``--keep-database``) and fills it with COPY, in a few se
   one in a thousand older ones that were forgotten: a queue of a few hundred open cases,
   about 300 of them at the clinician's clinic.
 
-Then it runs gunicorn (``clinic.wsgi``, 5 sync workers, ``DJANGO_DEBUG=false``, static files
+Then it runs gunicorn (``config.wsgi``, 5 sync workers, ``DJANGO_DEBUG=false``, static files
 collected, Redis as the cache) and measures, from ``--levels`` client threads (``--requests``
 each, after a warm-up):
 
@@ -34,7 +34,7 @@ each, after a warm-up):
 
 It prints the latency table (p50, p95, p99 in ms; the goal is p95 under 100 ms), the CPU each
 part used meanwhile, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the queue's query as
-``clinic.cases.queue`` builds it for the clinician, and which index it reads the submissions
+``clinic.review.cases.queue`` builds it for the clinician, and which index it reads the submissions
 through.  With a queue of a few hundred open cases PostgreSQL may as well read them all through
 ``submission_by_status`` and sort them; with ``--backlog N`` it then reopens N older cases at
 random (a clinic that has fallen behind by months), analyses, and measures and explains again,
@@ -104,7 +104,7 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=5, help="gunicorn sync workers")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--gc-freeze", action="store_true",
-                        help="what-if: serve clinic.wsgi followed by gc.freeze() "
+                        help="what-if: serve config.wsgi followed by gc.freeze() "
                              "(bench/floor/wsgi_gc_freeze.py)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432",
                         help="the PostgreSQL server, without a database name")
@@ -174,8 +174,8 @@ def make_clinician():
     from django.contrib.auth.models import Group, User
 
     from clinic.models import Clinic, Clinician
-    from clinic.roles import CLINICIANS_GROUP
-    from clinic.tokens import issue_token
+    from core.roles import CLINICIANS_GROUP
+    from core.tokens import issue_token
 
     user = User.objects.create_user("clinician", password=CLINICIAN_PASSWORD)
     user.groups.add(Group.objects.get(name=CLINICIANS_GROUP))
@@ -345,8 +345,8 @@ def sign_in(port: int, username: str, password: str) -> str:
 
 
 def explain(user) -> str:
-    from clinic import cases
-    from clinic.views import QUEUE_LIMIT
+    from clinic.review import cases
+    from clinic.review.views import QUEUE_LIMIT
 
     return cases.queue(user)[:QUEUE_LIMIT].explain(analyze=True, buffers=True)
 
@@ -455,7 +455,8 @@ def run(args, workdir: Path) -> int:
         print()
         print_table(HEADERS, rows)
         print()
-        print("EXPLAIN (ANALYZE, BUFFERS) of clinic.cases.queue(clinician)[:200], the page's "
+        print("EXPLAIN (ANALYZE, BUFFERS) of clinic.review.cases.queue(clinician)[:200], "
+              "the page's "
               "query (the API's is the same with LIMIT 51):")
         print(plan)
         if args.backlog:

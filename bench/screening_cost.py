@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["DATABASE_URL"] = "sqlite://:memory:"
 # The production settings (DJANGO_DEBUG false) refuse to start without a strong secret key; this
 # process serves nothing, so a random one does.

@@ -16,7 +16,7 @@ It runs the service as production does, on this machine, with nothing shared:
 - a Celery worker (prefork, one process) that really sends the alerts of urgent and emergency
   intakes to the duty clinician (the default clinic is open round the clock, one clinician on
   duty);
-- gunicorn serving ``clinic.wsgi`` with ``DJANGO_DEBUG=false``, a secret key,
+- gunicorn serving ``config.wsgi`` with ``DJANGO_DEBUG=false``, a secret key,
   ``SUBMISSION_THROTTLE_RATE=1000000/hour`` and settings ``bench.floor.settings`` (the
   clinic's settings plus the floor's URL): by default 5 sync workers, gunicorn's
   2 x CPUs + 1 for these 2 CPUs.  Sync workers close the connection after each response.
@@ -114,7 +114,7 @@ def parse_args():
     parser.add_argument("--show-queries", action="store_true",
                         help="print the SQL of one urgent submission")
     parser.add_argument("--gc-freeze", action="store_true",
-                        help="what-if: serve clinic.wsgi followed by gc.freeze() "
+                        help="what-if: serve config.wsgi followed by gc.freeze() "
                              "(bench/floor/wsgi_gc_freeze.py)")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432",
                         help="the PostgreSQL server, without a database name")

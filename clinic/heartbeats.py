@@ -3,24 +3,24 @@ tell a dead worker or a stopped beat from a quiet day; and an optional dead-man'
 the service (``HEARTBEAT_URL``) that pages the operator when the pings stop.
 
 - The **worker** writes ``worker:<hostname>`` every ``HEARTBEAT_SECONDS`` from a timer in its
-  main process (``clinic.celery.WorkerHeartbeat``, a bootstep), whether or not there is work.
+  main process (``WorkerHeartbeat``, a bootstep that ``config.celery`` adds), whether or not
+  there is work.
 - **Beat** writes ``beat`` from its scheduler loop (``BeatScheduler``), at most every
   ``HEARTBEAT_SECONDS``.
 - The alert sweep (beat -> broker -> worker) writes ``alert-sweep`` when it has run
-  (``clinic.alerts.sweep``): the three together working.
-- ``ping_heartbeat_url`` is scheduled by beat every minute and runs on a worker, so the outside
-  service hears from us only while beat, the broker and a worker all work; it reports a failure
-  (``<url>/fail``, as healthchecks.io reads it) when alerts could not be delivered.
+  (``clinic.alerting.alerts.sweep``): the three together working.
+- ``ping_heartbeat_url`` (``clinic.alerting.health``) is scheduled by beat every minute and
+  runs on a worker, so the outside service hears from us only while beat, the broker and a
+  worker all work; it reports a failure (``<url>/fail``, as healthchecks.io reads it) when
+  alerts could not be delivered.
 """
 
 import datetime
 import logging
 import time
-import urllib.error
-import urllib.request
 
+from celery import bootsteps
 from celery.beat import PersistentScheduler
-from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 WORKER_PREFIX = "worker:"
 BEAT = "beat"
-PING_TIMEOUT_SECONDS = 10
 
 
 def beat_now(name: str) -> None:
@@ -64,23 +63,23 @@ class BeatScheduler(PersistentScheduler):
         return min(super().tick(*args, **kwargs), HEARTBEAT_SECONDS)
 
 
-def ping_heartbeat_url() -> str | None:
-    """Ping ``HEARTBEAT_URL`` (if set): the URL itself when alerts can flow, ``<url>/fail`` when
-    the health check finds them blocked.  Returns the URL pinged.  Sends nothing but the
-    request: no patient data, no details."""
-    url = settings.HEARTBEAT_URL
-    if not url:
-        return None
-    from clinic.health import alerts_can_flow, report
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes the worker's heartbeat every few seconds from a timer in the worker's main
+    process, so /healthz can tell a dead worker from an idle one."""
 
-    if not alerts_can_flow(report()):
-        url = url.rstrip("/") + "/fail"
-    # http(s) only: the settings refuse any other scheme for HEARTBEAT_URL.
-    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(  # noqa: S310
-                request, timeout=PING_TIMEOUT_SECONDS) as response:
-            response.read(256)
-    except (urllib.error.URLError, OSError) as error:
-        logger.warning("heartbeat URL did not answer: %s", type(error).__name__)
-    return url
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.timer_ref = None
+
+    def start(self, worker):
+        name = WORKER_PREFIX + worker.hostname
+        beat_now(name)
+        self.timer_ref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, beat_now, (name,),
+                                                      priority=10)
+
+    def stop(self, worker):
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None

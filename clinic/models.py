@@ -24,7 +24,8 @@ def validate_timezone(value: str) -> None:
 
 
 class Channel(NamedTuple):
-    """A way to reach a clinician: the transport's name (``clinic.transports.TRANSPORTS``) and
+    """A way to reach a clinician: the transport's name
+    (``clinic.alerting.transports.TRANSPORTS``) and
     the address on it."""
 
     name: str
@@ -289,7 +290,7 @@ class Notification(models.Model):
 
     A ``grouped`` notification is an urgent alert held for the person's digest: it waits until
     ``next_attempt_at`` (the end of the burst's window) and is then sent in one message with
-    the others of that person that are due, never on its own (``clinic.alerts``).
+    the others of that person that are due, never on its own (``clinic.alerting.alerts``).
     """
 
     class Status(models.TextChoices):

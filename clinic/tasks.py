@@ -1,22 +1,16 @@
-"""Celery tasks: thin entry points that take ids and call the alerting service.
+"""Celery's periodic tasks: thin entry points that call the alerting service (the delivery tasks
+live beside the delivery, in ``clinic.alerting.delivery``, and are imported here so that the
+worker's autodiscovery registers them).
 
-Each is safe to run twice (the service claims its work with a conditional update) and is
-queued only after the transaction that made the work commits.
+Each is safe to run twice and is queued only after the transaction that made the work commits.
 """
 
 from celery import shared_task
 
-from clinic import alerts, heartbeats
+from clinic.alerting import alerts, health
+from clinic.alerting.delivery import deliver_digest_task, deliver_notification
 
-
-@shared_task(name="clinic.deliver_notification", ignore_result=True)
-def deliver_notification(notification_id: int) -> None:
-    alerts.deliver(notification_id)
-
-
-@shared_task(name="clinic.deliver_digest", ignore_result=True)
-def deliver_digest(clinician_id: int) -> None:
-    alerts.deliver_digest(clinician_id)
+__all__ = ["deliver_digest_task", "deliver_notification", "ping_heartbeat_url", "sweep_alerts"]
 
 
 @shared_task(name="clinic.sweep_alerts", ignore_result=True)
@@ -26,4 +20,4 @@ def sweep_alerts() -> None:
 
 @shared_task(name="clinic.ping_heartbeat_url", ignore_result=True)
 def ping_heartbeat_url() -> None:
-    heartbeats.ping_heartbeat_url()
+    health.ping_heartbeat_url()

@@ -40,10 +40,10 @@ from intake.models import (
     QuestionnaireVersion,
     Section,
 )
+from intake.services.publishing import publish_version
 from intake.services.questionnaires import (
     create_draft_from,
     next_version_number,
-    publish_version,
     question_problems,
     version_problems,
 )

@@ -1,7 +1,7 @@
 """Questionnaires, their versions, and the submissions patients make against them.
 
 A questionnaire has numbered versions.  A version is a draft until it is published; a published
-version never changes again (see ``PublishedVersionGuard``), so a submission, which points at the
+version never changes again (see ``core.immutability``), so a submission, which points at the
 exact version the patient saw, can always be read as it was answered.  Editing a published
 questionnaire means creating the next draft from it (``intake.services.questionnaires``).
 """
@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.immutability import FrozenQuerySet, FrozenWithOwner
 from screening.urgency import Urgency
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -48,52 +49,24 @@ class PublishedVersionError(ValidationError):
         )
 
 
-class GuardedQuerySet(models.QuerySet):
-    """Refuses bulk updates and deletes that would touch a published version's contents."""
+class VersionContentQuerySet(FrozenQuerySet):
+    """Sections and questions: refuses bulk changes to a published version's."""
 
-    published_lookup = "version__status"
-
-    def _refuse_if_published(self):
-        touched = self.filter(**{self.published_lookup: QuestionnaireVersion.Status.PUBLISHED})
-        first = touched.first()
-        if first is not None:
-            raise PublishedVersionError(first.owning_version)
-
-    def update(self, **kwargs):
-        self._refuse_if_published()
-        return super().update(**kwargs)
-
-    def delete(self):
-        self._refuse_if_published()
-        return super().delete()
+    owner_path = "version"
 
 
-class PublishedVersionGuard(models.Model):
-    """The last line of defence for immutability: services and the admin check first and give
-    friendlier errors, but nothing that goes through the ORM can change a published version."""
+class VersionContent(FrozenWithOwner):
+    """Part of a questionnaire version (``core.immutability``): frozen once it is published."""
 
     class Meta:
         abstract = True
-
-    def save(self, *args, **kwargs):
-        self._refuse_if_published()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        self._refuse_if_published()
-        return super().delete(*args, **kwargs)
 
     @property
     def owning_version(self) -> "QuestionnaireVersion":
         raise NotImplementedError
 
-    def _refuse_if_published(self):
-        # Asks the database, not the instance: an instance loaded before publishing is stale.
-        version = self.owning_version
-        if version.pk and QuestionnaireVersion.objects.filter(
-            pk=version.pk, status=QuestionnaireVersion.Status.PUBLISHED
-        ).exists():
-            raise PublishedVersionError(version)
+    def owner_key(self):
+        return QuestionnaireVersion, self.owning_version.pk
 
 
 class Questionnaire(models.Model):
@@ -107,17 +80,20 @@ class Questionnaire(models.Model):
         return self.name
 
 
-class VersionQuerySet(GuardedQuerySet):
-    published_lookup = "status"
+class VersionQuerySet(FrozenQuerySet):
 
     def published(self):
         return self.filter(status=QuestionnaireVersion.Status.PUBLISHED)
 
 
-class QuestionnaireVersion(PublishedVersionGuard):
+class QuestionnaireVersion(FrozenWithOwner):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
+
+    # Publishing itself is a conditional update in intake.services.publishing, which does not
+    # go through save() (core.immutability).
+    FROZEN_STATUSES = (Status.PUBLISHED,)
 
     questionnaire = models.ForeignKey(
         Questionnaire, on_delete=models.PROTECT, related_name="versions"
@@ -161,18 +137,22 @@ class QuestionnaireVersion(PublishedVersionGuard):
 
     @property
     def owning_version(self):
-        # Publishing itself is a conditional update in intake.services.questionnaires, which
-        # does not go through save().
         return self
 
-class Section(PublishedVersionGuard):
+    def owner_key(self):
+        return QuestionnaireVersion, self.pk
+
+    def frozen_error(self) -> "PublishedVersionError":
+        return PublishedVersionError(self)
+
+class Section(VersionContent):
     version = models.ForeignKey(
         QuestionnaireVersion, on_delete=models.CASCADE, related_name="sections"
     )
     title = models.CharField(max_length=200)
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-    objects = GuardedQuerySet.as_manager()
+    objects = VersionContentQuerySet.as_manager()
 
     class Meta:
         ordering = ["version", "position", "pk"]
@@ -185,7 +165,7 @@ class Section(PublishedVersionGuard):
         return self.version
 
 
-class Question(PublishedVersionGuard):
+class Question(VersionContent):
     class Type(models.TextChoices):
         BOOLEAN = "boolean", "Yes or no"
         SINGLE_CHOICE = "single_choice", "One choice"
@@ -229,7 +209,7 @@ class Question(PublishedVersionGuard):
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-    objects = GuardedQuerySet.as_manager()
+    objects = VersionContentQuerySet.as_manager()
 
     class Meta:
         ordering = ["version", "section__position", "position", "pk"]
@@ -264,11 +244,11 @@ class Question(PublishedVersionGuard):
         return {"question": self.condition_question, "answer": answer}
 
 
-class ChoiceQuerySet(GuardedQuerySet):
-    published_lookup = "question__version__status"
+class ChoiceQuerySet(FrozenQuerySet):
+    owner_path = "question__version"
 
 
-class Choice(PublishedVersionGuard):
+class Choice(VersionContent):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     value = models.CharField(
         max_length=64,
@@ -410,7 +390,7 @@ class Submission(models.Model):
     @property
     def sex(self) -> str | None:
         """The answer to the ``sex`` question, if it was asked.  Reads ``sex_answers`` when the
-        queue prefetched just that answer (``clinic.cases.queue``), else the answers."""
+        queue prefetched just that answer (``clinic.review.cases.queue``), else the answers."""
         answers = getattr(self, "sex_answers", None)
         if answers is None:
             answers = [a for a in self.answers.all() if a.question_code == "sex"]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views import View
 
 from clinic.models import Clinic
-from clinic.throttling import SubmissionThrottle, wait_seconds
+from core.throttling import SubmissionThrottle, wait_seconds
 from intake import forms
 from intake.advice import advice_for
 from intake.models import Submission

@@ -82,8 +82,26 @@ class DerivedValueInline(DraftOnlyInline, admin.TabularInline):
                            "age and free_text_match)")
 
 
+class RuleForm(forms.ModelForm):
+    """A rule's form: besides the field checks, its condition must fit the rule set's questions,
+    choices and derived values (``services.check_rule``), the message going on the condition."""
+
+    def clean(self):
+        cleaned = super().clean()
+        rule = Rule(rule_set_id=self.instance.rule_set_id, condition=cleaned.get("condition"))
+        rule_set = cleaned.get("rule_set") or self.instance.rule_set_or_none()
+        if rule_set is not None:
+            rule.rule_set = rule_set
+        try:
+            services.check_rule(rule)
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
+
+
 class RuleInline(DraftOnlyInline, admin.StackedInline):
     model = Rule
+    form = RuleForm
     extra = 0
     fields = [("code", "title", "category", "tier", "enabled", "position"), "condition",
               "explanation"]
@@ -364,6 +382,7 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
 class RuleAdmin(RuleSetPartAdmin):
     """Every rule of every rule set, mainly for its history; edit rules in their rule set."""
 
+    form = RuleForm
     list_display = ["code", "rule_set", "category", "tier", "enabled"]
     list_filter = ["rule_set__status", "tier", "category"]
     search_fields = ["code", "condition", "explanation"]

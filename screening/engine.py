@@ -237,7 +237,7 @@ class ScreeningResult:
     @classmethod
     def failure(cls) -> "ScreeningResult":
         """What a submission gets when screening raised: urgent, no flags, marked failed."""
-        return cls(urgency="urgent", failed=True)
+        return cls(urgency=Urgency.URGENT, failed=True)
 
     @property
     def flag_codes(self) -> list[str]:

@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.immutability import FrozenQuerySet, FrozenWithOwner
 from intake.models import validate_code
 from screening.urgency import Tier, Urgency
 
@@ -60,20 +61,15 @@ class RuleSetLockedError(ValidationError):
         )
 
 
-def _refuse_unless_draft(rule_set_id):
-    """Ask the database, not an instance: an instance loaded before activation is stale."""
-    if rule_set_id is None:
-        return
-    locked = RuleSet.objects.filter(pk=rule_set_id).exclude(status=RuleSet.Status.DRAFT).first()
-    if locked is not None:
-        raise RuleSetLockedError(locked)
-
-
-class RuleSet(models.Model):
+class RuleSet(FrozenWithOwner):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
+
+    # Activation and retirement are conditional bulk updates in screening.activation and
+    # screening.services, which do not go through save() (core.immutability).
+    FROZEN_STATUSES = (Status.ACTIVE, Status.RETIRED)
 
     questionnaire = models.ForeignKey(
         "intake.Questionnaire", on_delete=models.PROTECT, related_name="rule_sets",
@@ -133,16 +129,11 @@ class RuleSet(models.Model):
     def __str__(self):
         return f"Rule set v{self.version} ({self.get_status_display().lower()})"
 
-    # The last line of defence for immutability: services and the admin check first and give
-    # friendlier errors.  Activation and retirement are conditional bulk updates in
-    # screening.services, which do not go through save().
-    def save(self, *args, **kwargs):
-        _refuse_unless_draft(self.pk)
-        super().save(*args, **kwargs)
+    def owner_key(self):
+        return RuleSet, self.pk
 
-    def delete(self, *args, **kwargs):
-        _refuse_unless_draft(self.pk)
-        return super().delete(*args, **kwargs)
+    def frozen_error(self) -> RuleSetLockedError:
+        return RuleSetLockedError(self)
 
     @property
     def is_draft(self) -> bool:
@@ -161,42 +152,22 @@ class RuleSet(models.Model):
             )})
 
 
-class RuleSetPartQuerySet(models.QuerySet):
+class RuleSetPartQuerySet(FrozenQuerySet):
     """Refuses bulk updates and deletes that would touch an active or retired rule set's rules,
-    derived values, score items or free-text terms.  ``rule_set_path`` is the lookup from the
-    model to its rule set."""
+    derived values, score items or free-text terms."""
 
-    rule_set_path = "rule_set"
-
-    def _refuse_if_locked(self):
-        locked_id = (self.exclude(**{f"{self.rule_set_path}__status": RuleSet.Status.DRAFT})
-                     .values_list(f"{self.rule_set_path}_id", flat=True).first())
-        if locked_id is not None:
-            raise RuleSetLockedError(RuleSet.objects.get(pk=locked_id))
-
-    def update(self, **kwargs):
-        self._refuse_if_locked()
-        return super().update(**kwargs)
-
-    def delete(self):
-        self._refuse_if_locked()
-        return super().delete()
+    owner_path = "rule_set"
 
 
-class RuleSetPart(models.Model):
-    """Something that belongs to a rule set and is frozen with it: saved and deleted only while
-    the rule set is a draft."""
+class RuleSetPart(FrozenWithOwner):
+    """Something that belongs to a rule set and is frozen with it (``core.immutability``):
+    saved and deleted only while the rule set is a draft."""
 
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
-        _refuse_unless_draft(self.owning_rule_set_id())
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        _refuse_unless_draft(self.owning_rule_set_id())
-        return super().delete(*args, **kwargs)
+    def owner_key(self):
+        return RuleSet, self.owning_rule_set_id()
 
     def owning_rule_set_id(self) -> int | None:
         return self.rule_set_id
@@ -255,24 +226,13 @@ class Rule(RuleSetPart):
     def display_title(self) -> str:
         return self.title or title_from_code(self.code)
 
-    def _rule_set_or_none(self) -> RuleSet | None:
-        # In the admin's "add rule set" page the parent is not saved yet, so rule_set_id is None
-        # but the inline form has attached the unsaved parent.
+    def rule_set_or_none(self) -> RuleSet | None:
+        """The rule set, or None while it is not saved yet.  (In the admin's "add rule set" page
+        rule_set_id is None but the inline form has attached the unsaved parent.)  Whether the
+        condition fits the rule set is checked by ``screening.services.check_rule``."""
         if self.rule_set_id is None and not Rule._meta.get_field("rule_set").is_cached(self):
             return None
         return self.rule_set
-
-    def clean(self):
-        rule_set = self._rule_set_or_none()
-        if rule_set is None or rule_set.questionnaire_version_id is None or not self.condition:
-            return
-        # Imported here: screening.services imports this module.
-        from screening.services import condition_problems
-
-        problems = condition_problems(self.condition, rule_set.questionnaire_version,
-                                      rule_set=rule_set if rule_set.pk else None)
-        if problems:
-            raise ValidationError({"condition": problems})
 
 
 class DerivedValue(RuleSetPart):
@@ -319,7 +279,7 @@ class DerivedValue(RuleSetPart):
 
 
 class ScoreItemQuerySet(RuleSetPartQuerySet):
-    rule_set_path = "derived_value__rule_set"
+    owner_path = "derived_value__rule_set"
 
 
 class ScoreItem(RuleSetPart):

@@ -112,6 +112,19 @@ def condition_problems(
     return []
 
 
+def check_rule(rule: Rule) -> None:
+    """Raise ``ValidationError({"condition": problems})`` when the rule's condition does not fit
+    its rule set: the questions and choices of its questionnaire version, and its derived
+    values.  The admin's rule forms call this; nothing is checked before the rule set exists."""
+    rule_set = rule.rule_set_or_none()
+    if rule_set is None or rule_set.questionnaire_version_id is None or not rule.condition:
+        return
+    problems = condition_problems(rule.condition, rule_set.questionnaire_version,
+                                  rule_set=rule_set if rule_set.pk else None)
+    if problems:
+        raise ValidationError({"condition": problems})
+
+
 def _rule_problems(rule: Rule, schema: QuestionSchema, types: dict) -> list[str]:
     problems = []
     if rule.tier not in Tier.values:
@@ -238,8 +251,8 @@ def check_questionnaire_version_against_active_rules(version: QuestionnaireVersi
     """Refuse to let ``version`` become what patients answer if the questionnaire's active rule
     set needs a question code or choice value it lacks (or types a code differently).
 
-    Call it from ``publish_version`` before publishing.  Raises ``ValidationError`` naming each
-    rule and the code or value it needs.
+    Called by ``intake.services.publishing.publish_version`` before publishing.  Raises
+    ``ValidationError`` naming each rule and the code or value it needs.
     """
     active = RuleSet.objects.filter(
         questionnaire_id=version.questionnaire_id, status=RuleSet.Status.ACTIVE

@@ -189,7 +189,7 @@ class RedisServer:
 
 
 def celery_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "clinic", *args]
+    return [sys.executable, "-m", "celery", "-A", "config", *args]
 
 
 def start_worker(name: str, *, env: dict[str, str], log_dir: Path, wait: bool = True,
@@ -227,7 +227,7 @@ def start_gunicorn(*, env: dict[str, str], log_dir: Path, workers: int = 2) -> t
     port = free_port()
     web = ServiceProcess(
         "gunicorn",
-        [sys.executable, "-m", "gunicorn", "clinic.wsgi", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--timeout", "60"],
         env=env, log_path=log_dir / "gunicorn.log",
     )

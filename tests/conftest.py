@@ -33,7 +33,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from rest_framework.test import APIClient
 
-from clinic.roles import CLINICIANS_GROUP
+from core.roles import CLINICIANS_GROUP
 
 pytest_plugins = ["pytester"]
 
@@ -145,7 +145,7 @@ def _fresh_cache():
     from one test to the next."""
     from django.core.cache import cache
 
-    from clinic.throttling import forget_local_counts
+    from core.throttling import forget_local_counts
 
     cache.clear()
     forget_local_counts()

@@ -11,4 +11,4 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
-from clinic.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e  # each test starts Django in a fresh Python
 
 
 def django_setup(**environment: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings", "DJANGO_DEBUG": "true",
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "true",
            **environment}
     script = ("import django; django.setup(); from django.conf import settings; "
               "print(settings.ALERT_GROUP_MINUTES)")

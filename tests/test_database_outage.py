@@ -73,7 +73,7 @@ def web(cluster, tmp_path):
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("DATABASE_", "REDIS_", "EMAIL_"))}
     env.update({"DATABASE_URL": cluster.url("clinic"), "DATABASE_POOL_TIMEOUT": "1",
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SETTINGS_MODULE": "clinic.settings",
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SETTINGS_MODULE": "config.settings",
                 "PYTHONUNBUFFERED": "1"})
     for command in (["migrate", "--noinput"], ["createsuperuser", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=PROJECT_ROOT, check=True,

@@ -11,7 +11,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from clinic.models import Alert
-from clinic.tokens import issue_token
+from core.tokens import issue_token
 from intake.models import Submission
 from tests.factories import CHEST_PAIN, PATIENT, ROUTINE, form_data
 from tests.fhir.fhir_helpers import build_response, current_questionnaire, post_response

@@ -17,7 +17,7 @@ from celery.signals import task_prerun
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic import alerts
+from clinic.alerting import alerts, delivery
 from clinic.models import Clinic, Clinician, DutyContact
 from tests.factories import ROUTINE
 
@@ -135,7 +135,7 @@ def test_no_patient_data_in_logs_tasks_emails_webhooks_or_urls(
             alerts.sweep(now=later + timezone.timedelta(minutes=step))
         for notification in alerts.Notification.objects.all():
             with django_capture_on_commit_callbacks(execute=True):
-                alerts.deliver(notification.pk, now=later + timezone.timedelta(minutes=step))
+                delivery.deliver(notification.pk, now=later + timezone.timedelta(minutes=step))
     assert Receiver.received, "the webhook fallback was used"
 
     # Now the mail server is up: the next escalation's email arrives.
@@ -144,7 +144,7 @@ def test_no_patient_data_in_logs_tasks_emails_webhooks_or_urls(
     with django_capture_on_commit_callbacks(execute=True):
         alerts.sweep(now=much_later)
     for notification in alerts.Notification.objects.filter(status="pending"):
-        alerts.deliver(notification.pk, now=much_later)
+        delivery.deliver(notification.pk, now=much_later)
     assert emails, "an alert email arrived"
 
     clinician_api = APIClient()

@@ -41,7 +41,7 @@ def django_setup(**environment: str) -> subprocess.CompletedProcess:
         name: value for name, value in os.environ.items()
         if not name.startswith("DJANGO_") and name not in {"DATABASE_URL", "REDIS_URL"}
     }
-    env.update(DJANGO_SETTINGS_MODULE="clinic.settings", **environment)
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", **environment)
     script = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BROKER_URL, "
@@ -203,9 +203,9 @@ def test_docker_compose_runs_the_whole_service():
 
     assert set(services) == {"web", "worker", "beat", "postgres", "redis", "mailpit"}
     assert "migrate" in services["web"]["command"]
-    assert "gunicorn clinic.wsgi" in services["web"]["command"]
-    assert "celery -A clinic worker -Q alerts,celery" in services["worker"]["command"]
-    assert "celery -A clinic beat" in services["beat"]["command"]
+    assert "gunicorn config.wsgi" in services["web"]["command"]
+    assert "celery -A config worker -Q alerts,celery" in services["worker"]["command"]
+    assert "celery -A config beat" in services["beat"]["command"]
     for name in ("postgres", "redis"):
         assert services[name]["healthcheck"]["test"]
     for name in ("web", "worker", "beat"):
@@ -262,7 +262,7 @@ def test_uses_redis_url(redis_url):
 def test_missing_services_skip_on_a_laptop_and_fail_in_ci(pytester, monkeypatch, ci, outcome):
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"))
     pytester.makeini(
-        "[pytest]\nDJANGO_SETTINGS_MODULE = clinic.settings\n"
+        "[pytest]\nDJANGO_SETTINGS_MODULE = config.settings\n"
         "markers =\n    postgres: needs PostgreSQL\n    redis: needs Redis\n"
     )
     pytester.makepyfile(MISSING_SERVICE_PROBE)

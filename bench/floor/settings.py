@@ -1,6 +1,6 @@
 """Settings for the benchmarks: the clinic's own settings, plus the floor app and its URL.
 
-Everything else is exactly ``clinic.settings``, read from the same environment, so the real
+Everything else is exactly ``config.settings``, read from the same environment, so the real
 endpoints behave as in production.  Two values differ, both for the benchmark's sake only:
 
 - ``ROOT_URLCONF`` adds ``/bench/floor/`` in front of the clinic's URLs;
@@ -10,8 +10,8 @@ endpoints behave as in production.  Two values differ, both for the benchmark's 
 
 import os
 
-from clinic.settings import *  # noqa: F403
-from clinic.settings import INSTALLED_APPS, STATIC_ROOT
+from config.settings import *  # noqa: F403
+from config.settings import INSTALLED_APPS, STATIC_ROOT
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.floor"]
 ROOT_URLCONF = "bench.floor.urls"

@@ -3,8 +3,8 @@
 from django.urls import path
 
 from bench.floor.views import store_body
-from clinic.urls import handler400, handler403, handler404, handler500
-from clinic.urls import urlpatterns as clinic_urls
+from config.urls import handler400, handler403, handler404, handler500
+from config.urls import urlpatterns as clinic_urls
 
 urlpatterns = [path("bench/floor/", store_body, name="bench-floor"), *clinic_urls]
 

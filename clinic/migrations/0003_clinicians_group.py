@@ -1,8 +1,8 @@
-"""Create the "Clinicians" auth group that ``clinic.roles`` checks membership of."""
+"""Create the "Clinicians" auth group that ``core.roles`` checks membership of."""
 
 from django.db import migrations
 
-# Spelled out rather than imported from clinic.roles: a migration must keep meaning what it meant
+# Spelled out rather than imported from core.roles: a migration must keep meaning what it meant
 # when it was written, even if the constant is renamed later.
 CLINICIANS_GROUP = "Clinicians"
 

@@ -13,8 +13,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.throttling import SubmissionThrottle
-from clinic.tokens import TokenAuthentication
+from core.throttling import SubmissionThrottle
+from core.tokens import TokenAuthentication
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
 from intake.api.serializers import QuestionnaireVersionOutput

@@ -8,10 +8,8 @@ at, so it never changes again; to change a questionnaire, copy a version into a 
 
 from collections import defaultdict
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
-from django.utils import timezone
 
 from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
 
@@ -122,35 +120,6 @@ def version_problems(version: QuestionnaireVersion) -> list[str]:
     for section in version.sections.filter(questions__isnull=True):
         problems.append(f"Section “{section.title}” has no questions.")
     return problems
-
-
-def publish_version(version: QuestionnaireVersion) -> QuestionnaireVersion:
-    """Publish a draft, making it the current version patients answer.
-
-    Raises ``ValidationError`` listing every problem when the draft is not fit to publish, or
-    when it is already published.
-    """
-    with transaction.atomic():
-        locked = QuestionnaireVersion.objects.select_for_update().get(pk=version.pk)
-        if locked.is_published:
-            raise ValidationError(f"Version {locked.number} is already published.",
-                                  code="published")
-        problems = version_problems(locked)
-        if problems:
-            raise ValidationError(problems, code="invalid")
-        # The active rules must still find every question and choice they refer to.  (screening
-        # depends on intake's models, so it is imported here rather than at the top.)
-        from screening.services import check_questionnaire_version_against_active_rules
-
-        check_questionnaire_version_against_active_rules(locked)
-        # A conditional update: of two concurrent publishers exactly one wins.
-        published = QuestionnaireVersion.objects.filter(
-            pk=locked.pk, status=QuestionnaireVersion.Status.DRAFT
-        ).update(status=QuestionnaireVersion.Status.PUBLISHED, published_at=timezone.now())
-        if published != 1:  # pragma: no cover - the row lock above makes this unreachable
-            raise ValidationError("The version was published by someone else.", code="published")
-    version.refresh_from_db()
-    return version
 
 
 def next_number_for(questionnaire_id: int, numbered: QuerySet, field: str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic import alerts
+from clinic.alerting import alerts
 from clinic.hours import local_time
 from clinic.models import Clinic
 from intake.advice import Advice, advice_for

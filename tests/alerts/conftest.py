@@ -108,7 +108,7 @@ def worker_env(transactional_db, redis_server, smtp) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("DATABASE_", "REDIS_", "EMAIL_", "ALERT_", "CELERY_"))}
     env.update({
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": worker_database_url(),
         "REDIS_URL": redis_server.url,
         "EMAIL_HOST": "127.0.0.1",
@@ -166,7 +166,7 @@ def celery_processes(transactional_db, worker_env, service_logs):
 def broker(redis_server):
     """This process's Celery app, publishing to the test's Redis instead of running tasks
     in-process; put back afterwards."""
-    from clinic.celery import app
+    from config.celery import app
 
     saved = {"broker_url": app.conf.broker_url,
              "task_always_eager": app.conf.task_always_eager}

@@ -4,7 +4,7 @@ never carry, and bounded waits on the database."""
 import datetime
 import re
 
-from clinic import alerts
+from clinic.alerting import alerts
 from clinic.models import Heartbeat, Notification
 from support.real_services import wait_until
 from tests.factories import EMERGENCY, PATIENT, post_submission, routine_answers

@@ -12,7 +12,7 @@ import threading
 import pytest
 from django.db import connection
 
-from clinic import alerts
+from clinic.alerting import delivery
 from clinic.models import Alert, Clinician, DeliveryAttempt, DutyShift, Notification
 from clinic.tasks import deliver_notification
 from support.real_services import wait_until
@@ -179,7 +179,7 @@ def test_deliveries_racing_in_threads_claim_the_notification_once(
     def run():
         try:
             barrier.wait(timeout=10)
-            outcomes.append(alerts.deliver(notification.pk))
+            outcomes.append(delivery.deliver(notification.pk))
         finally:
             connection.close()
 

@@ -20,7 +20,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from clinic import alerts
+from clinic.alerting import alerts, delivery
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.services.submissions import submit_intake
 from support.real_services import wait_until
@@ -129,12 +129,12 @@ def test_the_first_urgent_alert_pages_at_once_and_the_rest_of_the_burst_is_one_d
         (True, Notification.Status.PENDING, start + WINDOW, rota.duty)}
     assert queued_tasks(redis_server) == [("clinic.deliver_notification", [page.pk])]
 
-    assert alerts.deliver(page.pk, now=start).delivered
+    assert delivery.deliver(page.pk, now=start).delivered
     [single] = smtp.wait_for_messages(1)
     assert single.message["Subject"] == f"[URGENT] Intake {first} needs a clinician"
 
     # A held notification is never sent on its own, whoever asks.
-    assert not alerts.deliver(waiting[0].pk, now=start + WINDOW).claimed
+    assert not delivery.deliver(waiting[0].pk, now=start + WINDOW).claimed
     # Before the window's end the sweep leaves them; at its end it queues one digest.
     assert alerts.sweep(now=start + WINDOW - SECOND).digests == 0
     report = alerts.sweep(now=start + WINDOW)
@@ -142,7 +142,7 @@ def test_the_first_urgent_alert_pages_at_once_and_the_rest_of_the_burst_is_one_d
     assert sorted(queued_tasks(redis_server)) == [
         ("clinic.deliver_digest", [rota.duty.pk]), ("clinic.deliver_notification", [page.pk])]
 
-    outcome = alerts.deliver_digest(rota.duty.pk, now=start + WINDOW)
+    outcome = delivery.deliver_digest(rota.duty.pk, now=start + WINDOW)
     assert (outcome.claimed, outcome.delivered) == (3, 3)
     [_, digest] = smtp.wait_for_messages(2)
     assert digest.recipients == ("duty@clinic.test",)
@@ -164,7 +164,7 @@ def test_the_first_urgent_alert_pages_at_once_and_the_rest_of_the_burst_is_one_d
     assert len({n.claim_token for n in waiting}) == 1
 
     # Nothing left: the same digest again claims nothing, the sweep queues nothing.
-    assert alerts.deliver_digest(rota.duty.pk, now=start + WINDOW + MINUTE).claimed == 0
+    assert delivery.deliver_digest(rota.duty.pk, now=start + WINDOW + MINUTE).claimed == 0
     assert alerts.sweep(now=start + WINDOW + MINUTE).queued == 0
     assert len(smtp.messages) == 2
 
@@ -173,7 +173,7 @@ def test_an_urgent_alert_once_the_window_has_ended_opens_a_new_burst_and_pages_a
         broker, rota, smtp, alert_settings, start):
     intake_at(start)
     intake_at(start + MINUTE)
-    alerts.deliver_digest(rota.duty.pk, now=start + WINDOW)
+    delivery.deliver_digest(rota.duty.pk, now=start + WINDOW)
 
     reopened = first_notification(intake_at(start + WINDOW))  # the window is [start, +10 min)
     assert (reopened.grouped, reopened.next_attempt_at) == (False, start + WINDOW)
@@ -213,7 +213,7 @@ def test_a_held_alert_escalates_on_its_own_schedule_and_its_escalation_is_not_he
     held_reference = intake_at(start + MINUTE)
     held = Alert.objects.get(submission__reference=held_reference)
     assert held.escalate_at == start + MINUTE + datetime.timedelta(minutes=30)
-    alerts.deliver_digest(rota.duty.pk, now=start + WINDOW)
+    delivery.deliver_digest(rota.duty.pk, now=start + WINDOW)
 
     # Nobody acknowledges: each alert escalates at its own time, to the backup, at once.
     assert alerts.sweep(now=held.escalate_at - MINUTE).escalated == 1  # the first one
@@ -223,7 +223,7 @@ def test_a_held_alert_escalates_on_its_own_schedule_and_its_escalation_is_not_he
         (first, rota.backup, False), (held_reference, rota.backup, False)]
     to_backup = escalations.get(alert=held)
     assert to_backup.next_attempt_at == held.escalate_at
-    assert alerts.deliver(to_backup.pk, now=held.escalate_at).delivered
+    assert delivery.deliver(to_backup.pk, now=held.escalate_at).delivered
     assert smtp.to("backup@clinic.test")[-1].message["Subject"] == (
         f"[URGENT] Intake {held_reference} needs a clinician (escalated: not yet acknowledged)")
 
@@ -241,7 +241,7 @@ def test_acknowledged_alerts_are_left_out_of_the_digest(
     # concurrent acknowledgement could land): the digest still leaves it out.
     Alert.objects.filter(submission__reference=seen_late).update(acknowledged_at=start)
 
-    outcome = alerts.deliver_digest(rota.duty.pk, now=start + WINDOW)
+    outcome = delivery.deliver_digest(rota.duty.pk, now=start + WINDOW)
     assert (outcome.claimed, outcome.delivered) == (2, 1)
     [digest] = smtp.messages
     assert digest.message["Subject"] == "[URGENT] 1 more urgent case in the last 10 minutes"
@@ -263,8 +263,8 @@ def test_a_digest_that_fails_retries_with_backoff_then_goes_by_webhook(
     # Three retries on email with the single alert's backoff (counted from each failure, by
     # the real clock), the held ones staying together.
     due = start + WINDOW
-    for delay in alerts.RETRY_DELAYS:
-        assert alerts.deliver_digest(rota.duty.pk, now=due).delivered == 0
+    for delay in delivery.RETRY_DELAYS:
+        assert delivery.deliver_digest(rota.duty.pk, now=due).delivered == 0
         notifications = [first_notification(reference) for reference in held]
         for notification in notifications:
             failed_at = notification.attempts.last().finished_at
@@ -273,12 +273,12 @@ def test_a_digest_that_fails_retries_with_backoff_then_goes_by_webhook(
             (Notification.Status.PENDING, True, 0)}
         due = max(n.next_attempt_at for n in notifications)
     # The fourth failure moves them to the webhook, at once: a digest is queued for it.
-    alerts.deliver_digest(rota.duty.pk, now=due)
+    delivery.deliver_digest(rota.duty.pk, now=due)
     assert {(n.channel_index, n.status) for n in map(first_notification, held)} == {
         (1, Notification.Status.PENDING)}
     assert queued_tasks(redis_server).count(("clinic.deliver_digest", [rota.duty.pk])) == 1
 
-    assert alerts.deliver_digest(rota.duty.pk, now=due).delivered == 2
+    assert delivery.deliver_digest(rota.duty.pk, now=due).delivered == 2
     [hook] = webhooks.hooks
     assert hook.path == "/hooks/duty"
     assert hook.headers["Idempotency-Key"].startswith("alert-digest-")
@@ -312,7 +312,7 @@ def test_the_same_digest_run_many_times_at_once_claims_each_notification_once(
     intake_at(start)
     held = [intake_at(start + n * MINUTE) for n in (1, 2, 3)]
     outcomes = at_the_same_instant(
-        lambda: alerts.deliver_digest(rota.duty.pk, now=start + WINDOW), copies=8)
+        lambda: delivery.deliver_digest(rota.duty.pk, now=start + WINDOW), copies=8)
 
     assert sorted((o.claimed, o.delivered) for o in outcomes) == [(0, 0)] * 7 + [(3, 3)]
     assert len(smtp.messages) == 1
@@ -434,7 +434,7 @@ def test_an_emergency_in_the_middle_of_an_urgent_burst_pages_at_once(
     assert len(smtp.messages) == 2
 
     # At the window's end (the test's clock), one digest with the two urgent ones only.
-    assert alerts.deliver_digest(rota.duty.pk, now=window_end).delivered == 2
+    assert delivery.deliver_digest(rota.duty.pk, now=window_end).delivered == 2
     [_, _, digest] = smtp.wait_for_messages(3)
     assert digest.message["Subject"] == "[URGENT] 2 more urgent cases in the last 10 minutes"
     assert f": {held_before}, {held_after}.\n" in text_of(digest)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from clinic import alerts
+from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AuditEvent, Notification
 from intake.models import Submission
 from support.real_services import wait_until
@@ -64,7 +64,7 @@ def test_an_unacknowledged_alert_escalates_to_the_backup_at_its_time_and_not_aft
     assert alerts.sweep(now=first_escalation).escalated == 0
 
     # Delivered at that time, through the real mail server.
-    outcome = alerts.deliver(to_backup.pk, now=first_escalation)
+    outcome = delivery.deliver(to_backup.pk, now=first_escalation)
     assert outcome.delivered
     [_, escalation] = smtp.wait_for_messages(2)
     assert escalation.recipients == ("backup@clinic.test",)

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from clinic import alerts
+from clinic.alerting import delivery
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.models import Submission
 from support.real_services import wait_until
@@ -209,16 +209,16 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
 
     # The retries, with the clock under the test's control: a moment before the backoff has
     # passed nothing is tried; at the time, the next try is made (and fails again).
-    for tries, delay in enumerate(alerts.RETRY_DELAYS, start=1):
+    for tries, delay in enumerate(delivery.RETRY_DELAYS, start=1):
         last = attempts()[-1]
         assert last.channel == "email"
         assert last.error == "SMTP unavailable: ConnectionRefusedError"
         backoff = notification.next_attempt_at - last.finished_at
         assert abs(backoff - delay) < datetime.timedelta(seconds=1), backoff
         early = notification.next_attempt_at - datetime.timedelta(milliseconds=10)
-        assert not alerts.deliver(notification.pk, now=early).claimed
+        assert not delivery.deliver(notification.pk, now=early).claimed
         assert len(attempts()) == tries
-        outcome = alerts.deliver(notification.pk, now=notification.next_attempt_at)
+        outcome = delivery.deliver(notification.pk, now=notification.next_attempt_at)
         assert (outcome.claimed, outcome.delivered) == (True, False)
         notification.refresh_from_db()
 
@@ -230,7 +230,7 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
     wait_for_status(notification, Notification.Status.DELIVERED, detail=celery_processes.logs)
 
     assert [(a.channel, a.outcome) for a in attempts()] == [
-        ("email", "temporary_failure")] * (1 + len(alerts.RETRY_DELAYS)) + [
+        ("email", "temporary_failure")] * (1 + len(delivery.RETRY_DELAYS)) + [
         ("webhook", "sent")]
     assert all(a.finished_at is not None for a in attempts())
     [hook] = webhooks.hooks

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic import alerts
+from clinic.alerting import alerts
 from clinic.models import Alert, Clinic, Clinician, DutyContact, DutyShift, OpeningHours
 from tests.factories import URGENT, patient_aged, routine_answers
 

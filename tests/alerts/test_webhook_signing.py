@@ -9,8 +9,8 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
+from clinic.alerting.transports import TRANSPORTS, AlertMessage, DeliveryError
 from clinic.models import Clinician
-from clinic.transports import TRANSPORTS, AlertMessage, DeliveryError
 from support.real_services import WebhookReceiver
 
 SECRET = "a-webhook-secret-the-receiver-also-has-0123456789"

@@ -455,7 +455,7 @@ def test_a_throttled_client_gets_json_and_retry_after(client, monkeypatch):
 def test_djangos_own_refusals_under_the_api_are_json_saying_why(rf):
     from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 
-    from clinic.errors import bad_request
+    from config.errors import bad_request
 
     response = bad_request(rf.get("/api/queue/"), TooManyFieldsSent("Too many fields (1001)."))
     assert response.status_code == 400

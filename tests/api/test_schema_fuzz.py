@@ -22,7 +22,7 @@ from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from clinic.wsgi import application
+from config.wsgi import application
 from intake.models import Answer, Submission
 from tests.conftest import in_ci
 
@@ -40,7 +40,7 @@ schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, application)
 # service's own validation has tests of its own (tests/intake).
 SKIPPED_CHECKS = {
     ("POST", "/api/submissions/"): [schemathesis.checks.positive_data_acceptance],
-    # The same for an intake sent as a FHIR QuestionnaireResponse (intake/fhir).
+    # The same for an intake sent as a FHIR QuestionnaireResponse (interop/fhir).
     ("POST", "/api/fhir/QuestionnaireResponse"): [schemathesis.checks.positive_data_acceptance],
 }
 

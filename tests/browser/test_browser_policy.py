@@ -30,7 +30,7 @@ def test_a_missing_browser_skips_on_a_laptop_and_fails_in_ci(pytester, monkeypat
     (package / "conftest.py").write_text((HERE / "conftest.py").read_text(encoding="utf-8"))
     (package / "test_probe.py").write_text(PROBE)
     pytester.makeini(
-        "[pytest]\nDJANGO_SETTINGS_MODULE = clinic.settings\n"
+        "[pytest]\nDJANGO_SETTINGS_MODULE = config.settings\n"
         "markers =\n    postgres: p\n    redis: r\n    browser: b\n"
     )
     monkeypatch.setenv("CI", ci)

@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from clinic import cases
 from clinic.models import Alert, AuditEvent
+from clinic.review import cases
 from screening.models import Flag
 from tests.browser.clinician import assert_focus_visible, row
 from tests.browser.conftest import DESKTOP, PHONE

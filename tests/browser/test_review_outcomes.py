@@ -16,9 +16,9 @@ from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from clinic import cases
 from clinic.models import AuditEvent, Clinic, Clinician
-from clinic.roles import CLINICIANS_GROUP
+from clinic.review import cases
+from core.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
 from tests.browser.clinician import assert_focus_visible, row

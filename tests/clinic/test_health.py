@@ -132,7 +132,7 @@ def test_a_database_that_is_down_is_a_503_naming_it(tmp_path):
            "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "clinic.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -156,7 +156,7 @@ def test_a_database_that_is_down_is_a_503_naming_it(tmp_path):
 
 @pytest.mark.django_db
 def test_the_heartbeat_url_is_pinged_while_alerts_flow_and_told_when_they_cannot(settings):
-    from clinic.heartbeats import ping_heartbeat_url
+    from clinic.alerting.health import ping_heartbeat_url
 
     receiver = WebhookReceiver()
     try:

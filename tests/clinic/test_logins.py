@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from clinic.two_factor import WRONG_CREDENTIALS
+from core.two_factor import WRONG_CREDENTIALS
 
 pytestmark = pytest.mark.django_db
 

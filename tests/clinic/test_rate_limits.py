@@ -11,7 +11,7 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
-from clinic.throttling import PasswordResetThrottle, SignInThrottle, SubmissionThrottle
+from core.throttling import PasswordResetThrottle, SignInThrottle, SubmissionThrottle
 from intake.models import Submission
 from support.real_services import free_port
 from tests.factories import PATIENT, ROUTINE, form_data
@@ -130,7 +130,7 @@ def test_password_reset_mail_is_limited_per_address(client, rates, clinician, ma
 
 
 def test_with_the_cache_down_every_entry_point_still_takes_intakes(client, cache_down, caplog):
-    with caplog.at_level(logging.WARNING, logger="clinic.throttling"):
+    with caplog.at_level(logging.WARNING, logger="core.throttling"):
         assert api_post(client, "198.51.100.7").status_code == 201
         assert form_post(client, "198.51.100.7", "token-1").status_code == 302
         fhir = client.generic("POST", "/api/fhir/QuestionnaireResponse", data="{}",

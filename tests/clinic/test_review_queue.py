@@ -226,7 +226,7 @@ def test_queue_queries_do_not_grow_with_the_queue(clinician, clinician_client, u
 
 
 def test_case_queries_do_not_grow_with_answers_flags_or_attempts(clinician):
-    from clinic import alerts
+    from clinic.alerting import delivery
     from clinic.models import DutyContact, DutyShift
 
     clinic = Clinic.objects.get(is_default=True)
@@ -238,13 +238,13 @@ def test_case_queries_do_not_grow_with_answers_flags_or_attempts(clinician):
                                  weekday=timezone.localdate().weekday(),
                                  starts=datetime.time(0), ends=datetime.time(23, 59))
     quiet = make_case("urgent")
-    alerts.deliver(quiet.alert.notifications.first().pk)
+    delivery.deliver(quiet.alert.notifications.first().pk)
     # The busy case has more answers and flags, and more notifications and attempts.
     busy = submit_intake(patient=PATIENT, answers={
         **ROUTINE, "chest_pain": True, "jaundice": True, "night_sweats": True,
         "cancer_details": "2010", "history_of_cancer": True}).submission
     for notification in busy.alert.notifications.all():
-        alerts.deliver(notification.pk)
+        delivery.deliver(notification.pk)
     assert busy.alert.notifications.filter(attempts__isnull=False).exists()
     client = api(clinician)
     assert _queries(client, f"/api/submissions/{quiet.reference}/") == _queries(

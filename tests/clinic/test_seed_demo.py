@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``, the Clinicians group and ``clinic.roles.is_clinician``."""
+"""``manage.py seed_demo``, the Clinicians group and ``core.roles.is_clinician``."""
 
 from io import StringIO
 
@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.http import HttpRequest
 
-from clinic.roles import CLINICIANS_GROUP, is_clinician
+from core.roles import CLINICIANS_GROUP, is_clinician
 
 pytestmark = pytest.mark.django_db
 

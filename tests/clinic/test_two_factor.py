@@ -5,7 +5,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from clinic.two_factor import WRONG_CREDENTIALS
+from core.two_factor import WRONG_CREDENTIALS
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditEvent, Clinic, Clinician
-from clinic.tokens import issue_token
-from intake.fhir import mapping
+from core.tokens import issue_token
 from intake.models import Submission
 from intake.services.submissions import submit_intake
+from interop.fhir import mapping
 from tests.factories import PATIENT, ROUTINE
 from tests.fhir.fhir_helpers import FHIR_JSON, api, fhir_json, issues
 

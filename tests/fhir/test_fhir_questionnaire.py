@@ -5,9 +5,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from intake.fhir import mapping
 from intake.selectors import current_version
-from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.publishing import publish_version
+from intake.services.questionnaires import create_draft_from
+from interop.fhir import mapping
 from tests.fhir.fhir_helpers import (
     CURRENT_ID,
     FHIR_JSON,

@@ -8,10 +8,11 @@ import pytest
 from django.utils import timezone
 
 from intake.api.views import SubmissionThrottle
-from intake.fhir import mapping
 from intake.models import Answer, Submission
 from intake.selectors import current_version
-from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.publishing import publish_version
+from intake.services.questionnaires import create_draft_from
+from interop.fhir import mapping
 from tests.factories import PATIENT, ROUTINE, VIGNETTES, patient_aged
 from tests.fhir.fhir_helpers import (
     FHIR_JSON,

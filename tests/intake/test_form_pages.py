@@ -97,7 +97,8 @@ def test_csrf_is_enforced(client):
 
 def test_a_form_opened_before_a_new_version_is_shown_again_with_answers_kept(client):
     from intake.models import QuestionnaireVersion
-    from intake.services.questionnaires import create_draft_from, publish_version
+    from intake.services.publishing import publish_version
+    from intake.services.questionnaires import create_draft_from
 
     publish_version(create_draft_from(QuestionnaireVersion.objects.get(number=2)))
     response = client.post("/", form_data())  # the patient saw version 2

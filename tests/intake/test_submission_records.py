@@ -7,7 +7,8 @@ import pytest
 
 from intake.models import Answer, QuestionnaireVersion, Submission
 from intake.selectors import current_version
-from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.publishing import publish_version
+from intake.services.questionnaires import create_draft_from
 from intake.services.submissions import SubmissionInvalid, submit_intake
 from screening import services as screening_services
 from screening.models import Flag, RuleSet

@@ -11,7 +11,8 @@ from intake.models import (
     Section,
 )
 from intake.selectors import current_version
-from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.publishing import publish_version
+from intake.services.questionnaires import create_draft_from
 
 pytestmark = pytest.mark.django_db
 

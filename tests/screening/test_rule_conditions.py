@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from screening import conditions
 from screening.conditions import ConditionError, QuestionSchema, compile_condition
 from screening.models import Rule
-from screening.services import RuleSetInvalid, compile_rule_set, create_draft_from
+from screening.services import RuleSetInvalid, check_rule, compile_rule_set, create_draft_from
 
 pytestmark = pytest.mark.django_db
 
@@ -126,13 +126,13 @@ def test_unanswered_optional_questions_never_break_a_rule(schema):
 
 
 class TestCheckedWhenSaved:
-    def test_model_validation_puts_the_message_on_the_condition(self, current_rule_set):
+    def test_checking_a_rule_puts_the_message_on_the_condition(self, current_rule_set):
         draft = create_draft_from(current_rule_set)
         rule = Rule(rule_set=draft, code="typo", category="red_flag", tier="soon",
                     condition="'lefft_arm' in pain_radiates_to", explanation="x")
 
         with pytest.raises(ValidationError) as caught:
-            rule.full_clean()
+            check_rule(rule)
 
         assert list(caught.value.message_dict) == ["condition"]
         assert "“lefft_arm” is not a choice of “pain_radiates_to”" in (

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from clinic.models import Clinic, Clinician, DutyContact, DutyShift
-from clinic.roles import CLINICIANS_GROUP
+from core.roles import CLINICIANS_GROUP
 
 
 # The passwords are meant to be known (they are printed and in the README); that is why the

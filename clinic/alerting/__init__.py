@@ -1,0 +1,1 @@
+"""The clinic's alerting: raising an alert, delivering its notifications, escalating."""

@@ -1,0 +1,281 @@
+"""Delivering an alert's notifications: the outbox's sending half (see ``clinic.alerting.alerts``
+for the whole contract).
+
+A notification is claimed with a conditional update that only one worker can win, for a lease
+(``ALERT_CLAIM_SECONDS``); a ``DeliveryAttempt`` is written before sending and completed after;
+after a failure it is retried with backoff, then on the person's next channel, then the alert
+escalates.  Held (grouped) notifications go together, one digest per clinician.  The Celery tasks
+at the end are thin wrappers taking ids; they live here, beside what they run, so that queueing
+a delivery and running one need no import cycle.  Nothing here logs, queues or sends patient
+data: only ids, the case reference and the urgency.
+"""
+
+import datetime
+import hashlib
+import itertools
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.alerting.transports import (
+    TRANSPORTS,
+    AlertMessage,
+    DeliveryError,
+    DigestMessage,
+    Message,
+)
+from clinic.models import Alert, Clinician, DeliveryAttempt, Notification
+from core.broker import broker_answers
+
+logger = logging.getLogger(__name__)
+
+
+# Backoff before retrying the same channel after a temporary failure; after the last, the next
+# channel (or the next person) is tried.
+RETRY_DELAYS = (datetime.timedelta(seconds=5), datetime.timedelta(seconds=20),
+                datetime.timedelta(seconds=60))
+
+
+# --- Queueing ---------------------------------------------------------------------------------
+
+
+def queue_delivery(notification_ids: list[int]) -> None:
+    """Queue a delivery task per notification; called after commit."""
+    _queue([(deliver_notification, pk, [pk], f"notification {pk}")
+            for pk in notification_ids])
+
+
+def queue_digests(held: dict[int, list[int]]) -> None:
+    """Queue one digest task per clinician; ``held`` maps each clinician's id to the ids of
+    their held notifications that are due (the task claims whatever is due when it runs)."""
+    _queue([(deliver_digest_task, clinician_id, ids, f"the digest for clinician {clinician_id}")
+            for clinician_id, ids in held.items()])
+
+
+def _queue(jobs) -> None:
+    """Queue each ``(task, argument, ids of the notifications it covers, what it is)``.  A
+    broker that is down or hung is logged, not raised, and not waited for: the patient's
+    request must not hang on it, and the sweep will queue the notifications again."""
+    if jobs and not broker_answers():
+        logger.warning("the broker does not answer; %s notification(s) left for the sweep",
+                       sum(len(ids) for _, _, ids, _ in jobs))
+        return
+    done = 0
+    try:
+        for task, argument, _, _ in jobs:
+            task.delay(argument)
+            done += 1
+    except Exception as error:  # the broker is down or unreachable
+        logger.warning("could not queue %s (%s); the sweep will retry", jobs[done][3],
+                       type(error).__name__)
+    finally:
+        queued = [pk for _, _, ids, _ in jobs[:done] for pk in ids]
+        if queued:
+            Notification.objects.filter(pk__in=queued).update(last_queued_at=timezone.now())
+
+
+# --- Delivering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivered: bool = False
+    claimed: bool = True
+
+
+def claimable(now) -> Q:
+    """Due, and nobody holds it: waiting and due, or claimed by a worker whose lease has run
+    out (it died, or hung and was killed)."""
+    return Q(status=Notification.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Notification.Status.SENDING, claimed_until__lt=now)
+
+
+def _lease(now) -> datetime.datetime:
+    return now + datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
+
+
+def deliver(notification_id: int, *, now: datetime.datetime | None = None) -> DeliveryOutcome:
+    """Try to deliver one notification on its current channel.  Safe to run any number of
+    times, concurrently: only the run that claims the notification sends.  A held (grouped)
+    notification is never claimed here, only in its digest."""
+    now = now or timezone.now()
+    claimed = Notification.objects.filter(claimable(now), pk=notification_id,
+                                          grouped=False).update(
+        status=Notification.Status.SENDING, claimed_until=_lease(now))
+    if claimed != 1:
+        return DeliveryOutcome(claimed=False)
+    notification = Notification.objects.select_related(
+        "clinician", "alert__submission").get(pk=notification_id)
+    if notification.alert.is_acknowledged:
+        _finish([notification], status=Notification.Status.CANCELLED)
+        return DeliveryOutcome()
+    return DeliveryOutcome(delivered=_send([notification], _message(notification),
+                                           what=f"notification {notification.pk}"))
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    claimed: int = 0  # held notifications this run took
+    delivered: int = 0  # of those, sent in a digest
+
+
+def deliver_digest(clinician_id: int, *,
+                   now: datetime.datetime | None = None) -> DigestOutcome:
+    """Send one clinician's held notifications that are due, together, as one digest.  Safe to
+    run any number of times, concurrently: one conditional update tags everything this run
+    takes with its claim token, and only rows carrying the token are sent."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        # Claims for one person one at a time, so a burst is never split between two runs.
+        list(Clinician.objects.select_for_update(no_key=True).filter(pk=clinician_id)
+             .values_list("pk", flat=True))
+        claimed = Notification.objects.filter(
+            claimable(now), clinician_id=clinician_id, grouped=True,
+        ).update(status=Notification.Status.SENDING, claimed_until=_lease(now),
+                 claim_token=token)
+    if not claimed:
+        return DigestOutcome()
+    held = list(Notification.objects.filter(claim_token=token)
+                .select_related("clinician", "alert__submission"))
+    _finish([n for n in held if n.alert.is_acknowledged], status=Notification.Status.CANCELLED)
+    waiting = sorted((n for n in held if not n.alert.is_acknowledged),
+                     key=lambda n: (n.channel_index, n.alert.created_at, n.pk))
+    delivered = 0
+    # Usually all are on the person's first channel; after a failure some may have moved on to
+    # the next, and each is sent on the channel it has reached.
+    for _, on_channel in itertools.groupby(waiting, key=lambda n: n.channel_index):
+        on_channel = list(on_channel)
+        if _send(on_channel, _digest_message(on_channel, now), digest_token=token,
+                 what=f"digest {token} ({len(on_channel)} notifications)"):
+            delivered += len(on_channel)
+    return DigestOutcome(claimed=claimed, delivered=delivered)
+
+
+def _send(notifications: list[Notification], message: Message, *, what: str,
+          digest_token: uuid.UUID | None = None) -> bool:
+    """Send ``message`` to the person these claimed notifications are for, on the channel they
+    have reached; record an attempt per notification before sending and its outcome after, and
+    move each on after a failure.  Returns whether the message was sent."""
+    first = notifications[0]
+    clinician = first.clinician
+    channels = clinician.channels
+    if first.channel_index >= len(channels):
+        for notification in notifications:
+            _give_up_on_person(notification, timezone.now())
+        return False
+    channel, address = channels[first.channel_index]
+
+    # The attempts are on record before anything leaves this process.
+    attempts = DeliveryAttempt.objects.bulk_create(
+        [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
+         for n in notifications])
+    try:
+        TRANSPORTS[channel].send(address, message)
+    except DeliveryError as error:
+        _record(attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE if error.permanent
+                else DeliveryAttempt.Outcome.TEMPORARY_FAILURE, str(error))
+        logger.warning("%s: %s delivery failed (%s)", what, channel, error)
+        now = timezone.now()
+        moved_on = [n.pk for n in notifications
+                    if _after_failure(n, permanent=error.permanent, now=now)]
+        if moved_on and first.grouped:
+            transaction.on_commit(lambda: queue_digests({clinician.pk: moved_on}))
+        elif moved_on:
+            transaction.on_commit(lambda: queue_delivery(moved_on))
+        return False
+    _record(attempts, DeliveryAttempt.Outcome.SENT)
+    _finish(notifications, status=Notification.Status.DELIVERED, delivered_at=timezone.now())
+    logger.info("%s delivered by %s for alert %s", what, channel,
+                ", ".join(str(n.alert_id) for n in notifications))
+    return True
+
+
+def _message(notification: Notification) -> AlertMessage:
+    alert = notification.alert
+    return AlertMessage(notification_id=notification.pk, reference=alert.submission.reference,
+                        urgency=alert.urgency, link=_case_link(alert), level=notification.level)
+
+
+def _digest_message(notifications: list[Notification], now) -> DigestMessage:
+    ids = ",".join(str(pk) for pk in sorted(n.pk for n in notifications))
+    # The same notifications sent again (after a crash) make the same key.
+    key = "alert-digest-" + hashlib.sha256(ids.encode()).hexdigest()[:24]
+    oldest = min(n.alert.created_at for n in notifications)
+    # "in the last M minutes": the window, or longer when retries made it so.
+    minutes = max(1, math.ceil(settings.ALERT_GROUP_MINUTES),
+                  math.ceil((now - oldest).total_seconds() / 60))
+    return DigestMessage(
+        key=key, minutes=minutes, queue_link=_site_link(reverse("queue")),
+        cases=tuple((n.alert.submission.reference, _case_link(n.alert)) for n in notifications),
+    )
+
+
+def _case_link(alert: Alert) -> str:
+    return _site_link(reverse("case-detail", args=[alert.submission.reference]))
+
+
+def _site_link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _record(attempts: list[DeliveryAttempt], outcome: str, error: str = "") -> None:
+    DeliveryAttempt.objects.filter(pk__in=[a.pk for a in attempts]).update(
+        outcome=outcome, error=error[:500], finished_at=timezone.now())
+
+
+def _finish(notifications: list[Notification], **fields) -> None:
+    if notifications:
+        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+            claimed_until=None, **fields)
+
+
+def _after_failure(notification: Notification, *, permanent: bool, now) -> bool:
+    """Set the notification up for its next try after a failed one; True when that is on the
+    person's next channel, at once (the caller queues it)."""
+    tries = notification.tries_on_channel + 1
+    if not permanent and tries <= len(RETRY_DELAYS):
+        _finish([notification], status=Notification.Status.PENDING, tries_on_channel=tries,
+                next_attempt_at=now + RETRY_DELAYS[tries - 1])
+        return False
+    # This channel is done with: fall back to the person's next channel, at once.
+    next_channel = notification.channel_index + 1
+    if next_channel < len(notification.clinician.channels):
+        _finish([notification], status=Notification.Status.PENDING, channel_index=next_channel,
+                tries_on_channel=0, next_attempt_at=now)
+        return True
+    _give_up_on_person(notification, now)
+    return False
+
+
+def _give_up_on_person(notification: Notification, now) -> None:
+    """Every channel of this person failed: mark it, and escalate the alert now rather than
+    wait for its escalation time."""
+    _finish([notification], status=Notification.Status.FAILED)
+    logger.error("notification %s failed on every channel; escalating alert %s now",
+                 notification.pk, notification.alert_id)
+    Alert.objects.filter(pk=notification.alert_id, acknowledged_at__isnull=True,
+                         level=notification.level).update(escalate_at=now)
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+# Each is safe to run twice (the work is claimed with a conditional update) and is queued only
+# after the transaction that made the work commits.
+
+
+@shared_task(name="clinic.deliver_notification", ignore_result=True)
+def deliver_notification(notification_id: int) -> None:
+    deliver(notification_id)
+
+
+@shared_task(name="clinic.deliver_digest", ignore_result=True)
+def deliver_digest_task(clinician_id: int) -> None:
+    deliver_digest(clinician_id)

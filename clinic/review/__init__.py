@@ -1,0 +1,1 @@
+"""The physiotherapists' review: the queue, a case, the outcome, the screening's performance."""

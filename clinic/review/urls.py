@@ -1,0 +1,27 @@
+"""The clinicians' pages and REST API (``config.urls`` includes both)."""
+
+from django.urls import path
+
+from clinic.review import api, views
+
+# Under /api/.
+api_urlpatterns = [
+    path("auth/token/", api.TokenAPIView.as_view(), name="api-token"),
+    path("auth/token/revoke/", api.TokenRevokeAPIView.as_view(), name="api-token-revoke"),
+    path("queue/", api.QueueAPIView.as_view(), name="api-queue"),
+    path("submissions/<str:reference>/", api.CaseAPIView.as_view(), name="api-case"),
+    path("submissions/<str:reference>/acknowledge/", api.AcknowledgeAPIView.as_view(),
+         name="api-acknowledge"),
+    path("submissions/<str:reference>/review/", api.ReviewAPIView.as_view(), name="api-review"),
+    path("submissions/<str:reference>/claim/", api.ClaimAPIView.as_view(), name="api-claim"),
+    path("submissions/<str:reference>/reopen/", api.ReopenAPIView.as_view(), name="api-reopen"),
+]
+
+urlpatterns = [
+    path("queue/", views.QueueView.as_view(), name="queue"),
+    path("performance/", views.PerformanceView.as_view(), name="performance"),
+    path("queue/rows/", views.QueueRowsView.as_view(), name="queue-rows"),
+    path("cases/<str:reference>/", views.CaseView.as_view(), name="case-detail"),
+    path("cases/<str:reference>/<str:action>/", views.CaseActionView.as_view(),
+         name="case-action"),
+]

@@ -1,0 +1,122 @@
+"""API tokens for clinicians and admins (django-rest-knox): they expire, only their hash is
+stored, and they are revoked whenever what proved the holder's identity changes.
+
+A token is issued by ``POST /api/auth/token/`` (``clinic.review.api.TokenAPIView``) for
+``API_TOKEN_HOURS`` and sent as ``Authorization: Token <token>``.  Every token of a user is
+revoked when their password changes, when two-factor sign-in is turned on or off (or its device
+changes), and when the account is deactivated.
+
+Revocation is driven by model signals, the one place this project uses them: a password can be
+changed by the admin, ``manage.py changepassword``, the password-reset pages or a shell, and
+the rule "a changed credential ends every token" must hold on all of those paths, including
+ones added later, rather than depend on each remembering to call a service.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.models import AuthToken
+from rest_framework.exceptions import AuthenticationFailed
+
+from core.roles import is_clinician
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_FIELDS = {"password", "is_active"}
+
+
+def may_hold_token(user) -> bool:
+    """Clinicians and admins (superusers, who count as clinicians): the only people the API's
+    signed-in endpoints serve.  Staff who are neither get no token."""
+    return is_clinician(user)
+
+
+def issue_token(user) -> tuple[str, object]:
+    """A new token for ``user``; returns the token (shown once, never stored) and its expiry."""
+    instance, token = AuthToken.objects.create(user=user)
+    logger.info("API token issued to user %s, expires %s", user.pk, instance.expiry.isoformat())
+    return token, instance.expiry
+
+
+def revoke_tokens(user, *, reason: str) -> int:
+    count, _ = AuthToken.objects.filter(user=user).delete()
+    if count:
+        logger.info("%s API token(s) of user %s revoked: %s", count, user.pk, reason)
+    return count
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's authentication, also refusing a token whose holder may no longer have one (taken
+    out of the Clinicians group, say)."""
+
+    def validate_user(self, auth_token):
+        user, auth_token = super().validate_user(auth_token)
+        if not may_hold_token(user):
+            raise AuthenticationFailed("This account may no longer use API tokens.")
+        return user, auth_token
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI document describes these tokens."""
+
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        # "Token" is the header's keyword, not a secret.
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Token")  # noqa: S106
+
+
+# --- Revocation --------------------------------------------------------------------------------
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="tokens-credentials-changing")
+def _note_credential_change(sender, instance, update_fields=None, **kwargs):
+    instance._credentials_changed = None
+    if instance.pk is None:
+        return
+    if update_fields is not None and not CREDENTIAL_FIELDS & set(update_fields):
+        return  # e.g. last_login on every sign-in: nothing to compare
+    before = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if before is None:
+        return
+    if before["password"] != instance.password:
+        instance._credentials_changed = "password changed"
+    elif before["is_active"] and not instance.is_active:
+        instance._credentials_changed = "account deactivated"
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="tokens-credentials-changed")
+def _revoke_on_credential_change(sender, instance, **kwargs):
+    reason = getattr(instance, "_credentials_changed", None)
+    if reason:
+        revoke_tokens(instance, reason=reason)
+
+
+@receiver(pre_save, sender=TOTPDevice, dispatch_uid="tokens-two-factor-saving")
+def _note_two_factor_change(sender, instance, **kwargs):
+    # Turned on (confirmed) or its secret replaced.  A device is saved on every code checked
+    # (django-otp records the last code and failures): that changes nothing here.
+    before = (sender.objects.filter(pk=instance.pk).values("confirmed", "key").first()
+              if instance.pk is not None else None)
+    was = (before["confirmed"], before["key"]) if before else (False, None)
+    instance._two_factor_changed = instance.confirmed and was != (True, instance.key)
+
+
+@receiver(post_save, sender=TOTPDevice, dispatch_uid="tokens-two-factor-saved")
+def _revoke_on_two_factor_saved(sender, instance, **kwargs):
+    if getattr(instance, "_two_factor_changed", False):
+        revoke_tokens(instance.user, reason="two-factor sign-in turned on or changed")
+
+
+@receiver(post_delete, sender=TOTPDevice, dispatch_uid="tokens-two-factor-deleted")
+def _revoke_on_two_factor_removed(sender, instance, **kwargs):
+    if instance.confirmed:
+        revoke_tokens(instance.user, reason="two-factor sign-in turned off")

@@ -1,0 +1,1 @@
+"""Interoperability with other systems (FHIR R4).  It sits above the apps it maps."""
