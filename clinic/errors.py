@@ -1,9 +1,16 @@
 """Error responses: JSON under /api/ (never an HTML page for a REST client), Django's own pages
 elsewhere, a body-size limit checked before anything reads the body, and a prompt 503 with
-Retry-After whenever the database cannot be reached."""
+Retry-After whenever the database cannot be reached.
 
+Services raise the errors of ``core.errors``; this module is the one place they become HTTP:
+``ERROR_STATUS`` gives each its status, ``api_exception_handler`` writes it for the REST API
+(and, through it, FHIR's handler as an OperationOutcome), ``DomainErrorMiddleware`` for pages.
+"""
+
+import functools
 import logging
 import sys
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -11,15 +18,18 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
+from django.utils.module_loading import import_string
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
-FHIR_PREFIX = "/api/fhir/"
 # How long a client is asked to wait when the database is down: long enough not to hammer it,
 # short enough that a patient retrying by hand is not kept waiting.
 DATABASE_RETRY_AFTER_SECONDS = 30
@@ -68,17 +78,73 @@ def server_error(request):
 
 
 def api_exception_handler(exc, context):
-    """DRF's exception handler, answering in JSON under /api/ whatever renderer the view has.
+    """DRF's exception handler, with the services' errors as ``api_exception`` makes them,
+    answering in JSON under /api/ whatever renderer the view has.
 
     The schema view renders YAML and the interactive docs HTML, so DRF would write their 404,
     405 and 406 in YAML or HTML; a REST client gets JSON errors everywhere under /api/.
     """
+    if isinstance(exc, DomainError):
+        exc = api_exception(exc)
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is not None and request is not None and _is_api(request):
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
     return response
+
+
+# --- The services' errors ----------------------------------------------------------------------
+
+# The status of each error of ``core.errors``, whoever the client: the most specific class
+# listed wins.
+ERROR_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Invalid: 400,
+    # The contract's status for an Idempotency-Key used again with another body.
+    Conflict: 422,
+    DomainError: 400,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next(ERROR_STATUS[kind] for kind in type(error).__mro__ if kind in ERROR_STATUS)
+
+
+def api_exception(error: DomainError) -> APIException:
+    """The REST framework's exception for a service's error: ``Invalid`` as a ValidationError,
+    whose body is its errors keyed as they are; any other as ``{"detail": its message}``."""
+    exception = (ValidationError(error.errors) if isinstance(error, Invalid)
+                 else APIException(str(error)))
+    exception.status_code = status_of(error)
+    return exception
+
+
+def error_page(request, error: DomainError) -> HttpResponse:
+    """A service's error that reached a page: Django's page for its status (the handlers
+    above, which answer in JSON for the few views under /api/ outside the REST framework)."""
+    status = status_of(error)
+    page = {403: permission_denied, 404: not_found}.get(status, bad_request)
+    response = page(request, error)
+    response.status_code = status
+    return response
+
+
+class DomainErrorMiddleware:
+    """Answers a service's error that a page let through with ``error_page`` (the REST
+    framework's views answer theirs through ``api_exception_handler``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DomainError):
+            return error_page(request, exception)
+        return None
 
 
 def csrf_failure(request, reason=""):
@@ -148,19 +214,17 @@ def is_database_unavailable(error) -> bool:
 
 
 def database_unavailable(request) -> HttpResponse:
-    """503 with Retry-After, in the form the client reads: an OperationOutcome under
-    /api/fhir/, JSON under /api/, and elsewhere a page that tells a patient what to do now.
+    """503 with Retry-After, in the form the client reads: under a path of
+    ``settings.ERROR_WRITERS_BY_PATH`` (FHIR's, an OperationOutcome) that path's own, JSON
+    elsewhere under /api/, and elsewhere a page that tells a patient what to do now.
     Touches nothing that needs the database (no session, no user, no clinic)."""
     logger.error("database unavailable: answered %s %s with 503", request.method,
                  request.path if _is_api(request) else "(page)")
     message = ("The service cannot reach its database just now. Nothing was stored. Try again "
                f"in {DATABASE_RETRY_AFTER_SECONDS} seconds.")
-    if request.path.startswith(FHIR_PREFIX):
-        from intake.fhir.http import FHIR_JSON
-        from intake.fhir.mapping import Issue, operation_outcome
-
-        response = JsonResponse(operation_outcome([Issue(message, code="transient")]),
-                                status=503, content_type=FHIR_JSON)
+    write = _error_writer(request.path)
+    if write is not None:
+        response = write(503, message)
     elif _is_api(request):
         response = JsonResponse({"detail": message}, status=503)
     else:
@@ -170,6 +234,18 @@ def database_unavailable(request) -> HttpResponse:
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@functools.cache
+def _error_writers() -> tuple[tuple[str, Callable[[int, str], HttpResponse]], ...]:
+    return tuple((prefix, import_string(path))
+                 for prefix, path in settings.ERROR_WRITERS_BY_PATH.items())
+
+
+def _error_writer(path: str) -> Callable[[int, str], HttpResponse] | None:
+    """How errors are written under ``path`` when a part of the API there has its own format
+    (named in the settings, so that this module imports none of the apps)."""
+    return next((write for prefix, write in _error_writers() if path.startswith(prefix)), None)
 
 
 class DatabaseUnavailableMiddleware:

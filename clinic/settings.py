@@ -109,11 +109,17 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lock-out into its response.
     "axes.middleware.AxesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A service's error (core.errors) that a page let through: the page for its status.
+    "clinic.errors.DomainErrorMiddleware",
     # Its process_exception runs first for a view's error: a database that cannot be reached
     # is a 503 with Retry-After, never a 500.
     "clinic.errors.DatabaseUnavailableMiddleware",
 ]
 CSRF_FAILURE_VIEW = "clinic.errors.csrf_failure"
+# Paths whose clients read errors in a format of their own, and the function (status, message)
+# -> response that writes one, for errors answered outside their views (a database that cannot
+# be reached while a middleware reads the session).  Inside them, the views' own handler does.
+ERROR_WRITERS_BY_PATH = {"/api/fhir/": "intake.fhir.http.error_response"}
 
 ROOT_URLCONF = "clinic.urls"
 

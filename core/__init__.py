@@ -1,0 +1,1 @@
+"""Infrastructure that every layer may use; it imports none of the apps."""
