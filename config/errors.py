@@ -1,6 +1,11 @@
 """Error responses: JSON under /api/ (never an HTML page for a REST client), Django's own pages
 elsewhere, a body-size limit checked before anything reads the body, and a prompt 503 with
-Retry-After whenever the database cannot be reached."""
+Retry-After whenever the database cannot be reached.
+
+Services raise the errors of ``core.errors``; this module is the one place they become HTTP:
+``ERROR_STATUS`` gives each its status, ``api_exception_handler`` writes it for the REST API
+(and, through it, FHIR's handler as an OperationOutcome), ``DomainErrorMiddleware`` for pages.
+"""
 
 import logging
 import sys
@@ -13,12 +18,13 @@ from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.http import FHIR_PREFIX, is_api
-from interop.fhir.http import FHIR_JSON
-from interop.fhir.mapping import Issue, operation_outcome
+from interop.fhir.http import error_response as fhir_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -66,17 +72,73 @@ def server_error(request):
 
 
 def api_exception_handler(exc, context):
-    """DRF's exception handler, answering in JSON under /api/ whatever renderer the view has.
+    """DRF's exception handler, with the services' errors as ``api_exception`` makes them,
+    answering in JSON under /api/ whatever renderer the view has.
 
     The schema view renders YAML and the interactive docs HTML, so DRF would write their 404,
     405 and 406 in YAML or HTML; a REST client gets JSON errors everywhere under /api/.
     """
+    if isinstance(exc, DomainError):
+        exc = api_exception(exc)
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is not None and request is not None and is_api(request):
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
     return response
+
+
+# --- The services' errors ----------------------------------------------------------------------
+
+# The status of each error of ``core.errors``, whoever the client: the most specific class
+# listed wins.
+ERROR_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Invalid: 400,
+    # The contract's status for an Idempotency-Key used again with another body.
+    Conflict: 422,
+    DomainError: 400,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next(ERROR_STATUS[kind] for kind in type(error).__mro__ if kind in ERROR_STATUS)
+
+
+def api_exception(error: DomainError) -> APIException:
+    """The REST framework's exception for a service's error: ``Invalid`` as a ValidationError,
+    whose body is its errors keyed as they are; any other as ``{"detail": its message}``."""
+    exception = (ValidationError(error.errors) if isinstance(error, Invalid)
+                 else APIException(str(error)))
+    exception.status_code = status_of(error)
+    return exception
+
+
+def error_page(request, error: DomainError) -> HttpResponse:
+    """A service's error that reached a page: Django's page for its status (the handlers
+    above, which answer in JSON for the few views under /api/ outside the REST framework)."""
+    status = status_of(error)
+    page = {403: permission_denied, 404: not_found}.get(status, bad_request)
+    response = page(request, error)
+    response.status_code = status
+    return response
+
+
+class DomainErrorMiddleware:
+    """Answers a service's error that a page let through with ``error_page`` (the REST
+    framework's views answer theirs through ``api_exception_handler``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DomainError):
+            return error_page(request, exception)
+        return None
 
 
 def csrf_failure(request, reason=""):
@@ -154,8 +216,7 @@ def database_unavailable(request) -> HttpResponse:
     message = ("The service cannot reach its database just now. Nothing was stored. Try again "
                f"in {DATABASE_RETRY_AFTER_SECONDS} seconds.")
     if request.path.startswith(FHIR_PREFIX):
-        response = JsonResponse(operation_outcome([Issue(message, code="transient")]),
-                                status=503, content_type=FHIR_JSON)
+        response = fhir_error_response(503, message)
     elif is_api(request):
         response = JsonResponse({"detail": message}, status=503)
     else:

@@ -110,6 +110,8 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lock-out into its response.
     "axes.middleware.AxesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A service's error (core.errors) that a page let through: the page for its status.
+    "config.errors.DomainErrorMiddleware",
     # Its process_exception runs first for a view's error: a database that cannot be reached
     # is a 503 with Retry-After, never a 500.
     "config.errors.DatabaseUnavailableMiddleware",

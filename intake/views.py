@@ -81,7 +81,7 @@ class IntakeFormView(View):
             return self._render(request, version, token=token, errors=invalid.errors,
                                 values=forms.form_values(schema, request.POST),
                                 patient=forms.patient_from_form(request.POST))
-        request.session[SESSION_KEY] = outcome.submission.reference
+        request.session[SESSION_KEY] = outcome.reference
         return redirect("intake:advice", permanent=False)
 
     def _render(self, request, version, *, token, errors=None, values=None, patient=None):

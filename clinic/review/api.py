@@ -157,13 +157,10 @@ class ReviewAPIView(CaseActionAPIView):
                                                         '{"note": "Called the patient."}']})
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            review = data.validated_data
-            cases.review_case(request.user, reference, note=review["note"],
-                              outcome=review["outcome"], judgement=review["triage_judgement"],
-                              judged_flag=review["judged_flag"])
-        except cases.ReviewInvalid as invalid:
-            raise ValidationError(invalid.message_dict) from None
+        review = data.validated_data
+        cases.review_case(request.user, reference, note=review["note"],
+                          outcome=review["outcome"], judgement=review["triage_judgement"],
+                          judged_flag=review["judged_flag"])
 
 
 class TokenAPIView(APIView):

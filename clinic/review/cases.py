@@ -2,21 +2,21 @@
 
 Every read is scoped to the clinics the asking user works at (``visible_submissions``), and
 every look at a case and every action on it leaves an ``AuditEvent``.  Pages and the API both
-call these functions; neither queries submissions itself.
+call these functions; neither queries submissions itself.  Refusals are ``core.errors``
+(``Forbidden``, ``NotFound``, ``Invalid``), which each entry point answers in its own form.
 """
 
 import datetime
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from clinic import audit
 from clinic.alerting import alerts
 from clinic.models import AuditEvent, Clinic, Notification
+from core.errors import Forbidden, Invalid, NotFound
 from core.roles import is_clinician
 from intake.models import Answer, Submission
 from intake.references import normalise_reference
@@ -27,7 +27,7 @@ def visible_submissions(user) -> QuerySet[Submission]:
     """The submissions ``user`` may see: those of the clinics they work at (every clinic for a
     superuser), and none for anyone who is not a clinician."""
     if not is_clinician(user):
-        raise PermissionDenied("Only clinicians can see cases.")
+        raise Forbidden("Only clinicians can see cases.")
     submissions = Submission.objects.all()
     if not user.is_superuser:
         submissions = submissions.filter(
@@ -73,14 +73,14 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
 
 
 def _find_case(user, reference: str, queryset=None) -> Submission:
-    """The case with this reference among those the user may see.  Raises Http404 for a
+    """The case with this reference among those the user may see.  Raises ``NotFound`` for a
     reference the user cannot see, whether or not it exists, so probing reveals nothing."""
     canonical = normalise_reference(reference)
     submission = None
     if canonical:
         submission = (queryset or visible_submissions(user)).filter(reference=canonical).first()
     if submission is None:
-        raise Http404("No case with that reference.")
+        raise NotFound("No case with that reference.")
     return submission
 
 
@@ -123,7 +123,7 @@ def acknowledge_case(user, reference: str) -> bool:
     submission = _find_case(user, reference, visible_submissions(user).select_related("alert"))
     alert = alert_of(submission)
     if alert is None:
-        raise Http404("This case has no alert to acknowledge.")
+        raise NotFound("This case has no alert to acknowledge.")
     newly = alerts.acknowledge(alert, by=user)
     if newly:
         audit.record(user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
@@ -135,7 +135,7 @@ def claim_case(user, reference: str) -> None:
     _act(user, reference, AuditEvent.Action.CLAIM, claimed_by=user, claimed_at=timezone.now())
 
 
-class ReviewInvalid(ValidationError):
+class ReviewInvalid(Invalid):
     """A review's outcome or judgement was not one the service knows; nothing was changed."""
 
 

@@ -17,15 +17,10 @@ from core.throttling import SubmissionThrottle
 from core.tokens import TokenAuthentication
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
-from intake.api.serializers import QuestionnaireVersionOutput
+from intake.api.serializers import QuestionnaireVersionOutput, SubmissionOutput
 from intake.selectors import current_version
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, quoted
-from intake.services.submissions import (
-    IDEMPOTENCY_KEY_MAX_LENGTH,
-    IdempotencyKeyReused,
-    SubmissionInvalid,
-    submit_intake,
-)
+from intake.services.submissions import IDEMPOTENCY_KEY_MAX_LENGTH, submit_intake
 
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
 _FIELDS = {"patient", "answers", "version"}
@@ -133,21 +128,14 @@ class SubmissionCreateView(IntakeAPIView):
                 if required not in body:
                     errors[required] = {"non_field_errors": ["This field is required."]}
             raise ValidationError(errors)
-        try:
-            outcome = submit_intake(
-                # A missing patient or answers is reported by the service, with every other
-                # problem, as one of the wrong shape.
-                patient=body.get("patient"), answers=body.get("answers"),
-                version_number=body.get("version"), idempotency_key=key,
-            )
-        except SubmissionInvalid as invalid:
-            raise ValidationError(invalid.errors) from None
-        except IdempotencyKeyReused:
-            return Response(
-                {"detail": "This Idempotency-Key was already used with a different request. "
-                           "Use a new key for a new submission."},
-                status=422,
-            )
-        return Response(outcome.response, status=201)
+        # Invalid input (400, every problem keyed by field) and a reused Idempotency-Key (422)
+        # are the service's errors, answered by the project's exception handler.
+        outcome = submit_intake(
+            # A missing patient or answers is reported by the service, with every other
+            # problem, as one of the wrong shape.
+            patient=body.get("patient"), answers=body.get("answers"),
+            version_number=body.get("version"), idempotency_key=key,
+        )
+        return Response(SubmissionOutput(outcome).data, status=201)
 
 

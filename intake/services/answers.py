@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import Invalid
 from intake.models import Question, QuestionnaireVersion
 from intake.services.text import hidden_character_problem
 
@@ -34,10 +35,8 @@ def quoted(text: Any, limit: int = 64) -> str:
     return f"“{printable(text, limit)}”"
 
 
-class AnswersInvalid(Exception):
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("answers are invalid")
-        self.errors = errors
+class AnswersInvalid(Invalid):
+    """``errors`` maps each question code at fault (or ``non_field_errors``) to its messages."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from core.errors import Invalid
 from intake.models import age_on
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
 from intake.services.text import hidden_character_problem
@@ -25,10 +26,8 @@ PHONE_PATTERN = r"^ *\+?[0-9 ()\-.]+$"
 _PHONE_CHARACTERS = re.compile(PHONE_PATTERN)
 
 
-class PatientInvalid(Exception):
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("patient details are invalid")
-        self.errors = errors
+class PatientInvalid(Invalid):
+    """``errors`` maps each detail at fault (or ``non_field_errors``) to its messages."""
 
 
 @dataclass(frozen=True)

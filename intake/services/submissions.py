@@ -2,16 +2,17 @@
 
 ``submit_intake`` validates the patient's details and answers against the exact questionnaire
 version, screens the answers, and stores the submission, its answers and its flags in one
-transaction, then returns what the patient must be told.  Nothing is stored unless everything
-is valid, and a failure inside screening never loses the submission (it is stored, marked
-``screening_failed`` and treated as urgent).
+transaction, then returns a ``SubmissionOutcome``: what the patient must be told, which the
+REST API, the form and FHIR each render in their own way.  Nothing is stored unless everything
+is valid (``SubmissionInvalid``), and a failure inside screening never loses the submission (it
+is stored, marked ``screening_failed`` and treated as urgent).
 """
 
 import datetime
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +21,8 @@ from django.utils import timezone
 from clinic.alerting import alerts
 from clinic.hours import local_time
 from clinic.models import Clinic
-from intake.advice import Advice, advice_for
+from core.errors import Conflict, Invalid
+from intake.advice import advice_for
 from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
 from intake.references import new_reference
 from intake.selectors import current_version
@@ -34,23 +36,41 @@ logger = logging.getLogger(__name__)
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
-class SubmissionInvalid(Exception):
-    """Bad input; ``errors`` is keyed like the request: ``patient``, ``answers``, ``version``."""
-
-    def __init__(self, errors: dict[str, Any]):
-        super().__init__("submission is invalid")
-        self.errors = errors
+class SubmissionInvalid(Invalid):
+    """Bad input; ``errors`` is keyed like the request: ``patient``, ``answers``, ``version``,
+    each with the messages of the fields at fault."""
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(Conflict):
     """The key was used before with a different request."""
+
+    default_message = ("This Idempotency-Key was already used with a different request. Use a "
+                       "new key for a new submission.")
+
+
+@dataclass(frozen=True)
+class ReportedFlag:
+    """A red flag as the patient's client is told of it (not the stored ``Flag``)."""
+
+    code: str
+    category: str  # a screening.models.Category
+    urgency: str  # the rule's tier
+    explanation: str
 
 
 @dataclass(frozen=True)
 class SubmissionOutcome:
+    """What submitting an intake came to: what the patient is told, for the REST API, the form
+    and FHIR to render.  A replay (``replayed``) carries what the first answer to its
+    Idempotency-Key said, word for word, even if the advice would differ now."""
+
     submission: Submission
-    response: dict  # what the patient or client is told, as JSON
-    replayed: bool = False  # True when an earlier response to the same key was returned
+    reference: str
+    urgency: str  # a Submission.Urgency
+    advice: str  # what the patient should do now, in plain words
+    flags: tuple[ReportedFlag, ...]
+    submitted_at: datetime.datetime
+    replayed: bool = False  # True when an earlier outcome for the same key was returned
 
 
 def submit_intake(
@@ -62,7 +82,7 @@ def submit_intake(
     clinic: Clinic | None = None,
     now: datetime.datetime | None = None,
 ) -> SubmissionOutcome:
-    """Validate, screen and store one intake; return the response to give.
+    """Validate, screen and store one intake; return what the patient is to be told.
 
     ``patient`` and ``answers`` are what the client sent (JSON types).  ``version_number``, when
     given, names the published version the patient saw; otherwise the current one is used.
@@ -94,11 +114,11 @@ def submit_intake(
 
     try:
         with transaction.atomic():
-            submission, response = _store(clinic, schema, details, cleaned, now)
+            outcome = _store(clinic, schema, details, cleaned, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
-                    key=idempotency_key, fingerprint=fingerprint, submission=submission,
-                    response=response,
+                    key=idempotency_key, fingerprint=fingerprint,
+                    submission=outcome.submission, response=_kept(outcome),
                 )
     except IntegrityError:
         # A concurrent request with the same key won the race; its transaction committed and
@@ -109,7 +129,7 @@ def submit_intake(
         if replay is None:
             raise
         return replay
-    return SubmissionOutcome(submission=submission, response=response)
+    return outcome
 
 
 def _version(version_number) -> QuestionnaireVersion:
@@ -130,7 +150,7 @@ def _version(version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(clinic, schema: VersionSchema, details, cleaned, now) -> tuple[Submission, dict]:
+def _store(clinic, schema: VersionSchema, details, cleaned, now) -> SubmissionOutcome:
     version, questions = schema.version, schema.questions
     submission = Submission(
         reference=new_reference(),
@@ -158,7 +178,11 @@ def _store(clinic, schema: VersionSchema, details, cleaned, now) -> tuple[Submis
     advice = advice_for(submission.urgency, clinic, now, possible_cardiac=any(
         flag.category == Category.POSSIBLE_CARDIAC for flag in result.flags))
     logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
-    return submission, _response(submission, result, advice)
+    return SubmissionOutcome(
+        submission=submission, reference=submission.reference, urgency=submission.urgency,
+        advice=str(advice), submitted_at=submission.submitted_at,
+        flags=tuple(ReportedFlag(code=f.code, category=f.category, urgency=f.tier,
+                                 explanation=f.explanation) for f in result.flags))
 
 
 def _screen(submission: Submission, answers: dict):
@@ -178,18 +202,12 @@ def _screen(submission: Submission, answers: dict):
         return screening.ScreeningResult.failure()
 
 
-def _response(submission: Submission, result, advice: Advice) -> dict:
-    return {
-        "reference": submission.reference,
-        "urgency": submission.urgency,
-        "advice": str(advice),
-        "flags": [
-            {"code": f.code, "category": f.category, "urgency": f.tier,
-             "explanation": f.explanation}
-            for f in result.flags
-        ],
-        "submitted_at": submission.submitted_at.isoformat(),
-    }
+def _kept(outcome: SubmissionOutcome) -> dict:
+    """The outcome as kept with its Idempotency-Key (JSON), for ``_replay`` to tell again word
+    for word.  Records kept before the outcome was typed hold the same members."""
+    return {"reference": outcome.reference, "urgency": outcome.urgency, "advice": outcome.advice,
+            "flags": [asdict(flag) for flag in outcome.flags],
+            "submitted_at": outcome.submitted_at.isoformat()}
 
 
 def _fingerprint(patient, answers, version_number) -> str:
@@ -205,6 +223,9 @@ def _replay(key: str, fingerprint: str) -> SubmissionOutcome | None:
     if record is None:
         return None
     if record.fingerprint != fingerprint:
-        raise IdempotencyKeyReused(key)
-    return SubmissionOutcome(submission=record.submission, response=record.response,
-                             replayed=True)
+        raise IdempotencyKeyReused()
+    kept = record.response
+    return SubmissionOutcome(
+        submission=record.submission, reference=kept["reference"], urgency=kept["urgency"],
+        advice=kept["advice"], flags=tuple(ReportedFlag(**flag) for flag in kept["flags"]),
+        submitted_at=datetime.datetime.fromisoformat(kept["submitted_at"]), replayed=True)

@@ -8,10 +8,12 @@ whatever its cause (not signed in, not allowed, not found, throttled, a bad body
 OperationOutcome.
 """
 
+import functools
+
+from django.http import HttpResponse, JsonResponse
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from intake.api.parsers import StrictJSONParser
 from intake.api.views import JSONWhateverIsAsked
@@ -47,12 +49,19 @@ class OperationOutcomeError(APIException):
         self.issues = issues
 
 
-def fhir_exception_handler(exc, context):
-    """DRF's handler (which turns Http404 and Django's PermissionDenied into responses and sets
+def fhir_exception_handler(exc, context, *, project_handler):
+    """The project's handler (the REST framework's ``EXCEPTION_HANDLER`` setting: the one
+    mapping of every error, the services' own included, to a status and headers such as
     Retry-After and WWW-Authenticate), with the body as an OperationOutcome."""
-    response = drf_exception_handler(exc, context)
+    request = context["request"]
+    renderer = getattr(request, "accepted_renderer", None)
+    media_type = getattr(request, "accepted_media_type", None)
+    response = project_handler(exc, context)
     if response is None:
         return None
+    if renderer is not None:
+        # The project's handler answers in plain JSON under /api/; FHIR answers as negotiated.
+        request.accepted_renderer, request.accepted_media_type = renderer, media_type
     if isinstance(exc, OperationOutcomeError):
         issues = exc.issues
     else:
@@ -80,4 +89,14 @@ class FHIRView(APIView):
     metadata_class = None
 
     def get_exception_handler(self):
-        return fhir_exception_handler
+        # The settings' handler, wrapped: the project decides statuses, FHIR writes bodies.
+        return functools.partial(fhir_exception_handler,
+                                 project_handler=super().get_exception_handler())
+
+
+def error_response(status: int, message: str) -> HttpResponse:
+    """An error answered outside the FHIR views (a database that cannot be reached while a
+    middleware reads the session) as an OperationOutcome: ``settings.ERROR_WRITERS_BY_PATH``."""
+    return JsonResponse(
+        operation_outcome([Issue(message, code=_ISSUE_CODES.get(status, "processing"))]),
+        status=status, content_type=FHIR_JSON)

@@ -26,7 +26,6 @@ from intake.selectors import current_version
 from intake.services.answers import quoted
 from intake.services.submissions import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
-    IdempotencyKeyReused,
     SubmissionInvalid,
     submit_intake,
 )
@@ -231,18 +230,16 @@ class QuestionnaireResponseCreateView(PublicFHIRView):
             outcome = submit_intake(patient=intake.patient, answers=intake.answers,
                                     version_number=intake.version_number, idempotency_key=key)
         except SubmissionInvalid as invalid:
+            # Named by linkId and Patient element, as posted; a reused Idempotency-Key is the
+            # project's 422, as an OperationOutcome (``FHIRView``).
             raise OperationOutcomeError(validation_issues(invalid.errors, intake)) from None
-        except IdempotencyKeyReused:
-            raise OperationOutcomeError([Issue(
-                "This Idempotency-Key was already used with a different request. Use a new "
-                "key for a new submission.", code="business-rule")], status=422) from None
         submission = outcome.submission
         stored = version_with_contents(submission.questionnaire_version_id)
         location = _absolute(request, "api-fhir-questionnaire-response",
                              reference=submission.reference)
         bundle = mapping.collection([
             (mapping.questionnaire_response(submission, stored), location),
-            (mapping.risk_assessment(submission, advice=outcome.response["advice"]), None),
+            (mapping.risk_assessment(submission, advice=outcome.advice), None),
             *[(flag, None) for flag in mapping.flags(submission)],
         ])
         return Response(bundle, status=201, headers={"Location": location})
