@@ -37,8 +37,8 @@ from intake.fhir.selectors import (
     published_versions,
     version_with_contents,
 )
+from intake.quoting import quoted
 from intake.selectors import current_version
-from intake.services.answers import quoted
 from intake.services.submissions import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IdempotencyKeyReused,

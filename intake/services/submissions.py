@@ -23,8 +23,8 @@ from clinic.models import Clinic
 from intake.advice import Advice, advice_for
 from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
 from intake.references import new_reference
-from intake.selectors import current_version
-from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
+from intake.selectors import VersionSchema, current_version
+from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
 from screening.models import Category
@@ -94,7 +94,7 @@ def submit_intake(
 
     try:
         with transaction.atomic():
-            submission, response = _store(clinic, schema, details, cleaned, now)
+            submission, response = _store(clinic, version, schema, details, cleaned, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint, submission=submission,
@@ -130,8 +130,9 @@ def _version(version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(clinic, schema: VersionSchema, details, cleaned, now) -> tuple[Submission, dict]:
-    version, questions = schema.version, schema.questions
+def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details, cleaned,
+           now) -> tuple[Submission, dict]:
+    questions = schema.questions
     submission = Submission(
         reference=new_reference(),
         clinic=clinic,
@@ -148,7 +149,7 @@ def _store(clinic, schema: VersionSchema, details, cleaned, now) -> tuple[Submis
     submission.rule_set_id = result.rule_set_id
     submission.save()
     Answer.objects.bulk_create(
-        Answer(submission=submission, question=questions[code], question_code=code,
+        Answer(submission=submission, question_id=questions[code].pk, question_code=code,
                question_text=questions[code].text, value=value)
         for code, value in cleaned.items()
     )
