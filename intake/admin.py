@@ -40,6 +40,7 @@ from intake.models import (
     QuestionnaireVersion,
     Section,
 )
+from intake.question_types import UNTYPED, type_of
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import (
     create_draft_from,
@@ -144,7 +145,7 @@ def _without_choice_count_problems(question, problems: dict[str, list[str]]) -> 
     They are edited on the question's own page (where the choices formset checks them), so a
     form without the choices cannot judge them; publishing still refuses a version with them.
     """
-    if question.type in Question.CHOICE_TYPES:
+    if type_of(question, default=UNTYPED).has_choices:
         problems.pop("type", None)
     return problems
 
@@ -334,7 +335,7 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
         if question.pk is None:
             return ""
         labels = [choice.label for choice in question.choices.all()]
-        if question.type not in Question.CHOICE_TYPES and not labels:
+        if not type_of(question, default=UNTYPED).has_choices and not labels:
             return "None"
         return "; ".join(labels) or "None yet: add them on the question's page"
 
@@ -676,7 +677,7 @@ class ChoiceFormSet(CustomInlineFormSet):
 
     def _check_conditions_still_offered(self, question, values: set[str]) -> None:
         """Refuse to remove a choice that another question's show-condition waits for."""
-        if question.pk is None or question.type not in Question.CHOICE_TYPES:
+        if question.pk is None or not type_of(question, default=UNTYPED).has_choices:
             return
         saved_code = Question.objects.filter(pk=question.pk).values_list("code", flat=True).get()
         dependants = Question.objects.filter(

@@ -166,14 +166,13 @@ class Section(VersionContent):
 
 
 class Question(VersionContent):
+    # Everything that depends on a question's type is in its class in intake.question_types.
     class Type(models.TextChoices):
         BOOLEAN = "boolean", "Yes or no"
         SINGLE_CHOICE = "single_choice", "One choice"
         MULTI_CHOICE = "multi_choice", "Several choices"
         INTEGER = "integer", "Whole number"
         TEXT = "text", "Text"
-
-    CHOICE_TYPES = (Type.SINGLE_CHOICE, Type.MULTI_CHOICE)
 
     version = models.ForeignKey(
         QuestionnaireVersion, on_delete=models.CASCADE, related_name="questions"

@@ -17,8 +17,7 @@ from core.throttling import SubmissionThrottle, wait_seconds
 from intake import forms
 from intake.advice import advice_for
 from intake.models import Submission
-from intake.selectors import current_version
-from intake.services.answers import VersionSchema
+from intake.selectors import VersionSchema, current_version
 from intake.services.submissions import IdempotencyKeyReused, SubmissionInvalid, submit_intake
 from screening.models import Category
 

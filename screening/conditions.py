@@ -2,7 +2,8 @@
 
 Conditions are written in the grammar of the ``rule-engine`` library (no ``eval``, no Python):
 ``chest_pain or 'chest' in pain_radiates_to``, ``pain_severity >= 7``, ``sex != 'male'``.
-Each question code is a symbol whose type comes from its question:
+Each question code is a symbol whose type comes from its question's type (its class in
+``intake.question_types`` says: ``condition_type``, and ``unanswered``):
 
 =================  ==========================  =============================================
 question type      type in a condition         when an optional question is unanswered
@@ -44,7 +45,7 @@ property tests show both parses give the same result for valid answers.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import rule_engine
@@ -53,16 +54,9 @@ from rule_engine import errors as re_errors
 from rule_engine.suggestions import suggest_symbol
 from rule_engine.types import DataType
 
-from intake.models import Question
+from intake.question_types import ConditionType
+from intake.selectors import QuestionSpec, VersionSchema
 from screening import evaluation
-
-TYPE_LABELS = {
-    Question.Type.BOOLEAN: "yes/no",
-    Question.Type.SINGLE_CHOICE: "one-choice",
-    Question.Type.MULTI_CHOICE: "several-choices",
-    Question.Type.INTEGER: "whole-number",
-    Question.Type.TEXT: "text",
-}
 
 # Problem kinds, so callers and tests can tell them apart without parsing messages.
 UNKNOWN_CODE = "unknown_code"
@@ -71,88 +65,29 @@ TYPE_MISMATCH = "type_mismatch"
 SYNTAX = "syntax"
 NOT_ALLOWED = "not_allowed"
 
-
-@dataclass(frozen=True)
-class QuestionSpec:
-    """What a condition may know about one question."""
-
-    code: str
-    type: str
-    required: bool
-    choices: tuple[str, ...] = ()
-    min_value: int | None = None
-    max_value: int | None = None
-
-    @property
-    def label(self) -> str:
-        return TYPE_LABELS.get(self.type, self.type)
-
-    @property
-    def data_type(self):
-        base = {
-            Question.Type.BOOLEAN: DataType.BOOLEAN,
-            Question.Type.MULTI_CHOICE: DataType.ARRAY(DataType.STRING),
-            Question.Type.INTEGER: DataType.FLOAT,
-            Question.Type.SINGLE_CHOICE: DataType.STRING,
-            Question.Type.TEXT: DataType.STRING,
-        }[self.type]
-        if self.required or self.type in (Question.Type.BOOLEAN, Question.Type.MULTI_CHOICE):
-            return base
-        return DataType.NULLABLE(base)
-
-    @property
-    def default(self) -> Any:
-        """The value of this question in a condition when it is optional and unanswered."""
-        if self.type == Question.Type.BOOLEAN:
-            return False
-        if self.type == Question.Type.MULTI_CHOICE:
-            return ()
-        return None
-
-    @property
-    def is_choice(self) -> bool:
-        return self.type in Question.CHOICE_TYPES
+# The rule-engine type of each kind of answer (intake.question_types says which kind a
+# question's answer is).
+_DATA_TYPES = {
+    ConditionType.YES_NO: DataType.BOOLEAN,
+    ConditionType.NUMBER: DataType.FLOAT,
+    ConditionType.TEXT: DataType.STRING,
+    ConditionType.ONE_CHOICE: DataType.STRING,
+    ConditionType.CHOICES: DataType.ARRAY(DataType.STRING),
+}
 
 
-@dataclass(frozen=True)
-class QuestionSchema:
-    """The questions of one questionnaire version, by code."""
+def data_type_of(spec: QuestionSpec):
+    """The question's type in a condition: null too when it may be left unanswered and its
+    type gives no value for that (an unanswered yes/no question is false)."""
+    kind = spec.kind
+    base = _DATA_TYPES[kind.condition_type]
+    if spec.always_answered or kind.unanswered is not None:
+        return base
+    return DataType.NULLABLE(base)
 
-    version_id: int | None
-    version_number: int | None
-    questions: Mapping[str, QuestionSpec] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, version) -> "QuestionSchema":
-        """Load a questionnaire version's questions (two queries).  A question shown only on a
-        condition is never required, whatever its ``required`` flag says."""
-        questions = Question.objects.filter(version=version).prefetch_related("choices")
-        return cls(
-            version_id=version.pk,
-            version_number=version.number,
-            questions={
-                q.code: QuestionSpec(
-                    code=q.code,
-                    type=q.type,
-                    required=q.required and not q.condition_question,
-                    choices=tuple(c.value for c in q.choices.all()),
-                    min_value=q.min_value,
-                    max_value=q.max_value,
-                )
-                for q in questions
-            },
-        )
-
-    @property
-    def name(self) -> str:
-        return f"questionnaire version {self.version_number}"
-
-    def fingerprint(self) -> list:
-        """Everything about the questions that can change what a condition means."""
-        return [
-            [s.code, s.type, s.required, list(s.choices), s.min_value, s.max_value]
-            for s in sorted(self.questions.values(), key=lambda s: s.code)
-        ]
+def _is(spec: QuestionSpec | None, condition_type: ConditionType) -> bool:
+    return spec is not None and spec.kind.condition_type is condition_type
 
 
 @dataclass(frozen=True)
@@ -208,7 +143,7 @@ class CompiledCondition:
 
 
 def compile_condition(
-    text: str, schema: QuestionSchema, derived: Mapping[str, Any] | None = None
+    text: str, schema: VersionSchema, derived: Mapping[str, Any] | None = None
 ) -> CompiledCondition:
     """Check ``text`` against ``schema`` and the derived values it may use (name -> rule-engine
     ``DataType``), and return it ready to evaluate.
@@ -241,7 +176,7 @@ def compile_condition(
 # --- Parsing --------------------------------------------------------------------------------
 
 
-def _untyped_context(schema: QuestionSchema, derived: Mapping[str, Any]) -> rule_engine.Context:
+def _untyped_context(schema: VersionSchema, derived: Mapping[str, Any]) -> rule_engine.Context:
     def resolve_type(name):
         if name not in schema.questions and name not in derived:
             raise re_errors.SymbolResolutionError(
@@ -252,13 +187,13 @@ def _untyped_context(schema: QuestionSchema, derived: Mapping[str, Any]) -> rule
     return rule_engine.Context(type_resolver=resolve_type)
 
 
-def _typed_resolver(schema: QuestionSchema, derived: Mapping[str, Any]):
+def _typed_resolver(schema: VersionSchema, derived: Mapping[str, Any]):
     return rule_engine.type_resolver_from_dict(
-        {**{code: spec.data_type for code, spec in schema.questions.items()}, **derived}
+        {**{code: data_type_of(spec) for code, spec in schema.questions.items()}, **derived}
     )
 
 
-def _parse(text: str, context, schema: QuestionSchema, codes=()) -> rule_engine.Rule:
+def _parse(text: str, context, schema: VersionSchema, codes=()) -> rule_engine.Rule:
     try:
         return rule_engine.Rule(text, context=context)
     except re_errors.SymbolResolutionError as error:
@@ -287,10 +222,10 @@ def _parse(text: str, context, schema: QuestionSchema, codes=()) -> rule_engine.
         ))]) from None
 
 
-def _type_message(error, schema: QuestionSchema, codes) -> str:
+def _type_message(error, schema: VersionSchema, codes) -> str:
     used = ", ".join(
-        f"{code} ({schema.questions[code].label}"
-        f"{'' if schema.questions[code].required else ', may be unanswered'})"
+        f"{code} ({schema.questions[code].kind.label}"
+        f"{'' if schema.questions[code].always_answered else ', may be unanswered'})"
         for code in sorted(codes) if code in schema.questions
     )
     message = f"Type mismatch: {error.message}."
@@ -316,7 +251,7 @@ class _Checker:
     compared with a choice question against that question's choices, and names type mismatches
     between a question and a literal."""
 
-    def __init__(self, schema: QuestionSchema, derived: Mapping[str, Any]):
+    def __init__(self, schema: VersionSchema, derived: Mapping[str, Any]):
         self.schema = schema
         self.derived_types = derived
         self.codes: set[str] = set()
@@ -369,9 +304,7 @@ class _Checker:
         if is_variable:
             return source
         question = self._question(node)
-        if question is not None and question.type == Question.Type.SINGLE_CHOICE:
-            return question
-        return None
+        return question if _is(question, ConditionType.ONE_CHOICE) else None
 
     def _static_type(self, node):
         is_variable, source = self._variable(node)
@@ -379,13 +312,13 @@ class _Checker:
             return DataType.STRING if source is not None else DataType.UNDEFINED
         question = self._question(node)
         if question is not None:
-            return question.data_type
+            return data_type_of(question)
         return getattr(node, "result_type", DataType.UNDEFINED)
 
     def _describe(self, node) -> str:
         question = self._question(node)
         if question is not None:
-            return f"“{question.code}” ({question.label} question)"
+            return f"“{question.code}” ({question.kind.label} question)"
         if isinstance(node, re_ast.LiteralExpressionBase) and not isinstance(
             node, re_ast.ArrayExpression | re_ast.SetExpression | re_ast.MappingExpression
         ):
@@ -417,8 +350,7 @@ class _Checker:
 
     def _account_text(self, node, other) -> None:
         question = self._question(_without_default(node))
-        if (question is not None and question.type == Question.Type.TEXT
-                and isinstance(other, re_ast.StringExpression)):
+        if _is(question, ConditionType.TEXT) and isinstance(other, re_ast.StringExpression):
             self._accounted.add(id(other))
 
     def _check_equality(self, node) -> None:
@@ -427,7 +359,7 @@ class _Checker:
             if one is not None:
                 self._check_choice(one, other)
             question = self._question(side)
-            if question is not None and question.type == Question.Type.MULTI_CHOICE:
+            if _is(question, ConditionType.CHOICES):
                 self._check_choices_in(question, other)
             self._account_text(side, other)
         left, right = self._static_type(node.left), self._static_type(node.right)
@@ -454,17 +386,17 @@ class _Checker:
             if isinstance(other, re_ast.StringExpression):
                 self._account(other)
                 self._problem(TYPE_MISMATCH, (
-                    f"Type mismatch: “{question.code}” ({question.label} question) cannot be "
+                    f"Type mismatch: “{question.code}” ({question.kind.label} question) cannot be "
                     f"compared with {_literal(other)} (text)."
                 ))
                 continue
-            if question.type != Question.Type.INTEGER:
+            if not _is(question, ConditionType.NUMBER):
                 self._problem(TYPE_MISMATCH, (
-                    f"Type mismatch: “{question.code}” is a {question.label} question; only "
+                    f"Type mismatch: “{question.code}” is a {question.kind.label} question; only "
                     "whole-number questions can be compared with <, <=, > or >=."
                 ))
                 continue
-            if not question.required:
+            if not question.always_answered:
                 self._problem(TYPE_MISMATCH, (
                     f"“{question.code}” is optional, so it may be unanswered (null): say what "
                     f"that means, e.g. ({question.code} ?? 0)."
@@ -484,9 +416,9 @@ class _Checker:
         container, member = node.container, node.member
         question = self._question(container)
         if question is not None:
-            if question.type == Question.Type.MULTI_CHOICE:
+            if _is(question, ConditionType.CHOICES):
                 self._check_choice(question, member)
-            elif question.type == Question.Type.SINGLE_CHOICE and isinstance(
+            elif _is(question, ConditionType.ONE_CHOICE) and isinstance(
                 member, re_ast.StringExpression
             ):
                 self._accounted.add(id(member))
@@ -494,11 +426,11 @@ class _Checker:
                     f"“{question.code}” is a one-choice question: compare it with ==, e.g. "
                     f"{question.code} == '{member.value}'."
                 ))
-            elif question.type == Question.Type.TEXT:
+            elif _is(question, ConditionType.TEXT):
                 self._account_text(container, member)
-            elif question.type in (Question.Type.BOOLEAN, Question.Type.INTEGER):
+            elif _is(question, ConditionType.YES_NO) or _is(question, ConditionType.NUMBER):
                 self._problem(TYPE_MISMATCH, (
-                    f"Type mismatch: “{question.code}” is a {question.label} question; “in” "
+                    f"Type mismatch: “{question.code}” is a {question.kind.label} question; “in” "
                     "needs a several-choices question or a list."
                 ))
         one = self._one_choice_of(member)
@@ -508,7 +440,7 @@ class _Checker:
     def _check_fuzzy(self, node) -> None:
         for side, other in ((node.left, node.right), (node.right, node.left)):
             question = self._question(_without_default(side)) or self._one_choice_of(side)
-            if question is not None and question.is_choice:
+            if question is not None and question.kind.has_choices:
                 self._problem(NOT_ALLOWED, (
                     f"“{question.code}” is a choice question: compare it with == or in, not a "
                     "pattern, so its values can be checked."
@@ -560,7 +492,7 @@ class _Checker:
                 "something else."
             ))
         question = self._question(node.iterable)
-        source = question if question and question.type == Question.Type.MULTI_CHOICE else None
+        source = question if _is(question, ConditionType.CHOICES) else None
         self._bound.append({node.variable: source})
         try:
             if node.condition is not None:

@@ -35,8 +35,9 @@ from typing import Any
 
 from rule_engine.types import DataType
 
-from intake.models import Question, age_on
-from screening.conditions import CompiledCondition, QuestionSchema, QuestionSpec
+from intake.models import age_on
+from intake.selectors import VersionSchema
+from screening.conditions import CompiledCondition
 from screening.urgency import RANK, Urgency
 
 # Kept under these names for readers of the engine; the one definition is screening.urgency.
@@ -193,7 +194,7 @@ class CompiledRuleSet:
 
     rule_set_id: int | None
     version: int
-    schema: QuestionSchema
+    schema: VersionSchema
     rules: tuple[CompiledRule, ...]
     key: str = ""
     derived: tuple[CompiledDerived, ...] = ()
@@ -207,8 +208,7 @@ class CompiledRuleSet:
         object.__setattr__(self, "builtins_used", frozenset(used & set(BUILTIN_TYPES)))
         object.__setattr__(self, "derived_by_name", {d.name: d for d in self.derived})
         object.__setattr__(self, "text_codes", tuple(
-            code for code, spec in self.schema.questions.items()
-            if spec.type == Question.Type.TEXT
+            code for code, spec in self.schema.questions.items() if spec.kind.free_text
         ))
 
 
@@ -392,48 +392,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def condition_values(answers: Mapping[str, Any], schema: QuestionSchema) -> dict[str, Any]:
+def condition_values(answers: Mapping[str, Any], schema: VersionSchema) -> dict[str, Any]:
     """What conditions see: every question of the schema, with its answer or, for an
-    unanswered optional question, its default (``QuestionSpec.default``).  Raises
-    ``ScreeningError`` when a required answer is missing or an answer does not fit."""
+    unanswered optional question, what its type says that is (``QuestionType.unanswered``).
+    Raises ``ScreeningError`` when a required answer is missing or an answer does not fit
+    (``QuestionType.fits``: the answers were validated when they were submitted, but a wrong
+    type here would make a condition silently mean something else, so screening checks
+    again)."""
     values = {}
     for code, spec in schema.questions.items():
+        kind = spec.kind
         value = answers.get(code)
         if value is None:
-            if spec.required:
+            if spec.always_answered:
                 raise ScreeningError(f"the required question “{code}” has no answer")
-            values[code] = spec.default
+            values[code] = kind.unanswered
             continue
-        if not _fits(spec, value):
+        if not kind.fits(spec, value):
             raise ScreeningError(
-                f"the answer to “{code}” is not a valid {spec.label} answer for "
+                f"the answer to “{code}” is not a valid {kind.label} answer for "
                 f"questionnaire version {schema.version_number}"
             )
-        values[code] = tuple(value) if spec.type == Question.Type.MULTI_CHOICE else value
+        values[code] = kind.condition_value(value)
     return values
-
-
-def _fits(spec: QuestionSpec, value: Any) -> bool:
-    """Whether ``value`` is a valid answer to ``spec``: the answers were validated when they
-    were submitted, but a wrong type here would make a condition silently mean something else
-    (a non-empty string is true), so screening checks again."""
-    if spec.type == Question.Type.BOOLEAN:
-        return type(value) is bool
-    if spec.type == Question.Type.INTEGER:
-        return (
-            type(value) is int
-            and (spec.min_value is None or value >= spec.min_value)
-            and (spec.max_value is None or value <= spec.max_value)
-        )
-    if spec.type == Question.Type.SINGLE_CHOICE:
-        return type(value) is str and value in spec.choices
-    if spec.type == Question.Type.MULTI_CHOICE:
-        return isinstance(value, list | tuple) and all(
-            type(v) is str and v in spec.choices for v in value
-        )
-    if spec.type == Question.Type.TEXT:
-        return type(value) is str
-    return False
 
 
 def _copy(value: Any) -> Any:

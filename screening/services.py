@@ -42,8 +42,9 @@ from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
 from intake.models import QuestionnaireVersion, Submission
+from intake.selectors import VersionSchema
 from intake.services.questionnaires import next_number_for
-from screening.conditions import ConditionError, QuestionSchema, compile_condition
+from screening.conditions import ConditionError, compile_condition
 from screening.engine import (
     BUILTIN_TYPES,
     FREE_TEXT_MATCH,
@@ -103,7 +104,7 @@ def condition_problems(
 ) -> list[str]:
     """Why ``condition`` cannot be used with ``questionnaire_version`` (and the derived values
     of ``rule_set``, when given); empty when it can."""
-    schema = QuestionSchema.of(questionnaire_version)
+    schema = VersionSchema.read(questionnaire_version)
     types = _compile_parts(rule_set, schema).types if rule_set is not None else BUILTIN_TYPES
     try:
         compile_condition(condition, schema, types)
@@ -125,7 +126,7 @@ def check_rule(rule: Rule) -> None:
         raise ValidationError({"condition": problems})
 
 
-def _rule_problems(rule: Rule, schema: QuestionSchema, types: dict) -> list[str]:
+def _rule_problems(rule: Rule, schema: VersionSchema, types: dict) -> list[str]:
     problems = []
     if rule.tier not in Tier.values:
         problems.append(f"“{rule.tier}” is not a tier; use one of {', '.join(Tier.values)}.")
@@ -163,7 +164,7 @@ class _Parts:
     types: dict
 
 
-def _compile_parts(rule_set: RuleSet, schema: QuestionSchema) -> _Parts:
+def _compile_parts(rule_set: RuleSet, schema: VersionSchema) -> _Parts:
     types = dict(BUILTIN_TYPES)
     compiled, problems, fingerprint = [], {}, []
     values = (DerivedValue.objects.filter(rule_set=rule_set).order_by("position", "name")
@@ -193,7 +194,7 @@ def _compile_parts(rule_set: RuleSet, schema: QuestionSchema) -> _Parts:
 
 
 def _compile_derived(
-    value: DerivedValue, schema: QuestionSchema, types: dict
+    value: DerivedValue, schema: VersionSchema, types: dict
 ) -> tuple[list[str], CompiledDerived | None]:
     messages = []
     if value.name in schema.questions or value.name in BUILTIN_TYPES:
@@ -236,7 +237,7 @@ def rule_set_problems(
     """Why ``rule_set`` cannot screen answers to ``questionnaire_version`` (by default the
     version the rule set is checked against), keyed by rule code; problems of derived values
     and free-text terms are keyed by their own name in words (“derived value …”)."""
-    schema = QuestionSchema.of(questionnaire_version or rule_set.questionnaire_version)
+    schema = VersionSchema.read(questionnaire_version or rule_set.questionnaire_version)
     parts = _compile_parts(rule_set, schema)
     types = parts.types
     problems = dict(parts.problems)
@@ -321,7 +322,7 @@ def _frozen_key(rule_set: RuleSet, version: QuestionnaireVersion) -> str | None:
 
 
 def _content_key(
-    rule_set: RuleSet, rules: list[Rule], schema: QuestionSchema, parts: _Parts
+    rule_set: RuleSet, rules: list[Rule], schema: VersionSchema, parts: _Parts
 ) -> str:
     content = {
         "rule_set": [rule_set.pk, rule_set.version],
@@ -349,7 +350,7 @@ def compile_rule_set(
     if compiled is not None:
         return compiled
     rules = _enabled_rules(rule_set)
-    schema = QuestionSchema.of(version)
+    schema = VersionSchema.read(version)
     parts = _compile_parts(rule_set, schema)
     key = key or _content_key(rule_set, rules, schema, parts)
     compiled = _compiled.get(key)
@@ -590,7 +591,7 @@ def _why_it_cannot_screen(
     conditions = [rule.condition for rule in own.rules]
     conditions += [c for derived in own.derived for c in derived.conditions()]
     used = {code for condition in conditions for code in condition.codes}
-    missing = sorted(used - set(QuestionSchema.of(version).questions))
+    missing = sorted(used - set(VersionSchema.read(version).questions))
     if not missing:
         return " ".join(error.messages)
     return (f"answered on questionnaire version {version.number}, which has no question "

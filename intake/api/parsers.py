@@ -7,7 +7,7 @@ import math
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 
-from intake.services.answers import printable, quoted
+from intake.quoting import printable, quoted
 
 
 class NotUTF8(UnsupportedMediaType):

@@ -18,8 +18,9 @@ from core.tokens import TokenAuthentication
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
 from intake.api.serializers import QuestionnaireVersionOutput, SubmissionOutput
+from intake.quoting import quoted
 from intake.selectors import current_version
-from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, quoted
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED
 from intake.services.submissions import IDEMPOTENCY_KEY_MAX_LENGTH, submit_intake
 
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from core.errors import Invalid
 from intake.models import age_on
-from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, printable
+from intake.quoting import printable
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED
 from intake.services.text import hidden_character_problem
 
 # Screening derives the age from the date of birth; an age above this is a typing mistake,

@@ -12,8 +12,7 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 
 from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
-
-CONDITION_TYPES = (Question.Type.BOOLEAN, *Question.CHOICE_TYPES)
+from intake.question_types import UNTYPED, type_of
 
 
 def question_problems(question: Question, *, choice_values: list[str],
@@ -24,8 +23,9 @@ def question_problems(question: Question, *, choice_values: list[str],
     questions of the same version, which a show-condition may refer to.
     """
     problems: dict[str, list[str]] = defaultdict(list)
-    is_integer = question.type == Question.Type.INTEGER
-    if not is_integer:
+    # An admin form checks a question whose type may not be chosen yet.
+    kind = type_of(question, default=UNTYPED)
+    if not kind.has_range:
         for field in ("min_value", "max_value"):
             if getattr(question, field) is not None:
                 problems[field].append("Only whole-number questions have a smallest and a "
@@ -36,14 +36,14 @@ def question_problems(question: Question, *, choice_values: list[str],
             f"The largest answer ({question.max_value}) is smaller than the smallest "
             f"({question.min_value})."
         )
-    if question.type == Question.Type.TEXT:
+    if kind.has_max_length:
         if not question.max_length:
             problems["max_length"].append("Text questions need a most-characters limit.")
     elif question.max_length is not None:
         problems["max_length"].append("Only text questions have a most-characters limit; leave "
                                       "this empty.")
 
-    if question.type in Question.CHOICE_TYPES:
+    if kind.has_choices:
         if len(choice_values) < 2:
             problems["type"].append("A choice question needs at least two choices.")
         duplicates = sorted({v for v in choice_values if choice_values.count(v) > 1})
@@ -82,19 +82,15 @@ def _condition_problems(question, questions_by_code) -> dict[str, list[str]]:
             f"“{code}” is itself shown only on a condition; a condition can depend only on a "
             "question that is always shown."
         ]
-    elif target.type not in CONDITION_TYPES:
+    elif not type_of(target, default=UNTYPED).has_options:
         problems["condition_question"] = [
             f"“{code}” is a {target.get_type_display().lower()} question; a condition can "
             "depend only on a yes/no or choice question."
         ]
-    elif target.type == Question.Type.BOOLEAN and answer not in ("true", "false"):
-        problems["condition_answer"] = [f"“{code}” is a yes/no question: write true or false."]
-    elif target.type in Question.CHOICE_TYPES:
-        values = [choice.value for choice in target.choices.all()]
-        if answer not in values:
-            problems["condition_answer"] = [
-                f"“{answer}” is not a choice of “{code}”; it offers {', '.join(values)}."
-            ]
+    else:
+        wrong_answer = type_of(target).condition_answer_problem(target, answer)
+        if wrong_answer:
+            problems["condition_answer"] = [wrong_answer]
     return problems
 
 

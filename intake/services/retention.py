@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent
-from intake.models import Answer, IdempotencyRecord, Question, Submission
+from intake.models import Answer, IdempotencyRecord, Submission
+from intake.question_types import codes_of_types
 from intake.references import normalise_reference
 
 # Idempotency keys are kept at least 24 hours (the contract); after two days they go.
@@ -39,7 +40,7 @@ def anonymise_expired(*, now: datetime.datetime | None = None, batch: int = 500)
             if not ids:
                 return done
             Answer.objects.filter(submission_id__in=ids,
-                                  question__type=Question.Type.TEXT).delete()
+                                  question__type__in=codes_of_types(free_text=True)).delete()
             Submission.objects.filter(pk__in=ids).update(
                 full_name="", date_of_birth=None, phone="", email="", review_note="",
                 anonymised_at=now)

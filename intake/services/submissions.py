@@ -25,8 +25,8 @@ from core.errors import Conflict, Invalid
 from intake.advice import advice_for
 from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
 from intake.references import new_reference
-from intake.selectors import current_version
-from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
+from intake.selectors import VersionSchema, current_version
+from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
 from screening.models import Category
@@ -114,7 +114,7 @@ def submit_intake(
 
     try:
         with transaction.atomic():
-            outcome = _store(clinic, schema, details, cleaned, now)
+            outcome = _store(clinic, version, schema, details, cleaned, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint,
@@ -150,8 +150,9 @@ def _version(version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(clinic, schema: VersionSchema, details, cleaned, now) -> SubmissionOutcome:
-    version, questions = schema.version, schema.questions
+def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details, cleaned,
+           now) -> SubmissionOutcome:
+    questions = schema.questions
     submission = Submission(
         reference=new_reference(),
         clinic=clinic,
@@ -168,7 +169,7 @@ def _store(clinic, schema: VersionSchema, details, cleaned, now) -> SubmissionOu
     submission.rule_set_id = result.rule_set_id
     submission.save()
     Answer.objects.bulk_create(
-        Answer(submission=submission, question=questions[code], question_code=code,
+        Answer(submission=submission, question_id=questions[code].pk, question_code=code,
                question_text=questions[code].text, value=value)
         for code, value in cleaned.items()
     )

@@ -6,24 +6,11 @@ conditional question applies needs the question it depends on; both are done her
 so the partial reads top to bottom without nested searching loops.
 """
 
-from typing import NamedTuple
-
 from django import template
 
+from intake.question_types import Option, QuestionType, type_of
+
 register = template.Library()
-
-# Questions answered by picking from options: a group of radio buttons or checkboxes, in a
-# fieldset whose legend is the question.
-OPTION_TYPES = ("boolean", "single_choice", "multi_choice")
-
-
-class Option(NamedTuple):
-    value: str
-    label: str
-    is_exclusive: bool = False
-
-
-YES_NO = (Option("true", "Yes"), Option("false", "No"))
 
 
 @register.filter
@@ -63,11 +50,7 @@ def condition_hint(question, by_code: dict) -> str:
         # still shows something an admin recognises.
         return (f"Answer this only if you answered “{wanted}” to question "
                 f"{question.condition_question}.")
-    if target.type == "boolean":
-        answer = "Yes" if wanted == "true" else "No"
-        return f"Answer this only if you answered {answer} to “{target.text}”."
-    label = next((c.label for c in target.choices.all() if c.value == wanted), wanted)
-    return f"Answer this only if you chose “{label}” for “{target.text}”."
+    return type_of(target).condition_hint(target, wanted)
 
 
 @register.simple_tag
@@ -86,18 +69,17 @@ def described_by(question, has_errors) -> str:
 
 
 @register.filter
-def has_options(question) -> bool:
-    """Whether the question is answered by picking from options (yes/no, one or several
-    choices), so it is a fieldset of radio buttons or checkboxes."""
-    return question.type in OPTION_TYPES
+def question_type(question) -> QuestionType:
+    """The question's type (``intake.question_types``): whether it is a fieldset of options
+    (``has_options``), whether it takes several answers (``repeats``), and the template of its
+    control (``template``)."""
+    return type_of(question)
 
 
 @register.filter
 def options(question) -> tuple[Option, ...]:
-    """The options of a yes/no or choice question, in order: Yes and No, or its choices."""
-    if question.type == "boolean":
-        return YES_NO
-    return tuple(Option(c.value, c.label, c.is_exclusive) for c in question.choices.all())
+    """The options of a question answered by picking, in order: Yes and No, or its choices."""
+    return type_of(question).options(question)
 
 
 @register.filter

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from intake.models import Question, QuestionnaireVersion, Submission
+from intake.question_types import type_of
 from screening.models import Category, Flag, Tier
 
 # Extensions and code systems of FHIR itself.
@@ -44,21 +45,6 @@ FLAG_PRIORITY_CODES = "http://hl7.org/fhir/flag-priority-code"
 PATIENT_ID = "patient"
 PATIENT_REFERENCE = f"#{PATIENT_ID}"
 
-ITEM_TYPES = {
-    Question.Type.BOOLEAN: "boolean",
-    Question.Type.SINGLE_CHOICE: "choice",
-    Question.Type.MULTI_CHOICE: "choice",
-    Question.Type.INTEGER: "integer",
-    Question.Type.TEXT: "text",
-}
-# The value[x] an answer to each question type carries.
-ANSWER_VALUE = {
-    Question.Type.BOOLEAN: "valueBoolean",
-    Question.Type.SINGLE_CHOICE: "valueCoding",
-    Question.Type.MULTI_CHOICE: "valueCoding",
-    Question.Type.INTEGER: "valueInteger",
-    Question.Type.TEXT: "valueString",
-}
 # How FHIR's flag-priority codes read our tiers (the exact tier is the second coding).
 _PRIORITY = {Tier.EMERGENCY: ("PH", "High priority"), Tier.URGENT: ("PH", "High priority"),
              Tier.SOON: ("PM", "Medium priority")}
@@ -151,20 +137,23 @@ def section_link_id(n: int) -> str:
 
 
 def _question_item(slug: str, question: Question, questions: dict[str, Question]) -> dict:
-    item = {"linkId": question.code, "text": question.text, "type": ITEM_TYPES[question.type],
+    """The item of a question: its type's FHIR item type, and what the type has (several
+    answers, choices, a range, a length limit) in FHIR's words."""
+    kind = type_of(question)
+    item = {"linkId": question.code, "text": question.text, "type": kind.fhir_item_type,
             "required": question.required}
     extensions = []
-    if question.type == Question.Type.MULTI_CHOICE:
+    if kind.repeats:
         item["repeats"] = True
-    if question.type in Question.CHOICE_TYPES:
+    if kind.has_choices:
         item["answerOption"] = [_answer_option(slug, question, choice)
                                 for choice in question.choices.all()]
-    if question.type == Question.Type.INTEGER:
+    if kind.has_range:
         if question.min_value is not None:
             extensions.append({"url": MIN_VALUE, "valueInteger": question.min_value})
         if question.max_value is not None:
             extensions.append({"url": MAX_VALUE, "valueInteger": question.max_value})
-    if question.type == Question.Type.TEXT and question.max_length is not None:
+    if kind.has_max_length and question.max_length is not None:
         item["maxLength"] = question.max_length
     if question.condition_question:
         item["enableWhen"] = [_enable_when(slug, question, questions)]
@@ -192,18 +181,13 @@ def _enable_when(slug: str, question: Question, questions: dict[str, Question]) 
     target = questions.get(question.condition_question)
     wanted = question.condition_answer
     condition = {"question": question.condition_question, "operator": "="}
-    if target is None or target.type == Question.Type.BOOLEAN:
-        condition["answerBoolean"] = wanted == "true"
-    elif target.type in Question.CHOICE_TYPES:
+    # A condition on a question the version lacks (only a draft can have one) reads as yes/no.
+    kind = type_of(target if target is not None else Question.Type.BOOLEAN)
+    if kind.has_choices:
         label = next((c.label for c in target.choices.all() if c.value == wanted), None)
-        coding = {"system": choice_system(slug, target.code), "code": wanted}
-        if label:
-            coding["display"] = label
-        condition["answerCoding"] = coding
-    elif target.type == Question.Type.INTEGER and re.fullmatch(r"-?[0-9]+", wanted):
-        condition["answerInteger"] = int(wanted)
+        condition["answerCoding"] = _choice_coding(slug, target.code, wanted, label)
     else:
-        condition["answerString"] = wanted
+        condition.update(kind.fhir_enable_when(wanted))
     return condition
 
 
@@ -264,14 +248,12 @@ def questionnaire_response(submission: Submission, version: QuestionnaireVersion
 
 
 def _answered_item(slug: str, question: Question, answer) -> dict:
-    value = answer.value
-    key = ANSWER_VALUE[question.type]
-    if question.type in Question.CHOICE_TYPES:
+    kind = type_of(question)
+    values = kind.to_fhir(answer.value)
+    if kind.has_choices:
         labels = {c.value: c.label for c in question.choices.all()}
-        values = value if isinstance(value, list) else [value]
-        answers = [{key: _choice_coding(slug, question.code, v, labels.get(v))} for v in values]
-    else:
-        answers = [{key: value}]
+        values = [_choice_coding(slug, question.code, v, labels.get(v)) for v in values]
+    answers = [{kind.fhir_value: v} for v in values]
     return {"linkId": question.code, "text": answer.question_text, "answer": answers}
 
 

@@ -30,8 +30,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake.models import Question, QuestionnaireVersion
-from intake.services.answers import MAX_UNKNOWN_CODES_NAMED, VersionSchema, printable, quoted
+from intake.models import QuestionnaireVersion
+from intake.question_types import REGISTRY
+from intake.quoting import printable, quoted
+from intake.selectors import QuestionSpec, VersionSchema
+from intake.services.answers import MAX_UNKNOWN_CODES_NAMED
 from interop.fhir import mapping
 from interop.fhir.mapping import Issue
 
@@ -52,10 +55,8 @@ RESPONSE_ELEMENTS = {
 }
 ITEM_ELEMENTS = {"id": _STRING, "extension": _LIST, "linkId": _STRING, "definition": _STRING,
                  "text": _STRING, "answer": _LIST, "item": _LIST}
-# Answers take the four value types of the service's questions (see mapping.ANSWER_VALUE).
-VALUE_ELEMENTS = {"valueBoolean": _BOOLEAN, "valueInteger": int, "valueString": _STRING,
-                  "valueCoding": _OBJECT}
-ANSWER_ELEMENTS = {"id": _STRING, "extension": _LIST, "item": _LIST, **VALUE_ELEMENTS}
+# An answer's elements besides its value[x], which is that of a question type (_value_elements).
+ANSWER_ELEMENTS = {"id": _STRING, "extension": _LIST, "item": _LIST}
 CODING_ELEMENTS = {"id": _STRING, "extension": _LIST, "system": _STRING, "version": _STRING,
                    "code": _STRING, "display": _STRING, "userSelected": _BOOLEAN}
 REFERENCE_ELEMENTS = {"id": _STRING, "extension": _LIST, "reference": _STRING, "type": _STRING,
@@ -66,13 +67,6 @@ _MODIFIERS = {"modifierExtension", "implicitRules"}
 
 _TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
                int: "a whole number"}
-_KIND = {
-    Question.Type.BOOLEAN: "yes/no",
-    Question.Type.SINGLE_CHOICE: "one-choice",
-    Question.Type.MULTI_CHOICE: "several-choices",
-    Question.Type.INTEGER: "whole-number",
-    Question.Type.TEXT: "text",
-}
 # The patient's details as submit_intake names them, and the Patient elements they come from.
 PATIENT_ELEMENTS = {"full_name": "name", "date_of_birth": "birthDate", "phone": "telecom",
                     "email": "telecom"}
@@ -206,9 +200,8 @@ class _Reader:
                              "not-supported")
             elif key.startswith("value"):
                 self.problem(f"{path}.{printable(key)}", f"{quoted(key)} is not an answer type "
-                             "any question here takes: answer with valueBoolean, valueInteger, "
-                             "valueString or valueCoding, as the question's type says.",
-                             "not-supported")
+                             f"any question here takes: answer with {_value_names()}, as the "
+                             "question's type says.", "not-supported")
             else:
                 self.problem(f"{path}.{printable(key)}", f"{quoted(key)} is not an element "
                              "this service reads here; leave it out.")
@@ -377,13 +370,14 @@ class _Reader:
         values = []
         for j, answer in enumerate(answers):
             answer_path = f"{path}.answer[{j}]"
-            if not self._check_elements(answer, ANSWER_ELEMENTS, answer_path):
+            values_allowed = _value_elements()
+            if not self._check_elements(answer, {**ANSWER_ELEMENTS, **values_allowed},
+                                        answer_path):
                 return
-            given = [(k, answer[k]) for k in VALUE_ELEMENTS if k in answer]
+            given = [(k, answer[k]) for k in values_allowed if k in answer]
             if len(given) != 1:
-                self.problem(answer_path, "Each answer has exactly one value: valueBoolean, "
-                             "valueInteger, valueString or valueCoding.", "required"
-                             if not given else "structure")
+                self.problem(answer_path, f"Each answer has exactly one value: {_value_names()}.",
+                             "required" if not given else "structure")
                 return
             value_key, value = given[0]
             if value_key == "valueInteger" and not _INT32[0] <= value <= _INT32[1]:
@@ -402,20 +396,20 @@ class _Reader:
             return
         self._typed_answer(question, values, path)
 
-    def _typed_answer(self, question: Question, values: list, path: str) -> None:
-        code, expected = question.code, mapping.ANSWER_VALUE[question.type]
+    def _typed_answer(self, question: QuestionSpec, values: list, path: str) -> None:
+        kind = question.kind
+        code, expected = question.code, kind.fhir_value
         wrong = next((p for k, _, p in values if k != expected), None)
         if wrong is not None:
-            self.problem(wrong, f"Question {quoted(code)} is a {_KIND[question.type]} question: "
+            self.problem(wrong, f"Question {quoted(code)} is a {kind.label} question: "
                          f"answer it with {expected}.", "value")
             return
-        many = question.type == Question.Type.MULTI_CHOICE
-        if not many and len(values) > 1:
+        if not kind.repeats and len(values) > 1:
             self.problem(path, f"Question {quoted(code)} takes one answer; this item has "
                          f"{len(values)}.", "value")
             return
-        if question.type not in Question.CHOICE_TYPES:
-            self.answers[code] = values[0][1]
+        if not kind.has_choices:
+            self.answers[code] = kind.from_fhir([value for _, value, _ in values])
             return
         system = mapping.choice_system(self.slug, code)
         chosen = []
@@ -432,7 +426,18 @@ class _Reader:
                              f"of the answerOption codes of {quoted(code)}.", "required")
                 return
             chosen.append(coding["code"])
-        self.answers[code] = chosen if many else chosen[0]
+        self.answers[code] = kind.from_fhir(chosen)
+
+
+def _value_elements() -> dict[str, type]:
+    """The value[x] elements an answer may carry, with their JSON types: those of the question
+    types (``intake.question_types``), in the order they are registered."""
+    return {kind.fhir_value: kind.fhir_value_type for kind in REGISTRY.values()}
+
+
+def _value_names() -> str:
+    names = list(_value_elements())
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _is_type(value: Any, kind: type) -> bool:

@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from intake import default_questionnaire_v2 as default_questionnaire
 from intake.api import schema as intake_schema
+from intake.question_types import type_of
 from interop.fhir import mapping
 
 SPEC = "https://hl7.org/fhir/R4"
@@ -353,14 +354,12 @@ def _example_response() -> dict:
         for code, kind, text, _ in questions:
             if code not in answers:
                 continue
-            values = answers[code] if isinstance(answers[code], list) else [answers[code]]
-            if kind in (default_questionnaire.SINGLE, default_questionnaire.MULTI):
-                given = [{"valueCoding": {"system": mapping.choice_system(slug, code),
-                                          "code": v}} for v in values]
-            else:
-                key = {default_questionnaire.BOOLEAN: "valueBoolean",
-                       default_questionnaire.INTEGER: "valueInteger"}.get(kind, "valueString")
-                given = [{key: v} for v in values]
+            question_type = type_of(kind)
+            values = question_type.to_fhir(answers[code])
+            if question_type.has_choices:
+                values = [{"system": mapping.choice_system(slug, code), "code": v}
+                          for v in values]
+            given = [{question_type.fhir_value: v} for v in values]
             items.append({"linkId": code, "text": text, "answer": given})
         groups.append({"linkId": mapping.section_link_id(n), "text": title, "item": items})
     return {

@@ -22,8 +22,8 @@ from core.tokens import TokenAuthentication
 from intake.api.parsers import json_body
 from intake.api.schema import IDEMPOTENCY_KEY_SCHEMA
 from intake.api.views import SubmissionThrottle, idempotency_key
+from intake.quoting import quoted
 from intake.selectors import current_version
-from intake.services.answers import quoted
 from intake.services.submissions import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     SubmissionInvalid,

@@ -5,8 +5,8 @@ import datetime
 import pytest
 
 from intake.models import Submission
-from intake.selectors import current_version
-from intake.services.answers import AnswersInvalid, VersionSchema, clean_answers
+from intake.selectors import VersionSchema, current_version
+from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from tests.factories import PATIENT, ROUTINE
 

@@ -4,7 +4,6 @@ submission service does."""
 
 import datetime
 import itertools
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from clinic.models import Clinic
 from intake.models import Answer, Question, QuestionnaireVersion, Submission
+from intake.selectors import QuestionSpec, VersionSchema
 from screening import services
 from screening.models import RuleSet
 from tests import factories
@@ -79,67 +79,38 @@ def empty_compiled_cache(fresh_compiled_cache):
 # --- Answer sets for property tests ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QuestionShape:
-    """What a valid answer to one question looks like."""
-
-    code: str
-    type: str
-    required: bool
-    choices: tuple[str, ...]
-    exclusive: tuple[str, ...]
-    min_value: int | None
-    max_value: int | None
-    max_length: int | None
-    condition: tuple[str, bool | str] | None
+def questions_of(version) -> tuple[QuestionSpec, ...]:
+    return tuple(VersionSchema.of(version).questions.values())
 
 
-def question_shapes(version) -> tuple[QuestionShape, ...]:
-    shapes = []
-    for q in (Question.objects.filter(version=version).prefetch_related("choices")
-              .order_by("section__position", "position")):
-        condition = None
-        if q.condition_question:
-            answer = q.condition_answer
-            condition = (q.condition_question,
-                         answer == "true" if answer in ("true", "false") else answer)
-        choices = list(q.choices.all())
-        shapes.append(QuestionShape(
-            code=q.code, type=q.type, required=q.required and not condition,
-            choices=tuple(c.value for c in choices),
-            exclusive=tuple(c.value for c in choices if c.is_exclusive),
-            min_value=q.min_value, max_value=q.max_value, max_length=q.max_length,
-            condition=condition,
-        ))
-    return tuple(shapes)
-
-
-def answer_strategy(shape: QuestionShape):
-    if shape.type == Question.Type.BOOLEAN:
+def answer_strategy(question: QuestionSpec):
+    if question.type == Question.Type.BOOLEAN:
         return st.booleans()
-    if shape.type == Question.Type.INTEGER:
-        return st.integers(shape.min_value, shape.max_value)
-    if shape.type == Question.Type.SINGLE_CHOICE:
-        return st.sampled_from(shape.choices)
-    if shape.type == Question.Type.MULTI_CHOICE:
-        ordinary = [c for c in shape.choices if c not in shape.exclusive]
+    if question.type == Question.Type.INTEGER:
+        return st.integers(question.min_value, question.max_value)
+    if question.type == Question.Type.SINGLE_CHOICE:
+        return st.sampled_from(question.choices)
+    if question.type == Question.Type.MULTI_CHOICE:
+        ordinary = [c for c in question.choices if c not in question.exclusive]
         some = st.lists(st.sampled_from(ordinary), min_size=1, unique=True)
-        return st.one_of(some, *(st.just([e]) for e in shape.exclusive))
+        return st.one_of(some, *(st.just([e]) for e in question.exclusive))
     return st.text(
         alphabet=st.characters(blacklist_categories=("Cc", "Cs")),
-        min_size=1, max_size=min(shape.max_length or 40, 40),
+        min_size=1, max_size=min(question.max_length or 40, 40),
     )
 
 
-def condition_holds(shape: QuestionShape, answers: dict) -> bool:
+def condition_holds(question: QuestionSpec, answers: dict) -> bool:
     """Whether a question shown on a condition is shown: the answer it depends on is the one
     named, or, for a several-choices question, includes it."""
-    target, expected = shape.condition
-    given = answers.get(target)
+    expected = question.condition_answer
+    if expected in ("true", "false"):
+        expected = expected == "true"
+    given = answers.get(question.condition_question)
     return expected in given if isinstance(given, list) else given == expected
 
 
-def valid_answers(shapes: tuple[QuestionShape, ...]):
+def valid_answers(questions: tuple[QuestionSpec, ...]):
     """Answer sets the intake would accept: types and ranges respected, every required question
     answered, an exclusive choice ('none') only on its own, a question shown on a condition
     answered only when its condition holds, optional questions sometimes left out."""
@@ -147,11 +118,11 @@ def valid_answers(shapes: tuple[QuestionShape, ...]):
     @st.composite
     def build(draw):
         answers = {}
-        for shape in shapes:
-            if shape.condition is not None and not condition_holds(shape, answers):
+        for question in questions:
+            if question.condition_question and not condition_holds(question, answers):
                 continue
-            if shape.required or draw(st.booleans()):
-                answers[shape.code] = draw(answer_strategy(shape))
+            if question.always_answered or draw(st.booleans()):
+                answers[question.code] = draw(answer_strategy(question))
         return answers
 
     return build()

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone as django_timezone
 from rest_framework.test import APIClient
 
-from intake.selectors import current_version
+from intake.selectors import VersionSchema, current_version
 from screening.conditions import ConditionError, compile_condition
 from screening.engine import (
     BUILTIN_TYPES,
@@ -300,9 +300,7 @@ def test_a_score_item_needs_positive_points(rule_set_2):
 
 
 def test_built_in_values_are_typed():
-    from screening.conditions import QuestionSchema
-
-    schema = QuestionSchema.of(current_version())
+    schema = VersionSchema.of(current_version())
     with pytest.raises(ConditionError, match="Type mismatch"):
         compile_condition("free_text_match >= 3", schema, BUILTIN_TYPES)
     assert compile_condition("age >= 65 and free_text_match", schema, BUILTIN_TYPES).derived == (

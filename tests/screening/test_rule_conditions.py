@@ -4,8 +4,9 @@ with a message that names the problem."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from intake.selectors import VersionSchema
 from screening import conditions
-from screening.conditions import ConditionError, QuestionSchema, compile_condition
+from screening.conditions import ConditionError, compile_condition
 from screening.models import Rule
 from screening.services import RuleSetInvalid, check_rule, compile_rule_set, create_draft_from
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def schema(current_version):
-    return QuestionSchema.of(current_version)
+    return VersionSchema.of(current_version)
 
 
 def refused(text, schema) -> ConditionError:
@@ -110,7 +111,7 @@ def test_unanswered_optional_questions_never_break_a_rule(schema):
     from screening.engine import condition_values
 
     values = condition_values({
-        code: spec.default for code, spec in schema.questions.items() if spec.required
+        code: spec.kind.unanswered for code, spec in schema.questions.items() if spec.required
     } | {"pain_severity": 3, "pain_onset": "gradual", "sex": "male", "pain_duration":
          "under_1_week", "pain_location": ["neck"], "pain_radiates_to": ["none"],
          "numbness_tingling": ["none"], "associated_symptoms": ["none"]}, schema)

@@ -23,17 +23,13 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from intake.models import Question, QuestionnaireVersion
+from intake.selectors import QuestionSpec
 from screening import services
 from screening.default_rules_v2 import FREE_TEXT_TERMS, RULES
 from screening.engine import URGENCY_RANK, Facts, condition_values, screen
 from screening.evaluation import symbols
 from tests.factories import date_of_birth_for
-from tests.screening.conftest import (
-    QuestionShape,
-    condition_holds,
-    question_shapes,
-    valid_answers,
-)
+from tests.screening.conftest import condition_holds, questions_of, valid_answers
 
 # The examples never touch the database, but the session fixture that compiles the rule set
 # needs the test database to exist, which pytest-django arranges only for marked tests.
@@ -54,10 +50,10 @@ def facts(age: int) -> Facts:
 class Setup:
     compiled: object
     recompiled: object
-    shapes: tuple[QuestionShape, ...]
+    questions: tuple[QuestionSpec, ...]
 
     def answers(self):
-        return valid_answers(self.shapes)
+        return valid_answers(self.questions)
 
 
 @pytest.fixture(scope="session")
@@ -71,34 +67,35 @@ def v2(django_db_setup, django_db_blocker) -> Setup:
         recompiled = services.active_rule_set_for(version)
         services.clear_compiled_cache()
         assert compiled.version == 2
-        return Setup(compiled, recompiled, question_shapes(version))
+        return Setup(compiled, recompiled, questions_of(version))
 
 
 def rank(result) -> int:
     return URGENCY_RANK[result.urgency]  # lower is more urgent
 
 
-def more_concerning(answers: dict, shapes) -> list[tuple[str, dict]]:
+def more_concerning(answers: dict, questions) -> list[tuple[str, dict]]:
     """Every answer set one step more concerning than ``answers``: a yes/no question answered
     yes; a choice added to a several-choices question (dropping an exclusive 'none'), a shown
     follow-up included; a higher severity.  One-choice questions (onset, duration, sex) are not
     ordered by concern, so they are never changed."""
     variants = []
-    for shape in shapes:
-        if shape.condition is not None and not condition_holds(shape, answers):
+    for question in questions:
+        if question.condition_question and not condition_holds(question, answers):
             continue
-        current = answers.get(shape.code)
-        if shape.type == Question.Type.BOOLEAN and current is not True:
-            variants.append((f"{shape.code}=true", {**answers, shape.code: True}))
-        elif shape.type == Question.Type.MULTI_CHOICE:
-            kept = [c for c in (current or []) if c not in shape.exclusive]
-            for choice in shape.choices:
-                if choice not in shape.exclusive and choice not in kept:
-                    variants.append((f"{shape.code}+{choice}",
-                                     {**answers, shape.code: [*kept, choice]}))
-        elif (shape.type == Question.Type.INTEGER and shape.code == "pain_severity"
-              and current is not None and current < shape.max_value):
-            variants.append((f"{shape.code}={current + 1}", {**answers, shape.code: current + 1}))
+        current = answers.get(question.code)
+        if question.type == Question.Type.BOOLEAN and current is not True:
+            variants.append((f"{question.code}=true", {**answers, question.code: True}))
+        elif question.type == Question.Type.MULTI_CHOICE:
+            kept = [c for c in (current or []) if c not in question.exclusive]
+            for choice in question.choices:
+                if choice not in question.exclusive and choice not in kept:
+                    variants.append((f"{question.code}+{choice}",
+                                     {**answers, question.code: [*kept, choice]}))
+        elif (question.type == Question.Type.INTEGER and question.code == "pain_severity"
+              and current is not None and current < question.max_value):
+            variants.append((f"{question.code}={current + 1}",
+                             {**answers, question.code: current + 1}))
     return variants
 
 
@@ -121,7 +118,7 @@ def test_a_more_concerning_answer_never_lowers_the_urgency(v2, data):
     answers, age = data.draw(v2.answers()), data.draw(AGES)
     before = screen(answers, v2.compiled, facts(age))
 
-    for change, more in more_concerning(answers, v2.shapes):
+    for change, more in more_concerning(answers, v2.questions):
         after = screen(more, v2.compiled, facts(age))
         assert rank(after) <= rank(before), (
             f"{change} lowered the urgency from {before.urgency} to {after.urgency}")
