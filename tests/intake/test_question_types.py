@@ -14,7 +14,8 @@ from intake.models import Answer, Question, Section, Submission
 from intake.question_types import REGISTRY, ConditionType, QuestionType, type_of
 from intake.selectors import QuestionSpec, VersionSchema, current_version
 from intake.services.answers import AnswersInvalid, clean_answers
-from intake.services.questionnaires import create_draft_from, publish_version
+from intake.services.publishing import publish_version
+from intake.services.questionnaires import create_draft_from
 from interop.fhir import mapping
 from interop.fhir.responses import ResponseInvalid, read_questionnaire_response
 from interop.fhir.selectors import version_with_contents
