@@ -32,12 +32,13 @@ from clinic import audit
 from clinic.alerting.transports import TRANSPORTS
 from clinic.models import Alert, AuditEvent, Clinic, DeliveryAttempt
 from clinic.review.charts import weekly_grouped_bars, weekly_stacked_bars
-from screening.urgency import PAGING
+from screening.urgency import PAGING_CHOICES
 
 PERMISSION = "clinic.view_alert_response"
-URGENCIES = list(PAGING)  # most urgent first
-WEEK_CHOICES = (4, 12, 26, 52)
+URGENCIES = [urgency for urgency, _label in PAGING_CHOICES]  # most urgent first
+WEEK_CHOICES = (4, 12, 26, 52)  # offered on the page; any number up to MAX_WEEKS is taken
 DEFAULT_WEEKS = 12
+MAX_WEEKS = 104
 FAILED = (DeliveryAttempt.Outcome.TEMPORARY_FAILURE, DeliveryAttempt.Outcome.PERMANENT_FAILURE)
 
 

@@ -201,7 +201,7 @@ def _performance_csv(figures) -> HttpResponse:
 
 class AlertResponseView(ClinicianRequiredMixin, View):
     """How quickly alerts are answered, for clinic leads (``clinic.view_alert_response``):
-    ``?weeks=`` one of ``response.WEEK_CHOICES``, ``?clinic=<id>`` one of the lead's clinics,
+    ``?weeks=`` from 1 to ``response.MAX_WEEKS``, ``?clinic=<id>`` one of the lead's clinics,
     ``?format=csv`` the figures as CSV.  Every look is audited (by the service)."""
 
     template_name = "clinic/alert_response.html"
@@ -209,7 +209,7 @@ class AlertResponseView(ClinicianRequiredMixin, View):
     def get(self, request):
         if not request.user.has_perm(response.PERMISSION):
             raise PermissionDenied("Only clinic leads can see how quickly alerts are answered.")
-        weeks = _choice(request.GET.get("weeks"), response.WEEK_CHOICES,
+        weeks = _choice(request.GET.get("weeks"), range(1, response.MAX_WEEKS + 1),
                         response.DEFAULT_WEEKS)
         clinic_id = _choice(request.GET.get("clinic"), None, None)
         as_csv = request.GET.get("format") == "csv"
@@ -218,7 +218,8 @@ class AlertResponseView(ClinicianRequiredMixin, View):
         if as_csv:
             return _response_csv(report)
         return render(request, self.template_name, {
-            "report": report, "weeks": weeks, "week_choices": response.WEEK_CHOICES,
+            "report": report, "weeks": weeks,
+            "week_choices": sorted({*response.WEEK_CHOICES, weeks}),
             "all_clinics": response.report_clinics(request.user), "chosen_clinic": clinic_id,
             "urgencies": response.URGENCIES,
             "rows": [(week, figures, response.minutes(figures.median_seconds),
