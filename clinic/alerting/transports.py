@@ -133,9 +133,14 @@ class TestPageMessage:
             "with URGENT or EMERGENCY in their first words.\n"
         )
 
+    @property
+    def short_text(self) -> str:
+        """For channels that carry a short text only (a text message)."""
+        return f"TEST PAGE, not an alert: no action needed. Sent by {self.sent_by}."[:160]
+
     def as_json(self) -> dict:
         return {"test": True, "urgency": "test", "text": self.subject, "link": "",
-                "escalation_level": 0}
+                "escalation_level": 0, "short_text": self.short_text}
 
 
 Message = AlertMessage | DigestMessage | TestPageMessage

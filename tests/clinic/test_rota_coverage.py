@@ -305,3 +305,68 @@ def test_the_test_page_button_only_answers_a_post_from_an_admin(clinic, staff_ad
     assert clinician_client.post(f"/admin/clinic/clinician/{day.pk}/test-page/"
                                  ).status_code == 302  # to the admin's login
     assert mail.outbox == []
+
+
+def clinic_form(page_context) -> dict:
+    """The clinic's change form as the page filled it in (every inline's management form
+    included), ready to post back with changes."""
+    data = {}
+    for form in [page_context["adminform"].form,
+                 *(inline.formset for inline in page_context["inline_admin_formsets"])]:
+        forms = [form] if not hasattr(form, "management_form") else [
+            form.management_form, *form.forms]
+        for each in forms:
+            for name, field in each.fields.items():
+                value = each[name].value()
+                if value is None or value is False:
+                    continue
+                key = each.add_prefix(name)
+                if isinstance(value, list | tuple):
+                    data[key] = [str(v) for v in value]
+                elif hasattr(value, "strftime") and hasattr(value, "hour"):
+                    data[key] = value.strftime("%H:%M")
+                else:
+                    data[key] = str(value)
+    return data
+
+
+def test_an_admin_adds_a_cover_on_the_clinics_page_and_a_half_given_time_is_refused(
+        clinic, staff_admin_client):
+    url = f"/admin/clinic/clinic/{clinic.pk}/change/"
+    page = staff_admin_client.get(url)
+    assert "A swap is two covers" in page.content.decode()
+    data = clinic_form(page.context)
+    data.update({"covers-TOTAL_FORMS": "1", "covers-0-first_day": "2025-06-03",
+                 "covers-0-clinician": str(person("Dr Backup").pk),
+                 "covers-0-instead_of": str(person("Dr Day").pk),
+                 "covers-0-starts": "12:00"})
+
+    refused = staff_admin_client.post(url, data)
+
+    assert refused.status_code == 200
+    assert "Give both times (from and until) or neither." in refused.content.decode()
+    data["covers-0-ends"] = "14:00"
+    assert staff_admin_client.post(url, data).status_code == 302
+    [cover] = DutyCover.objects.all()
+    assert (cover.clinician.name, cover.instead_of.name, cover.starts, cover.ends) == (
+        "Dr Backup", "Dr Day", datetime.time(12), datetime.time(14))
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.ADMIN_CHANGE,
+                                     detail__contains="cover or swap").exists()
+
+
+def test_an_admin_adds_leave_on_the_clinicians_page(clinic, staff_admin_client):
+    day = person("Dr Day")
+    url = f"/admin/clinic/clinician/{day.pk}/change/"
+    page = staff_admin_client.get(url)
+    assert "Leave: days away" in page.content.decode()
+    data = clinic_form(page.context)
+    data.update({"leave-TOTAL_FORMS": "1", "leave-0-first_day": "2025-06-10",
+                 "leave-0-last_day": "2025-06-09"})
+
+    refused = staff_admin_client.post(url, data)
+
+    assert "The last day cannot be before the first day." in refused.content.decode()
+    data["leave-0-last_day"] = "2025-06-12"
+    assert staff_admin_client.post(url, data).status_code == 302
+    assert list(Leave.objects.values_list("first_day", "last_day")) == [
+        (datetime.date(2025, 6, 10), datetime.date(2025, 6, 12))]
