@@ -63,21 +63,24 @@ class DutyShiftInline(admin.TabularInline):
     )
 
 
+COVER_HELP = (
+    "Times are the clinic's local time. Cover for a day: the day, who covers, and who they "
+    "stand in for; leave the times empty to take over that person's shifts. Cover for some "
+    "hours: give the times too (an end at or before the start runs overnight). Leave "
+    "“instead of” empty to replace everyone on the weekly rota then. A swap is two covers: A "
+    "stands in for B on B's date, and B stands in for A on A's date. For a clinician's days "
+    "away, add leave on their own page."
+)
+
+
 class DutyCoverInline(admin.TabularInline):
     model = DutyCover
     fk_name = "clinic"
     fields = ("first_day", "last_day", "starts", "ends", "clinician", "instead_of", "note")
     extra = 0
     verbose_name = "cover or swap"
-    verbose_name_plural = (
-        "Cover and swaps: on these dates, someone else is on duty (local time; past cover is "
-        "not listed here). Cover for a day: the day, who covers, and who they stand in for; "
-        "leave the times empty to take over that person's shifts. Cover for some hours: give "
-        "the times too (an end at or before the start runs overnight). Leave “instead "
-        "of” empty to replace everyone on the weekly rota then. A swap is two covers: "
-        "A stands in for B on B's date, and B stands in for A on A's date. For a clinician's "
-        "days away, add leave on their own page."
-    )
+    verbose_name_plural = ("Cover and swaps: on these dates, someone else is on duty (past "
+                           "cover is not listed here). " + COVER_HELP)
 
     def get_queryset(self, request):
         # What is still to come (or running): old cover stays in the history, not the form.
@@ -274,8 +277,11 @@ class DutyCoverAdmin(AuditedAdmin, SimpleHistoryAdmin):
                     "instead_of", "note")
     list_filter = ("clinic", "clinician")
     date_hierarchy = "first_day"
-    fields = ("clinic", "first_day", "last_day", "starts", "ends", "clinician", "instead_of",
-              "note")
+    fieldsets = [(None, {
+        "fields": ("clinic", "first_day", "last_day", "starts", "ends", "clinician",
+                   "instead_of", "note"),
+        "description": COVER_HELP,
+    })]
     list_select_related = ("clinic", "clinician", "instead_of")
 
 

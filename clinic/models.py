@@ -246,18 +246,18 @@ class DutyCover(models.Model):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="covers")
     clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="covers",
-                                  help_text="Who is on duty.")
+                                  verbose_name="on duty", help_text="Who covers.")
     instead_of = models.ForeignKey(
         Clinician, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
         help_text="Who they stand in for: taken off duty for this time. Empty: everyone the "
         "weekly rota has on duty then.")
     first_day = models.DateField()
     last_day = models.DateField(null=True, blank=True, help_text="Empty: the first day only.")
-    starts = models.TimeField(null=True, blank=True,
-                              help_text="Empty (with Ends empty): the shifts of the person "
+    starts = models.TimeField("from", null=True, blank=True,
+                              help_text="Empty (and Until empty): the shifts of the person "
                               "stood in for, or the opening hours.")
-    ends = models.TimeField(null=True, blank=True,
-                            help_text="At or before Starts: the cover runs overnight.")
+    ends = models.TimeField("until", null=True, blank=True,
+                            help_text="At or before From: the cover runs overnight.")
     note = models.CharField(max_length=200, blank=True,
                             help_text="Optional, for the rota's readers, e.g. “swap with "
                             "Dr Patel”. No patient details.")
@@ -307,8 +307,8 @@ class Leave(models.Model):
     contact."""
 
     clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="leave")
-    first_day = models.DateField()
-    last_day = models.DateField()
+    first_day = models.DateField("first day away")
+    last_day = models.DateField("last day away")
 
     history = HistoricalRecords()
 

@@ -316,7 +316,7 @@ def clinic_form(page_context) -> dict:
         forms = [form] if not hasattr(form, "management_form") else [
             form.management_form, *form.forms]
         for each in forms:
-            for name, field in each.fields.items():
+            for name in each.fields:
                 value = each[name].value()
                 if value is None or value is False:
                     continue
