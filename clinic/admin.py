@@ -1,26 +1,40 @@
-"""The clinic admin: each clinic's details, hours and duty rota; clinicians; alerts with their
-deliveries and escalations (read-only); and the audit trail (read-only)."""
+"""The clinic admin: each clinic's details, hours and duty rota with its cover and swaps, the
+rota as a week calendar and the rota check; clinicians with their leave and a test page button;
+alerts with their deliveries and escalations (read-only); and the audit trail (read-only)."""
 
+import datetime
 import zoneinfo
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.utils.html import format_html_join
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import AuditedAdmin
+from clinic.alerting import coverage
+from clinic.hours import local_time
 from clinic.models import (
     Alert,
     AuditEvent,
     Clinic,
     Clinician,
+    DeliveryAttempt,
     DutyContact,
+    DutyCover,
     DutyShift,
+    Leave,
     Notification,
     OpeningHours,
 )
+from clinic.rota import rota_week
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -49,6 +63,33 @@ class DutyShiftInline(admin.TabularInline):
     )
 
 
+COVER_HELP = (
+    "Times are the clinic's local time. Cover for a day: the day, who covers, and who they "
+    "stand in for; leave the times empty to take over that person's shifts. Cover for some "
+    "hours: give the times too (an end at or before the start runs overnight). Leave "
+    "“instead of” empty to replace everyone on the weekly rota then. A swap is two covers: A "
+    "stands in for B on B's date, and B stands in for A on A's date. For a clinician's days "
+    "away, add leave on their own page."
+)
+
+
+class DutyCoverInline(admin.TabularInline):
+    model = DutyCover
+    fk_name = "clinic"
+    fields = ("first_day", "last_day", "starts", "ends", "clinician", "instead_of", "note")
+    extra = 0
+    verbose_name = "cover or swap"
+    verbose_name_plural = ("Cover and swaps: on these dates, someone else is on duty (past "
+                           "cover is not listed here). " + COVER_HELP)
+
+    def get_queryset(self, request):
+        # What is still to come (or running): old cover stays in the history, not the form.
+        recent = timezone.localdate() - datetime.timedelta(days=1)
+        return super().get_queryset(request).filter(
+            models.Q(last_day__gte=recent) | models.Q(last_day__isnull=True,
+                                                      first_day__gte=recent))
+
+
 class DutyContactInline(admin.TabularInline):
     model = DutyContact
     fields = ("role", "position", "clinician")
@@ -62,11 +103,11 @@ class DutyContactInline(admin.TabularInline):
 
 @admin.register(Clinic)
 class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
-    list_display = ("name", "is_default", "phone", "timezone")
+    list_display = ("name", "is_default", "phone", "timezone", "rota_calendar")
     list_display_links = ("name",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [OpeningHoursInline, DutyShiftInline, DutyContactInline]
+    inlines = [OpeningHoursInline, DutyShiftInline, DutyCoverInline, DutyContactInline]
     fieldsets = [
         (None, {"fields": ("name", "slug", "is_default", "timezone")}),
         ("Phone numbers patients are given", {
@@ -77,7 +118,60 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
             "description": "If nobody acknowledges an alert within this many minutes, it is "
             "escalated.",
         }),
+        ("Rota check", {
+            "fields": ("coverage_email",),
+            "description": "Each morning the next 7 days of the rota are checked: hours the "
+            "clinic is open with nobody on duty, clinicians who cannot be reached, nights with "
+            "no out-of-hours contact. Problems are emailed; nothing is sent when all is well.",
+        }),
     ]
+
+    @admin.display(description="Rota")
+    def rota_calendar(self, clinic):
+        return format_html('<a href="{}">Week calendar</a>',
+                           reverse("admin:clinic_clinic_rota", args=[clinic.pk]))
+
+    def get_urls(self):
+        own = [
+            path("<path:object_id>/rota/", self.admin_site.admin_view(self.rota_view),
+                 name="clinic_clinic_rota"),
+            path("coverage/", self.admin_site.admin_view(self.coverage_view),
+                 name="clinic_clinic_coverage"),
+        ]
+        return own + super().get_urls()
+
+    def rota_view(self, request, object_id):
+        """The effective rota of one week, hour by hour, cover and leave marked."""
+        clinic = self.get_object(request, object_id)
+        if clinic is None:
+            raise Http404("No such clinic.")
+        if not self.has_view_permission(request, clinic):
+            raise PermissionDenied
+        try:
+            day = datetime.date.fromisoformat(request.GET.get("week", ""))
+        except ValueError:
+            day = local_time(clinic, timezone.now()).date()
+        monday = day - datetime.timedelta(days=day.weekday())
+        week = rota_week(clinic, monday)
+        return TemplateResponse(request, "admin/clinic/clinic/rota.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "original": clinic, "clinic": clinic, "week": week,
+            "title": f"Duty rota of {clinic.name}, week of {monday:%d %B %Y}",
+            "previous_week": monday - datetime.timedelta(weeks=1),
+            "next_week": monday + datetime.timedelta(weeks=1),
+            "contacts": DutyContact.objects.filter(clinic=clinic).select_related("clinician"),
+            "can_change": self.has_change_permission(request, clinic),
+        })
+
+    def coverage_view(self, request):
+        """The rota check's findings for every clinic, now; sends nothing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(request, "admin/clinic/clinic/coverage.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": "Rota check: the next 7 days",
+            "reports": coverage.coverage_reports(),
+        })
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "timezone":
@@ -104,19 +198,101 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
         return field
 
 
+class LeaveInline(admin.TabularInline):
+    model = Leave
+    fields = ("first_day", "last_day")
+    extra = 0
+    verbose_name = "leave"
+    verbose_name_plural = (
+        "Leave: days away (both days included). They are not paged on those days at any "
+        "clinic: not on duty, not as a backup, not as an out-of-hours contact. Past leave is "
+        "not listed here."
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            last_day__gte=timezone.localdate() - datetime.timedelta(days=1))
+
+
 @admin.register(Clinician)
 class ClinicianAdmin(AuditedAdmin, SimpleHistoryAdmin):
     list_display = ("name", "email", "has_webhook", "is_active", "user")
     list_filter = ("is_active", "clinics")
     search_fields = ("name", "email")
     filter_horizontal = ("clinics",)
-    fields = ("name", "user", "email", "webhook_url", "clinics", "is_active")
+    fields = ("name", "user", "email", "webhook_url", "clinics", "is_active", "test_pages")
+    readonly_fields = ("test_pages",)
+    inlines = [LeaveInline]
+    change_form_template = "admin/clinic/clinician/change_form.html"
     # A webhook address typed without a scheme is taken as https://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(boolean=True, description="Webhook")
     def has_webhook(self, clinician):
         return bool(clinician.webhook_url)
+
+    @admin.display(description="Recent test pages")
+    def test_pages(self, clinician):
+        checks = clinician.channel_checks.all()[:6] if clinician.pk else []
+        return format_html_join(
+            mark_safe("<br>"), "{} {}: {} {}",
+            ((timezone.localtime(check.started_at).strftime("%d %b %Y %H:%M"), check.channel,
+              check.get_outcome_display() or "no outcome (interrupted)", check.error)
+             for check in checks),
+        ) or "none yet: use “Send test page” above to check their channels."
+
+    def get_urls(self):
+        own = [path("<path:object_id>/test-page/",
+                    self.admin_site.admin_view(self.test_page_view),
+                    name="clinic_clinician_test_page")]
+        return own + super().get_urls()
+
+    def test_page_view(self, request, object_id):
+        """POST: send a test page on each of the clinician's channels, then back to their
+        page with the outcome of each."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        clinician = get_object_or_404(Clinician, pk=object_id)
+        if not self.has_change_permission(request, clinician):
+            raise PermissionDenied
+        checks = coverage.send_test_page(clinician, by=request.user)
+        if not checks:
+            messages.error(request, f"{clinician.name} has no channel to send a test page on.")
+        for check in checks:
+            if check.outcome == DeliveryAttempt.Outcome.SENT:
+                messages.success(request, f"Test page sent to {clinician.name} by "
+                                          f"{check.channel}.")
+            else:
+                messages.error(request, f"Test page to {clinician.name} by {check.channel} "
+                                        f"failed: {check.error} "
+                                        f"({check.get_outcome_display().lower()}).")
+        return redirect("admin:clinic_clinician_change", clinician.pk)
+
+
+@admin.register(DutyCover)
+class DutyCoverAdmin(AuditedAdmin, SimpleHistoryAdmin):
+    """Every cover and swap, past ones included (the clinic's page lists what is to come)."""
+
+    list_display = ("first_day", "last_day", "starts", "ends", "clinic", "clinician",
+                    "instead_of", "note")
+    list_filter = ("clinic", "clinician")
+    date_hierarchy = "first_day"
+    fieldsets = [(None, {
+        "fields": ("clinic", "first_day", "last_day", "starts", "ends", "clinician",
+                   "instead_of", "note"),
+        "description": COVER_HELP,
+    })]
+    list_select_related = ("clinic", "clinician", "instead_of")
+
+
+@admin.register(Leave)
+class LeaveAdmin(AuditedAdmin, SimpleHistoryAdmin):
+    """Every clinician's leave, past included (their own page lists what is to come)."""
+
+    list_display = ("clinician", "first_day", "last_day")
+    list_filter = ("clinician",)
+    date_hierarchy = "first_day"
+    list_select_related = ("clinician",)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

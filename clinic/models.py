@@ -65,6 +65,12 @@ class Clinic(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Escalate an unacknowledged urgent alert after this many minutes.",
     )
+    coverage_email = models.EmailField(
+        blank=True,
+        help_text="Where the daily rota check emails the problems it finds in the next 7 days "
+        "(hours with nobody on duty, clinicians who cannot be reached, nights with no "
+        "out-of-hours contact). Empty: every staff user who may change the duty rota.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -228,6 +234,115 @@ class DutyContact(models.Model):
         return f"{self.clinician} ({self.get_role_display().lower()})"
 
 
+class DutyCover(models.Model):
+    """A change to the weekly rota on given dates: ``clinician`` is on duty instead of
+    ``instead_of`` (empty: instead of everyone the weekly rota has on duty then).
+
+    With times, the cover runs from ``starts`` to ``ends`` each day from ``first_day`` to
+    ``last_day`` (an ``ends`` at or before ``starts`` runs overnight, to ``ends`` the next
+    morning); without times, it takes over ``instead_of``'s weekly shifts on those days, or
+    the clinic's opening hours when nobody is named.  A swap is two covers, one for each
+    clinician's shift.  All times are the clinic's local time (``clinic.rota``)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="covers")
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="covers",
+                                  verbose_name="on duty", help_text="Who covers.")
+    instead_of = models.ForeignKey(
+        Clinician, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="Who they stand in for: taken off duty for this time. Empty: everyone the "
+        "weekly rota has on duty then.")
+    first_day = models.DateField()
+    last_day = models.DateField(null=True, blank=True, help_text="Empty: the first day only.")
+    starts = models.TimeField("from", null=True, blank=True,
+                              help_text="Empty (and Until empty): the shifts of the person "
+                              "stood in for, or the opening hours.")
+    ends = models.TimeField("until", null=True, blank=True,
+                            help_text="At or before From: the cover runs overnight.")
+    note = models.CharField(max_length=200, blank=True,
+                            help_text="Optional, for the rota's readers, e.g. “swap with "
+                            "Dr Patel”. No patient details.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["clinic", "first_day", "starts", "pk"]
+        verbose_name = "cover or swap"
+        verbose_name_plural = "cover and swaps"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__isnull=True)
+                | models.Q(last_day__gte=models.F("first_day")),
+                name="duty_cover_last_day_not_before_first",
+                violation_error_message="The last day cannot be before the first day.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(starts__isnull=True, ends__isnull=True)
+                | models.Q(starts__isnull=False, ends__isnull=False),
+                name="duty_cover_both_times_or_neither",
+                violation_error_message="Give both times (from and until) or neither.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(instead_of__isnull=True)
+                | ~models.Q(instead_of=models.F("clinician")),
+                name="duty_cover_not_for_oneself",
+                violation_error_message="A clinician cannot stand in for themselves.",
+            ),
+        ]
+
+    def __str__(self):
+        instead = f" instead of {self.instead_of}" if self.instead_of_id else ""
+        days = (f"{self.first_day:%d %b %Y}" if not self.last_day
+                or self.last_day == self.first_day
+                else f"{self.first_day:%d %b} to {self.last_day:%d %b %Y}")
+        return f"{self.clinician}{instead}, {days}"
+
+    @property
+    def until_day(self):
+        return self.last_day or self.first_day
+
+
+class Leave(models.Model):
+    """A clinician away from ``first_day`` to ``last_day`` (both included, whole days in each
+    clinic's local time): never paged then, not on duty, not a backup, not an out-of-hours
+    contact."""
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="leave")
+    first_day = models.DateField("first day away")
+    last_day = models.DateField("last day away")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["clinician", "first_day"]
+        verbose_name = "leave"
+        verbose_name_plural = "leave"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")),
+                name="leave_last_day_not_before_first",
+                violation_error_message="The last day cannot be before the first day.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clinician} away {self.first_day:%d %b} to {self.last_day:%d %b %Y}"
+
+
+class DutyCalendarLink(models.Model):
+    """A clinician's private address for their duty calendar (an iCalendar feed of their
+    shifts).  Only a hash of the token is kept: the address is shown once, when it is made;
+    making a new one or deleting this row turns the old address off."""
+
+    clinician = models.OneToOneField(Clinician, on_delete=models.CASCADE,
+                                     related_name="calendar_link")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"calendar link of {self.clinician}"
+
+
 # --- Alerts ---------------------------------------------------------------------------------
 
 
@@ -268,6 +383,9 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("view_alert_response", "Can see how quickly alerts are answered (clinic lead)"),
+        ]
         indexes = [
             models.Index(
                 fields=["escalate_at"],
@@ -387,6 +505,31 @@ class DeliveryAttempt(models.Model):
         return round((self.finished_at - self.started_at).total_seconds() * 1000)
 
 
+class ChannelCheck(models.Model):
+    """A test page: a test message sent to one clinician on one channel from the admin, to
+    prove the channel works.  Never an alert: it belongs to no alert and pages nobody else.
+    Written before sending and completed after, like a ``DeliveryAttempt``; the rota check
+    counts its outcome with theirs."""
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE,
+                                  related_name="channel_checks")
+    channel = models.CharField(max_length=10)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=DeliveryAttempt.Outcome.choices,
+                               blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = "test page"
+
+    def __str__(self):
+        return f"test page to {self.clinician} by {self.channel}: {self.outcome or 'no outcome'}"
+
+
 class Heartbeat(models.Model):
     """When a periodic job last finished, for the health check."""
 
@@ -415,6 +558,9 @@ class AuditEvent(models.Model):
         EXPORT = "export", "Exported a patient's data"
         ERASE = "erase", "Erased a patient's data"
         ANONYMISE = "anonymise", "Anonymised after the retention period"
+        TEST_PAGE = "test_page", "Sent a test page"
+        VIEW_REPORT = "view_report", "Viewed the alert response report"
+        CALENDAR_LINK = "calendar_link", "Made or turned off a duty calendar link"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

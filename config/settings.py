@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -230,6 +231,10 @@ if not 0 <= ALERT_GROUP_MINUTES <= 24 * 60:  # NaN fails this too
 CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},
+    # Each morning (07:00 UTC: 07:00 or 08:00 in the UK), the next 7 days of every clinic's
+    # rota are checked and its admins emailed any problems (clinic.alerting.coverage).
+    "check-rota-coverage": {"task": "clinic.check_rota_coverage",
+                            "schedule": crontab(hour=7, minute=0)},
 }
 # Beat's usual scheduler, which also records beat's heartbeat (clinic.heartbeats).
 CELERY_BEAT_SCHEDULER = "clinic.heartbeats:BeatScheduler"

@@ -2,7 +2,8 @@
 
 A transport sends one message to one address and either returns or raises ``DeliveryError``,
 which says whether the failure is worth retrying.  A message is an ``AlertMessage`` (one alert)
-or a ``DigestMessage`` (the urgent alerts held during a burst); both carry only urgencies, case
+or a ``DigestMessage`` (the urgent alerts held during a burst), or a ``TestPageMessage``
+(an admin checking a channel: never an alert); all carry only urgencies, case
 references, counts and links, nothing about the patient, and a ``key`` that is the same each
 time the same message is sent again, for receivers to de-duplicate by.
 """
@@ -108,7 +109,41 @@ class DigestMessage:
                 "link": self.queue_link, "escalation_level": 0, "text": self.subject}
 
 
-Message = AlertMessage | DigestMessage
+@dataclass(frozen=True)
+class TestPageMessage:
+    """A test page from the admin, to prove a channel reaches the clinician: never an alert,
+    and it says so in its first words."""
+
+    __test__ = False  # not a test class, whatever pytest makes of its name
+
+    key: str
+    clinic_names: str
+    sent_by: str
+
+    @property
+    def subject(self) -> str:
+        return "[TEST] Test page: not an alert, no action needed"
+
+    @property
+    def body(self) -> str:
+        return (
+            "TEST PAGE: this is not an alert and no patient is waiting. No action is needed.\n\n"
+            f"{self.sent_by} sent it from the admin to check that alerts from "
+            f"{self.clinic_names} reach you on this channel. Real alerts arrive the same way, "
+            "with URGENT or EMERGENCY in their first words.\n"
+        )
+
+    @property
+    def short_text(self) -> str:
+        """For channels that carry a short text only (a text message)."""
+        return f"TEST PAGE, not an alert: no action needed. Sent by {self.sent_by}."[:160]
+
+    def as_json(self) -> dict:
+        return {"test": True, "urgency": "test", "text": self.subject, "link": "",
+                "escalation_level": 0, "short_text": self.short_text}
+
+
+Message = AlertMessage | DigestMessage | TestPageMessage
 
 
 class EmailTransport:

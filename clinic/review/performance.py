@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncWeek
 
 from clinic.review.cases import visible_submissions
+from clinic.review.charts import Bar, weekly_stacked_bars
 from intake.models import Submission
 from screening.models import Flag, Rule, RuleSet
 from screening.urgency import Urgency
@@ -82,33 +83,11 @@ def screening_performance(user, rule_set: RuleSet) -> Performance:
 # --- Charts, drawn on the server as SVG (no script: the CSP allows none inline) ----------
 
 
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    css: str
-    title: str
-
-
 def weekly_chart(performance: Performance, *, width: int = 640, height: int = 200) -> dict:
     """Stacked bars, one per week, most urgent at the top of each bar."""
-    weeks = performance.weeks[-26:]
-    most = max((sum(counts.values()) for _week, counts in weeks), default=0) or 1
-    slot = width / max(len(weeks), 1)
-    bars = []
-    for index, (week, counts) in enumerate(weeks):
-        bottom = height
-        for urgency in reversed(URGENCIES):
-            size = counts.get(urgency, 0) / most * (height - 10)
-            if size:
-                bottom -= size
-                bars.append(Bar(x=index * slot + 2, y=bottom, width=max(slot - 4, 1),
-                                height=size, css=f"bar--{urgency}",
-                                title=f"Week of {week:%d %b %Y}: {counts.get(urgency, 0)} "
-                                      f"{urgency}"))
-    return {"width": width, "height": height, "bars": bars, "most": most}
+    return weekly_stacked_bars(
+        performance.weeks, URGENCIES, css="bar--{key}", width=width, height=height,
+        describe=lambda week, urgency, count: f"Week of {week:%d %b %Y}: {count} {urgency}")
 
 
 def rules_chart(performance: Performance, *, width: int = 640, row: int = 18) -> dict:

@@ -20,6 +20,10 @@ api_urlpatterns = [
 urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("performance/", views.PerformanceView.as_view(), name="performance"),
+    path("alert-response/", views.AlertResponseView.as_view(), name="alert-response"),
+    path("rota/calendar/", views.DutyCalendarView.as_view(), name="duty-calendar"),
+    path("rota/calendar/<str:token>.ics", views.DutyCalendarFeedView.as_view(),
+         name="duty-calendar-feed"),
     path("queue/rows/", views.QueueRowsView.as_view(), name="queue-rows"),
     path("cases/<str:reference>/", views.CaseView.as_view(), name="case-detail"),
     path("cases/<str:reference>/<str:action>/", views.CaseActionView.as_view(),

@@ -1,20 +1,28 @@
-"""Clinicians' pages: the live queue and a case.  Each view calls one function of
-``clinic.review.cases``, which scopes what the user may see and audits every look at a case.
+"""Clinicians' pages: the live queue and a case (each view calls one function of
+``clinic.review.cases``, which scopes what the user may see and audits every look at a case);
+the screening performance and alert response reports for leads; a clinician's own duty calendar
+and its iCalendar feed.
 
 The queue's filters are kept in the session, not the URL, so a patient's name typed into the
 search box never lands in a URL, a browser history or an access log.
 """
 
 import csv
+import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from rest_framework.exceptions import ValidationError
 
-from clinic.review import cases, performance
+from clinic import calendar_feed
+from clinic.models import DutyCalendarLink
+from clinic.review import cases, performance, response
 from clinic.review.api import queue_filters
 from core.permissions import ClinicianRequiredMixin
 from intake.models import Submission
@@ -189,3 +197,126 @@ def _performance_csv(figures) -> HttpResponse:
     for week, counts in figures.weeks:
         writer.writerow([week.isoformat(), *(counts.get(u, 0) for u in performance.URGENCIES)])
     return response
+
+
+class AlertResponseView(ClinicianRequiredMixin, View):
+    """How quickly alerts are answered, for clinic leads (``clinic.view_alert_response``):
+    ``?weeks=`` from 1 to ``response.MAX_WEEKS``, ``?clinic=<id>`` one of the lead's clinics,
+    ``?format=csv`` the figures as CSV.  Every look is audited (by the service)."""
+
+    template_name = "clinic/alert_response.html"
+
+    def get(self, request):
+        if not request.user.has_perm(response.PERMISSION):
+            raise PermissionDenied("Only clinic leads can see how quickly alerts are answered.")
+        weeks = _choice(request.GET.get("weeks"), range(1, response.MAX_WEEKS + 1),
+                        response.DEFAULT_WEEKS)
+        clinic_id = _choice(request.GET.get("clinic"), None, None)
+        as_csv = request.GET.get("format") == "csv"
+        report = response.response_report(request.user, weeks=weeks, clinic_id=clinic_id,
+                                          as_csv=as_csv)
+        if as_csv:
+            return _response_csv(report)
+        return render(request, self.template_name, {
+            "report": report, "weeks": weeks,
+            "week_choices": sorted({*response.WEEK_CHOICES, weeks}),
+            "all_clinics": response.report_clinics(request.user), "chosen_clinic": clinic_id,
+            "urgencies": response.URGENCIES,
+            "rows": [(week, figures, response.minutes(figures.median_seconds),
+                      response.minutes(figures.p90_seconds),
+                      [figures.failed.get(channel, 0) for channel in report.channels])
+                     for week, figures in report.weeks],
+            "overall_median": response.minutes(report.overall.median_seconds),
+            "overall_p90": response.minutes(report.overall.p90_seconds),
+            "overall_failed": [report.overall.failed.get(c, 0) for c in report.channels],
+            "alerts_chart": response.alerts_chart(report),
+            "acknowledge_chart": response.acknowledge_chart(report),
+            "failures_chart": response.failures_chart(report),
+        })
+
+
+def _choice(raw, allowed, default):
+    """``raw`` as a whole number, if it is one (and one of ``allowed``, when given)."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if allowed is None or value in allowed else default
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"
+
+
+def _response_csv(report) -> HttpResponse:
+    out = HttpResponse(content_type="text/csv; charset=utf-8")
+    out["Content-Disposition"] = (
+        f'attachment; filename="alert-response-{report.first_week:%Y-%m-%d}.csv"')
+    writer = csv.writer(out)
+    writer.writerow(["week", *response.URGENCIES, "alerts", "acknowledged", "not acknowledged",
+                     "median seconds to acknowledge", "90th percentile seconds to acknowledge",
+                     "escalated", *(f"failed {channel} deliveries" for channel in
+                                    report.channels)])
+    for week, figures in [*report.weeks, ("all weeks", report.overall)]:
+        writer.writerow([week if isinstance(week, str) else week.isoformat(),
+                         *(figures.alerts.get(u, 0) for u in response.URGENCIES),
+                         figures.total, figures.acknowledged, figures.unacknowledged,
+                         _seconds(figures.median_seconds), _seconds(figures.p90_seconds),
+                         figures.escalated,
+                         *(figures.failed.get(channel, 0) for channel in report.channels)])
+    return out
+
+
+NEW_CALENDAR_ADDRESS_KEY = "duty_calendar_new_address"
+
+
+class DutyCalendarView(ClinicianRequiredMixin, View):
+    """A clinician's own duty calendar: their coming shifts, and the private address of the
+    iCalendar feed a calendar app subscribes to (shown once, when made; POST ``make`` makes a
+    new one, ``revoke`` turns it off)."""
+
+    template_name = "clinic/duty_calendar.html"
+
+    def get(self, request):
+        clinician = getattr(request.user, "clinician", None)
+        token = request.session.pop(NEW_CALENDAR_ADDRESS_KEY, None)
+        feed_url = (settings.SITE_URL.rstrip("/") + reverse("duty-calendar-feed", args=[token])
+                    if token and clinician else None)
+        now = timezone.now()
+        return render(request, self.template_name, {
+            "clinician": clinician, "feed_url": feed_url,
+            "webcal_url": feed_url.replace("https://", "webcal://", 1).replace(
+                "http://", "webcal://", 1) if feed_url else None,
+            "link": DutyCalendarLink.objects.filter(clinician=clinician).first()
+            if clinician else None,
+            "shifts": calendar_feed.shifts_of(clinician, now, now + datetime.timedelta(
+                weeks=2)) if clinician else [],
+            "weeks_ahead": calendar_feed.WEEKS_AHEAD,
+        })
+
+    def post(self, request):
+        clinician = getattr(request.user, "clinician", None)
+        if clinician is None:
+            raise Http404("You have no clinician record.")
+        if request.POST.get("action") == "make":
+            request.session[NEW_CALENDAR_ADDRESS_KEY] = calendar_feed.make_link(
+                clinician, by=request.user)
+        elif request.POST.get("action") == "revoke":
+            calendar_feed.revoke_link(clinician, by=request.user)
+            messages.success(request, "Your calendar address is turned off: calendar apps "
+                                      "subscribed to it no longer get your shifts.")
+        return redirect("duty-calendar")
+
+
+class DutyCalendarFeedView(View):
+    """The iCalendar feed itself (``text/calendar``): no sign-in, since calendar apps cannot;
+    the unguessable token in the address is the key.  An unknown or revoked token is a 404."""
+
+    def get(self, request, token):
+        clinician = calendar_feed.clinician_for_token(token)
+        if clinician is None:
+            raise Http404("No such calendar.")
+        feed = HttpResponse(calendar_feed.duty_calendar(clinician),
+                            content_type="text/calendar; charset=utf-8")
+        feed["Content-Disposition"] = 'inline; filename="duty-rota.ics"'
+        return feed

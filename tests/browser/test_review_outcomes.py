@@ -21,7 +21,13 @@ from clinic.review import cases
 from core.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
-from tests.browser.clinician import assert_focus_visible, row
+from tests.browser.clinician import (
+    assert_focus_visible,
+    assert_no_axe_violations,
+    assert_no_sideways_scroll,
+    row,
+    signed_in,
+)
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import patient_aged, routine_answers
 
@@ -67,51 +73,6 @@ def submit(live_server, answers: dict, age: int = 45) -> str:
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
         assert response.status == 201
         return json.load(response)["reference"]
-
-
-def signed_in(open_page, path: str, viewport: dict, username: str, password: str):
-    """``path``, asked for before signing in: the login page, then ``path`` once the user has
-    signed in through the form."""
-    page = open_page(path, viewport=viewport)
-    expect(page).to_have_url(re.compile(rf"/accounts/login/\?next={re.escape(path)}$"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-    return page
-
-
-def assert_no_axe_violations(page) -> None:
-    """axe-core finds nothing on the page as it is now, whatever the impact (minor included)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    assert not violations, f"axe-core on {page.url}:\n" + "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} - "
-        + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
-        for v in violations)
-
-
-def assert_no_sideways_scroll(page) -> None:
-    width, inner = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]")
-    if width > inner:
-        # The innermost elements that reach past the screen's edge: the ones to fix.
-        wide = page.evaluate("""() => {
-            const past = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
-            return [...document.querySelectorAll('main *')]
-                .filter(e => past(e) && ![...e.children].some(past))
-                .slice(0, 8).map(e => {
-                    const box = e.getBoundingClientRect();
-                    return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-                        + (typeof e.className === 'string' && e.className.trim()
-                           ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
-                        + ` (${Math.round(box.width)} px wide, right edge at `
-                        + `${Math.round(box.right)})`;
-                });
-        }""")
-        pytest.fail(f"{page.url} scrolls sideways: scrollWidth {width} > innerWidth {inner}; "
-                    f"wider than the screen: {wide}", pytrace=False)
 
 
 def review_form(page):

@@ -29,6 +29,7 @@ def new_clinic_data(**changes) -> dict:
         # The rota's inlines, empty.
         "duty_shifts-TOTAL_FORMS": "0", "duty_shifts-INITIAL_FORMS": "0",
         "duty_contacts-TOTAL_FORMS": "0", "duty_contacts-INITIAL_FORMS": "0",
+        "covers-TOTAL_FORMS": "0", "covers-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data

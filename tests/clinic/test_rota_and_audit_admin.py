@@ -1,10 +1,21 @@
 """The admin for the rota, alerts and the audit trail, and the audit of admin changes."""
 
+import datetime
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from clinic.models import Alert, AuditEvent, Clinic, Clinician, DutyContact, DutyShift
+from clinic.models import (
+    Alert,
+    AuditEvent,
+    Clinic,
+    Clinician,
+    DutyContact,
+    DutyCover,
+    DutyShift,
+    Leave,
+)
 from intake.services.submissions import submit_intake
 from tests.factories import EMERGENCY, PATIENT, routine_answers
 
@@ -19,6 +30,11 @@ def records(admin_user):
     clinician = Clinician.objects.create(name="Dr Duty", email="duty@example.org")
     DutyShift.objects.create(clinic=clinic, clinician=clinician, weekday=0)
     DutyContact.objects.create(clinic=clinic, clinician=clinician, role="out_of_hours")
+    DutyCover.objects.create(clinic=clinic, clinician=Clinician.objects.create(
+        name="Dr Cover", email="cover@example.org"), instead_of=clinician,
+        first_day=datetime.date(2025, 6, 2))
+    Leave.objects.create(clinician=clinician, first_day=datetime.date(2025, 6, 9),
+                         last_day=datetime.date(2025, 6, 13))
     submit_intake(patient=PATIENT, answers=routine_answers(**EMERGENCY))
     AuditEvent.objects.create(actor=admin_user, action="view_case", reference="X")
     return {Clinic: clinic, Clinician: clinician, Alert: Alert.objects.get(),
@@ -72,6 +88,7 @@ def test_admin_changes_to_the_rota_are_audited(admin_client, admin_user, records
     response = admin_client.post(admin_url(Clinician, "change", clinician.pk), {
         "name": "Dr Duty", "email": "new-duty@example.org", "webhook_url": "",
         "is_active": "on", "clinics": [records[Clinic].pk],
+        "leave-TOTAL_FORMS": "0", "leave-INITIAL_FORMS": "0",
     })
     assert response.status_code == 302, response.content[:2000]
     event = AuditEvent.objects.filter(action="admin_change").latest("at")
