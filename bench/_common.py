@@ -25,9 +25,11 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -240,6 +242,43 @@ def stop_all(things: Iterable) -> None:
             thing.stop()
         except Exception as error:  # keep stopping the rest
             print(f"could not stop {thing!r}: {error}", file=sys.stderr)
+
+
+def add_service_arguments(parser, *, database: str) -> None:
+    """The options every HTTP benchmark takes for the services it starts."""
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="what-if: serve config.wsgi followed by gc.freeze() "
+                             "(bench/floor/wsgi_gc_freeze.py)")
+    parser.add_argument("--server", default=DEFAULT_SERVER,
+                        help="the PostgreSQL server, without a database name")
+    parser.add_argument("--database", default=database,
+                        help="the benchmark's own database, dropped and created (default "
+                             f"{database})")
+    parser.add_argument("--keep-database", action="store_true")
+
+
+def bench_main(prefix: str, args, run: Callable[..., int]) -> int:
+    """Run one benchmark: ``run(args, workdir, started)`` in a new temporary folder, appending
+    what it starts to ``started``.  Afterwards, whatever happened, stop those (last first), close
+    Django's connections and drop the benchmark's database (unless ``--keep-database``).  The
+    folder, with the services' logs, is kept only when the run failed, and the failure names it.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    started: list = []
+    try:
+        status = run(args, workdir, started)
+    except Exception as error:  # say where the logs are, then fail
+        print(f"failed: {type(error).__name__}: {error}\n(logs in {workdir})", file=sys.stderr)
+        status = 1
+    finally:
+        if "django.db" in sys.modules:
+            sys.modules["django.db"].connections.close_all()
+        stop_all(started)
+        if not args.keep_database:
+            drop_database(args.server, args.database)
+    if status == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
 
 
 # --- The load generator -----------------------------------------------------------------------

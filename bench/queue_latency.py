@@ -50,9 +50,7 @@ import datetime
 import json
 import random
 import re
-import shutil
 import sys
-import tempfile
 import time
 import zoneinfo
 from pathlib import Path
@@ -66,15 +64,15 @@ from bench._common import (
     Gunicorn,
     RedisServer,
     Request,
+    add_service_arguments,
+    bench_main,
     describe_machine,
-    drop_database,
     fresh_database,
     http_request,
     print_table,
     run_load,
     service_environment,
     setup_django,
-    stop_all,
     summarise,
 )
 from support.clinical_data import VIGNETTES, date_of_birth_for, facts
@@ -103,13 +101,7 @@ def parse_args():
                         help="then reopen this many older cases and measure again (0: don't)")
     parser.add_argument("--workers", type=int, default=5, help="gunicorn sync workers")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="what-if: serve config.wsgi followed by gc.freeze() "
-                             "(bench/floor/wsgi_gc_freeze.py)")
-    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432",
-                        help="the PostgreSQL server, without a database name")
-    parser.add_argument("--database", default="clinic_bench_queue")
-    parser.add_argument("--keep-database", action="store_true")
+    add_service_arguments(parser, database="clinic_bench_queue")
     args = parser.parse_args()
     args.levels = [int(n) for n in args.levels.split(",")]
     return args
@@ -390,104 +382,88 @@ HEADERS = ["clients", "request", "requests", "errors", "req/s", "p50 ms", "p95 m
            "max ms", f"p95 < {GOAL_P95_MS} ms", *(f"CPU {c}" for c in CPU_COLUMNS)]
 
 
-def run(args, workdir: Path) -> int:
+def run(args, workdir: Path, started: list) -> int:
     redis_server = RedisServer(workdir)
-    started: list = []
-    try:
-        database_url = fresh_database(args.server, args.database)
-        redis_server.start()
-        started.append(redis_server)
-        env = service_environment(database_url, workdir, REDIS_URL=redis_server.url)
-        setup_django(env)
-        from django.core.management import call_command
+    database_url = fresh_database(args.server, args.database)
+    redis_server.start()
+    started.append(redis_server)
+    env = service_environment(database_url, workdir, REDIS_URL=redis_server.url)
+    setup_django(env)
+    from django.core.management import call_command
 
-        machine = describe_machine()
-        began = time.monotonic()
-        call_command("collectstatic", interactive=False, verbosity=0)
-        static_seconds = time.monotonic() - began
+    machine = describe_machine()
+    began = time.monotonic()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    static_seconds = time.monotonic() - began
 
-        user, clinician, token = make_clinician()
-        began = time.monotonic()
-        counts = fill(database_url, args.submissions, args.seed, user, clinician)
-        fill_seconds = time.monotonic() - began
+    user, clinician, token = make_clinician()
+    began = time.monotonic()
+    counts = fill(database_url, args.submissions, args.seed, user, clinician)
+    fill_seconds = time.monotonic() - began
 
-        server = Gunicorn(env=env, workdir=workdir, workers=args.workers,
-                          gc_freeze=args.gc_freeze)
-        started.append(server)
-        cookie = sign_in(server.port, "clinician", CLINICIAN_PASSWORD)
-        endpoints = [
-            ("GET /api/queue/ (token)", Request("GET", "/api/queue/", headers={
-                "Authorization": f"Token {token}", "Accept": "application/json"})),
-            ("GET /queue/ (session)", Request("GET", "/queue/", headers={"Cookie": cookie})),
-            ("GET /queue/rows/ (session)", Request("GET", "/queue/rows/",
-                                                   headers={"Cookie": cookie})),
-        ]
-        for _name, request in endpoints:  # warm-up, not counted
-            run_load(server.port, [request] * (4 * args.workers), clients=args.workers,
-                     time_limit=30)
-        meter = CpuMeter(groups={"gunicorn": server.process.pid,
-                                 "redis": redis_server.process.pid})
-        rows = measure(server.port, endpoints, args.levels, args.requests, args.time_limit,
-                       meter)
-        plan = explain(user)
+    server = Gunicorn(env=env, workdir=workdir, workers=args.workers,
+                      gc_freeze=args.gc_freeze)
+    started.append(server)
+    cookie = sign_in(server.port, "clinician", CLINICIAN_PASSWORD)
+    endpoints = [
+        ("GET /api/queue/ (token)", Request("GET", "/api/queue/", headers={
+            "Authorization": f"Token {token}", "Accept": "application/json"})),
+        ("GET /queue/ (session)", Request("GET", "/queue/", headers={"Cookie": cookie})),
+        ("GET /queue/rows/ (session)", Request("GET", "/queue/rows/",
+                                               headers={"Cookie": cookie})),
+    ]
+    for _name, request in endpoints:  # warm-up, not counted
+        run_load(server.port, [request] * (4 * args.workers), clients=args.workers,
+                 time_limit=30)
+    meter = CpuMeter(groups={"gunicorn": server.process.pid,
+                             "redis": redis_server.process.pid})
+    rows = measure(server.port, endpoints, args.levels, args.requests, args.time_limit,
+                   meter)
+    plan = explain(user)
 
-        backlog_rows, backlog_plan, open_after = [], "", 0
-        if args.backlog:
-            open_after = reopen_backlog(database_url, args.backlog, args.seed)
-            backlog_rows = measure(server.port, endpoints, args.levels, args.requests,
-                                   args.time_limit, meter)
-            backlog_plan = explain(user)
+    backlog_rows, backlog_plan, open_after = [], "", 0
+    if args.backlog:
+        open_after = reopen_backlog(database_url, args.backlog, args.seed)
+        backlog_rows = measure(server.port, endpoints, args.levels, args.requests,
+                               args.time_limit, meter)
+        backlog_plan = explain(user)
 
-        print("\n".join(machine))
-        print(f"server:   {server.description}; Redis (cache) on loopback; "
-              "DJANGO_DEBUG=false; no Celery worker (reading the queue queues nothing)")
-        print(f"client:   {max(args.levels)} threads at most, in this process (stdlib "
-              "http.client), on the same CPUs")
-        at_clinic = counts["open at the clinician's clinic"]
-        print(f"data:     {counts['submissions']} submissions over {YEARS} years in 3 clinics "
-              f"({counts['answers']} answers, {counts['flags']} flags, {counts['alerts']} "
-              f"alerts), loaded by COPY in {fill_seconds:.1f} s (collectstatic "
-              f"{static_seconds:.1f} s); open {counts['open']}, of them "
-              f"{at_clinic} at the clinician's clinic; reviewed "
-              f"{counts['reviewed']}")
-        print("CPU columns: share of one CPU during the run (2 CPUs = 200%); 'other' is everything "
-              "else on the machine")
+    print("\n".join(machine))
+    print(f"server:   {server.description}; Redis (cache) on loopback; "
+          "DJANGO_DEBUG=false; no Celery worker (reading the queue queues nothing)")
+    print(f"client:   {max(args.levels)} threads at most, in this process (stdlib "
+          "http.client), on the same CPUs")
+    at_clinic = counts["open at the clinician's clinic"]
+    print(f"data:     {counts['submissions']} submissions over {YEARS} years in 3 clinics "
+          f"({counts['answers']} answers, {counts['flags']} flags, {counts['alerts']} "
+          f"alerts), loaded by COPY in {fill_seconds:.1f} s (collectstatic "
+          f"{static_seconds:.1f} s); open {counts['open']}, of them "
+          f"{at_clinic} at the clinician's clinic; reviewed "
+          f"{counts['reviewed']}")
+    print("CPU columns: share of one CPU during the run (2 CPUs = 200%); 'other' is everything "
+          "else on the machine")
+    print()
+    print_table(HEADERS, rows)
+    print()
+    print("EXPLAIN (ANALYZE, BUFFERS) of clinic.review.cases.queue(clinician)[:200], "
+          "the page's "
+          "query (the API's is the same with LIMIT 51):")
+    print(plan)
+    if args.backlog:
         print()
-        print_table(HEADERS, rows)
+        print(f"after reopening {args.backlog} older cases ({open_after} open in all):")
+        print_table(HEADERS, backlog_rows)
         print()
-        print("EXPLAIN (ANALYZE, BUFFERS) of clinic.review.cases.queue(clinician)[:200], "
-              "the page's "
-              "query (the API's is the same with LIMIT 51):")
-        print(plan)
-        if args.backlog:
-            print()
-            print(f"after reopening {args.backlog} older cases ({open_after} open in all):")
-            print_table(HEADERS, backlog_rows)
-            print()
-            print("EXPLAIN (ANALYZE, BUFFERS), the same query with the backlog:")
-            print(backlog_plan)
-        print()
-        print(f"the queue's rows are read through: {index_used(plan)}"
-              + (f"; with the backlog: {index_used(backlog_plan)}" if args.backlog else ""))
-        return 0
-    except Exception as error:  # say where the logs are, then fail
-        print(f"failed: {type(error).__name__}: {error}\n(logs in {workdir})", file=sys.stderr)
-        return 1
-    finally:
-        if "django.db" in sys.modules:
-            sys.modules["django.db"].connections.close_all()
-        stop_all(started)
-        if not args.keep_database:
-            drop_database(args.server, args.database)
+        print("EXPLAIN (ANALYZE, BUFFERS), the same query with the backlog:")
+        print(backlog_plan)
+    print()
+    print(f"the queue's rows are read through: {index_used(plan)}"
+          + (f"; with the backlog: {index_used(backlog_plan)}" if args.backlog else ""))
+    return 0
 
 
 def main() -> int:
-    args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="queue-latency-"))
-    status = run(args, workdir)
-    if status == 0:  # keep the logs of a failed run
-        shutil.rmtree(workdir, ignore_errors=True)
-    return status
+    return bench_main("queue-latency-", parse_args(), run)
 
 
 if __name__ == "__main__":

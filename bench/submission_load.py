@@ -59,7 +59,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zoneinfo
 from pathlib import Path
@@ -74,15 +73,15 @@ from bench._common import (
     Request,
     ServiceProcess,
     SmtpServer,
+    add_service_arguments,
+    bench_main,
     describe_machine,
-    drop_database,
     fresh_database,
     print_table,
     run_load,
     service_environment,
     setup_django,
     start_worker,
-    stop_all,
     summarise,
     wait_until,
 )
@@ -113,13 +112,7 @@ def parse_args():
                         help="sample the gunicorn workers with py-spy during an extra run")
     parser.add_argument("--show-queries", action="store_true",
                         help="print the SQL of one urgent submission")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="what-if: serve config.wsgi followed by gc.freeze() "
-                             "(bench/floor/wsgi_gc_freeze.py)")
-    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432",
-                        help="the PostgreSQL server, without a database name")
-    parser.add_argument("--database", default="clinic_bench_load")
-    parser.add_argument("--keep-database", action="store_true")
+    add_service_arguments(parser, database="clinic_bench_load")
     args = parser.parse_args()
     args.levels = [int(n) for n in args.levels.split(",")]
     args.requests = [int(n) for n in args.requests.split(",")]
@@ -185,9 +178,12 @@ def open_round_the_clock_with_one_clinician_on_duty() -> None:
 
 
 def alerts_outstanding() -> int:
+    """Notifications due and not yet delivered.  Those held for a burst's digest (``grouped``)
+    are due only when the burst's window ends, minutes later, so they are not waited for."""
     from clinic.models import Notification
 
-    return Notification.objects.filter(status__in=["pending", "sending"]).count()
+    return Notification.objects.filter(status__in=["pending", "sending"],
+                                       grouped=False).count()
 
 
 def count_queries(bodies: list[tuple[str, bytes]]) -> tuple[list[tuple[str, int, str]], list]:
@@ -314,140 +310,124 @@ def print_profile(stacks: collections.Counter) -> None:
 # --- The run ----------------------------------------------------------------------------------
 
 
-def run(args, workdir: Path) -> int:
+def run(args, workdir: Path, started: list) -> int:
     redis_server = RedisServer(workdir)
     smtp = SmtpServer()
-    started: list = []
-    try:
-        database_url = fresh_database(args.server, args.database)
-        redis_server.start()
-        started.append(redis_server)
-        smtp.start()
-        started.append(smtp)
-        env = service_environment(
-            database_url, workdir, REDIS_URL=redis_server.url, EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=str(smtp.port), SUBMISSION_THROTTLE_RATE="1000000/hour",
-            SITE_URL="https://clinic.test")
-        setup_django(env)
-        open_round_the_clock_with_one_clinician_on_duty()
-        machine = describe_machine()
+    database_url = fresh_database(args.server, args.database)
+    redis_server.start()
+    started.append(redis_server)
+    smtp.start()
+    started.append(smtp)
+    env = service_environment(
+        database_url, workdir, REDIS_URL=redis_server.url, EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp.port), SUBMISSION_THROTTLE_RATE="1000000/hour",
+        SITE_URL="https://clinic.test")
+    setup_django(env)
+    open_round_the_clock_with_one_clinician_on_duty()
+    machine = describe_machine()
 
-        worker = start_worker(env=env, workdir=workdir, concurrency=args.celery_concurrency)
-        started.append(worker)
-        server = Gunicorn(env=env, workdir=workdir, workers=args.workers,
-                          worker_class=args.worker_class, threads=args.threads,
-                          gc_freeze=args.gc_freeze)
-        started.append(server)
+    worker = start_worker(env=env, workdir=workdir, concurrency=args.celery_concurrency)
+    started.append(worker)
+    server = Gunicorn(env=env, workdir=workdir, workers=args.workers,
+                      worker_class=args.worker_class, threads=args.threads,
+                      gc_freeze=args.gc_freeze)
+    started.append(server)
 
-        total = sum(args.requests)
-        bodies = intake_bodies(total + 2000, args.mix, args.seed)
-        queries, urgent_sql = count_queries(bodies)
+    total = sum(args.requests)
+    bodies = intake_bodies(total + 2000, args.mix, args.seed)
+    queries, urgent_sql = count_queries(bodies)
 
-        # Warm-up, not counted: every worker loads its code, its pool connections and the
-        # compiled rule set.
-        warm = bodies[-2000:]
-        for path in ("/bench/floor/", "/api/submissions/"):
-            run_load(server.port, requests_for(path, warm[: 20 * args.workers], 1_000_000),
-                     clients=args.workers, time_limit=30, expect=201)
-        wait_until(lambda: alerts_outstanding() == 0, what="the warm-up's alerts", timeout=60)
+    # Warm-up, not counted: every worker loads its code, its pool connections and the
+    # compiled rule set.
+    warm = bodies[-2000:]
+    for path in ("/bench/floor/", "/api/submissions/"):
+        run_load(server.port, requests_for(path, warm[: 20 * args.workers], 1_000_000),
+                 clients=args.workers, time_limit=30, expect=201)
+    wait_until(lambda: alerts_outstanding() == 0, what="the warm-up's alerts", timeout=60)
 
-        meter = CpuMeter(groups={"gunicorn": server.process.pid,
-                                 "celery worker": worker.pid,
-                                 "redis": redis_server.process.pid})
-        rows, cpu_rows, goals = [], [], []
-        offset = 0
-        for clients, count in zip(args.levels, args.requests, strict=True):
-            level_bodies = bodies[offset: offset + count]
-            offset += count
-            figures = {}
-            for endpoint, path in (("floor", "/bench/floor/"), ("submission", "/api/submissions/")):
-                meter.start()
-                result = run_load(server.port, requests_for(path, level_bodies, 0),
-                                  clients=clients, time_limit=args.time_limit, expect=201)
-                cpu = meter.stop()
-                summary = summarise(result)
-                figures[endpoint] = summary
-                if result.errors:
-                    print(f"  {endpoint} at {clients}: errors {result.errors}", file=sys.stderr)
-                cpu_rows.append((clients, endpoint, *(f"{cpu.get(name, 0):.0f}%" for name in
-                                                      CpuMeter.COLUMNS)))
-                if endpoint == "submission":
-                    # Let the worker finish this level's alerts before the next floor run.
-                    wait_until(lambda: alerts_outstanding() == 0, what="alerts to be sent",
-                               timeout=90, interval=0.2)
-            floor, real = figures["floor"], figures["submission"]
-            p99_ratio, rps_ratio = real.p99 / floor.p99, real.rps / floor.rps
-            for endpoint, s in figures.items():
-                rows.append((clients, endpoint, s.requests, s.errors, s.rps, s.p50, s.p95, s.p99,
-                             f"{p99_ratio:.2f}x" if endpoint == "submission" else "-",
-                             f"{rps_ratio:.2f}x" if endpoint == "submission" else "-"))
-            goals.append((clients, p99_ratio, rps_ratio))
+    meter = CpuMeter(groups={"gunicorn": server.process.pid,
+                             "celery worker": worker.pid,
+                             "redis": redis_server.process.pid})
+    rows, cpu_rows, goals = [], [], []
+    offset = 0
+    for clients, count in zip(args.levels, args.requests, strict=True):
+        level_bodies = bodies[offset: offset + count]
+        offset += count
+        figures = {}
+        for endpoint, path in (("floor", "/bench/floor/"), ("submission", "/api/submissions/")):
+            meter.start()
+            result = run_load(server.port, requests_for(path, level_bodies, 0),
+                              clients=clients, time_limit=args.time_limit, expect=201)
+            cpu = meter.stop()
+            summary = summarise(result)
+            figures[endpoint] = summary
+            if result.errors:
+                print(f"  {endpoint} at {clients}: errors {result.errors}", file=sys.stderr)
+            cpu_rows.append((clients, endpoint, *(f"{cpu.get(name, 0):.0f}%" for name in
+                                                  CpuMeter.COLUMNS)))
+            if endpoint == "submission":
+                # Let the worker finish this level's alerts before the next floor run.
+                wait_until(lambda: alerts_outstanding() == 0, what="alerts to be sent",
+                           timeout=90, interval=0.2)
+        floor, real = figures["floor"], figures["submission"]
+        p99_ratio, rps_ratio = real.p99 / floor.p99, real.rps / floor.rps
+        for endpoint, s in figures.items():
+            rows.append((clients, endpoint, s.requests, s.errors, s.rps, s.p50, s.p95, s.p99,
+                         f"{p99_ratio:.2f}x" if endpoint == "submission" else "-",
+                         f"{rps_ratio:.2f}x" if endpoint == "submission" else "-"))
+        goals.append((clients, p99_ratio, rps_ratio))
 
-        from clinic.models import Alert, Notification
-        from intake.models import Submission
+    from clinic.models import Alert, Notification
+    from intake.models import Submission
 
-        urgencies = collections.Counter(Submission.objects.values_list("urgency", flat=True))
+    urgencies = collections.Counter(Submission.objects.values_list("urgency", flat=True))
 
-        print("\n".join(machine))
-        print(f"server:   {server.description}; Celery worker prefork -c "
-              f"{args.celery_concurrency}; Redis and the SMTP sink on loopback; "
-              "DJANGO_DEBUG=false, JSON logs at INFO")
-        print(f"client:   {max(args.levels)} threads at most, in this process (stdlib "
-              "http.client), on the same 2 CPUs")
+    print("\n".join(machine))
+    print(f"server:   {server.description}; Celery worker prefork -c "
+          f"{args.celery_concurrency}; Redis and the SMTP sink on loopback; "
+          "DJANGO_DEBUG=false, JSON logs at INFO")
+    print(f"client:   {max(args.levels)} threads at most, in this process (stdlib "
+          "http.client), on the same 2 CPUs")
+    print()
+    print("queries per request (one request each, Django test client, same settings):")
+    print_table(["request", "queries", "of which"], queries)
+    if args.show_queries:
+        print("\nthe urgent submission's queries:")
+        for n, sql in enumerate(urgent_sql, start=1):
+            print(f"{n:>3}. {sql if len(sql) <= 150 else sql[:147] + '...'}")
+    print()
+    print(f"POST bodies: vignettes in the mix {args.mix}; stored: "
+          + ", ".join(f"{u} {n}" for u, n in urgencies.most_common())
+          + f"; alerts {Alert.objects.count()}, notifications delivered "
+          f"{Notification.objects.filter(status='delivered').count()}, emails at the SMTP "
+          f"sink {len(smtp.messages)}")
+    print()
+    print_table(["clients", "endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms",
+                 "p99 ms", "p99 / floor", "req/s / floor"], rows)
+    print()
+    print("CPU used during each run (100% = one CPU of 2; 'other' is everything else on the "
+          "machine):")
+    print_table(["clients", "endpoint", *CpuMeter.COLUMNS], cpu_rows)
+    print()
+    for clients, p99_ratio, rps_ratio in goals:
+        met_p99 = "met" if p99_ratio <= GOAL_P99_RATIO else "NOT met"
+        met_rps = "met" if rps_ratio >= GOAL_RPS_RATIO else "NOT met"
+        print(f"goals at {clients:>2} clients: p99 {p99_ratio:.2f}x the floor's (goal <= "
+              f"{GOAL_P99_RATIO}x: {met_p99}); throughput {rps_ratio:.2f}x (goal >= "
+              f"{GOAL_RPS_RATIO}x: {met_rps})")
+
+    if args.profile:
         print()
-        print("queries per request (one request each, Django test client, same settings):")
-        print_table(["request", "queries", "of which"], queries)
-        if args.show_queries:
-            print("\nthe urgent submission's queries:")
-            for n, sql in enumerate(urgent_sql, start=1):
-                print(f"{n:>3}. {sql if len(sql) <= 150 else sql[:147] + '...'}")
-        print()
-        print(f"POST bodies: vignettes in the mix {args.mix}; stored: "
-              + ", ".join(f"{u} {n}" for u, n in urgencies.most_common())
-              + f"; alerts {Alert.objects.count()}, notifications delivered "
-              f"{Notification.objects.filter(status='delivered').count()}, emails at the SMTP "
-              f"sink {len(smtp.messages)}")
-        print()
-        print_table(["clients", "endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms",
-                     "p99 ms", "p99 / floor", "req/s / floor"], rows)
-        print()
-        print("CPU used during each run (100% = one CPU of 2; 'other' is everything else on the "
-              "machine):")
-        print_table(["clients", "endpoint", *CpuMeter.COLUMNS], cpu_rows)
-        print()
-        for clients, p99_ratio, rps_ratio in goals:
-            met_p99 = "met" if p99_ratio <= GOAL_P99_RATIO else "NOT met"
-            met_rps = "met" if rps_ratio >= GOAL_RPS_RATIO else "NOT met"
-            print(f"goals at {clients:>2} clients: p99 {p99_ratio:.2f}x the floor's (goal <= "
-                  f"{GOAL_P99_RATIO}x: {met_p99}); throughput {rps_ratio:.2f}x (goal >= "
-                  f"{GOAL_RPS_RATIO}x: {met_rps})")
-
-        if args.profile:
-            print()
-            profile_bodies = intake_bodies(3000, args.mix, args.seed + 1)
-            stacks = profile_workers(
-                server, workdir, requests_for("/api/submissions/", profile_bodies, 2_000_000),
-                clients=8, seconds=20)
-            print_profile(stacks)
-        return 0
-    except Exception as error:  # say where the logs are, then fail
-        print(f"failed: {type(error).__name__}: {error}\n(logs in {workdir})", file=sys.stderr)
-        return 1
-    finally:
-        if "django.db" in sys.modules:
-            sys.modules["django.db"].connections.close_all()
-        stop_all(started)
-        if not args.keep_database:
-            drop_database(args.server, args.database)
+        profile_bodies = intake_bodies(3000, args.mix, args.seed + 1)
+        stacks = profile_workers(
+            server, workdir, requests_for("/api/submissions/", profile_bodies, 2_000_000),
+            clients=8, seconds=20)
+        print_profile(stacks)
+    return 0
 
 
 def main() -> int:
-    args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="submission-load-"))
-    status = run(args, workdir)
-    if status == 0:  # keep the logs of a failed run
-        shutil.rmtree(workdir, ignore_errors=True)
-    return status
+    return bench_main("submission-load-", parse_args(), run)
 
 
 if __name__ == "__main__":

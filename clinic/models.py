@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.immutability import AppendOnly
 from screening.urgency import PAGING_CHOICES
 
 
@@ -543,10 +544,12 @@ class Heartbeat(models.Model):
 # --- Audit ------------------------------------------------------------------------------------
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnly):
     """Who did what to which case, and when.  Append-only: the application never changes or
     deletes an event (``save`` refuses updates, ``delete`` refuses), and the admin shows them
     read-only."""
+
+    append_only_name = "Audit events"
 
     class Action(models.TextChoices):
         VIEW_CASE = "view_case", "Viewed a case"
@@ -583,11 +586,3 @@ class AuditEvent(models.Model):
     def __str__(self):
         actor = self.actor or "the service"
         return f"{actor} {self.get_action_display().lower()} {self.reference}".strip()
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise ValidationError("Audit events cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit events cannot be deleted.")

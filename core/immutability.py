@@ -16,6 +16,7 @@ owner's status itself (publishing, activating, retiring) is a conditional bulk u
 service.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -73,3 +74,21 @@ class FrozenWithOwner(models.Model):
     def owner_key(self) -> tuple[type[models.Model], int | None]:
         """The owner's model and primary key (None: not saved yet, nothing to protect)."""
         raise NotImplementedError
+
+
+class AppendOnly(models.Model):
+    """A record written once and kept (an audit event, a sign-off): saving it again or deleting
+    it raises ``ValidationError`` naming it (``append_only_name``)."""
+
+    append_only_name = "This record"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(f"{self.append_only_name} cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(f"{self.append_only_name} cannot be deleted.")

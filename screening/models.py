@@ -20,7 +20,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from core.immutability import FrozenQuerySet, FrozenWithOwner
+from core.immutability import AppendOnly, FrozenQuerySet, FrozenWithOwner
 from intake.models import validate_code
 from screening.urgency import Tier, Urgency
 
@@ -442,9 +442,11 @@ class SafetyCase(models.Model):
         return self.name
 
 
-class SignOff(models.Model):
+class SignOff(AppendOnly):
     """A clinical safety officer's sign-off of a rule set when it was activated: who, when, why,
     and the safety-case results and dry-run summary they saw.  Append-only."""
+
+    append_only_name = "A sign-off"
 
     rule_set = models.OneToOneField(RuleSet, on_delete=models.PROTECT, related_name="sign_off")
     by = models.ForeignKey(
@@ -461,11 +463,3 @@ class SignOff(models.Model):
 
     def __str__(self):
         return f"sign-off of {self.rule_set}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise ValidationError("A sign-off cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("A sign-off cannot be deleted.")
