@@ -66,6 +66,18 @@ class Clinic(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Escalate an unacknowledged urgent alert after this many minutes.",
     )
+    soon_review_hours = models.PositiveIntegerField(
+        "review window for soon cases (hours)",
+        default=48,
+        validators=[MinValueValidator(1)],
+        help_text="A case screened as soon should be reviewed within this many hours; the queue "
+        "flags one whose appointment is sooner than that.",
+    )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="clinics_staffed",
+        help_text="Reception, practice managers and booking systems that manage this clinic's "
+        "appointments (its clinicians may too).",
+    )
     coverage_email = models.EmailField(
         blank=True,
         help_text="Where the daily rota check emails the problems it finds in the next 7 days "

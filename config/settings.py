@@ -231,6 +231,7 @@ if not 0 <= ALERT_GROUP_MINUTES <= 24 * 60:  # NaN fails this too
 CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},
+    "send-invitations": {"task": "intake.send_invitations", "schedule": 60.0},
     # Each morning (07:00 UTC: 07:00 or 08:00 in the UK), the next 7 days of every clinic's
     # rota are checked and its admins emailed any problems (clinic.alerting.coverage).
     "check-rota-coverage": {"task": "clinic.check_rota_coverage",
@@ -249,6 +250,16 @@ if HEARTBEAT_URL:
                                                   "schedule": 60.0}
 # Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
+# Invitations to fill in the intake before an appointment (intake.services.invitations): wrong
+# dates of birth before a link locks, and the reminders' hours before the appointment.
+INVITATION_MAX_DOB_TRIES = env.int("INVITATION_MAX_DOB_TRIES", default=5)
+INVITATION_REMINDER_HOURS = [float(hours) for hours in
+                             env.list("INVITATION_REMINDER_HOURS", default=["72", "24"])]
+if not 1 <= INVITATION_MAX_DOB_TRIES <= 20 or any(not 0 < h <= 24 * 60
+                                                  for h in INVITATION_REMINDER_HOURS):
+    raise ImproperlyConfigured(
+        "INVITATION_MAX_DOB_TRIES must be 1 to 20, and INVITATION_REMINDER_HOURS a list of "
+        "hours between 0 and 1440 (e.g. 72,24).")
 # Where links in alerts point: the address clinicians use to reach this service.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 ALERT_MESSAGE_ID_DOMAIN = env.str("ALERT_MESSAGE_ID_DOMAIN", default="clinic.invalid")

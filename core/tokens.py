@@ -32,9 +32,11 @@ CREDENTIAL_FIELDS = {"password", "is_active"}
 
 
 def may_hold_token(user) -> bool:
-    """Clinicians and admins (superusers, who count as clinicians): the only people the API's
-    signed-in endpoints serve.  Staff who are neither get no token."""
-    return is_clinician(user)
+    """Clinicians and admins (superusers, who count as clinicians), and staff accounts that may
+    see appointments (reception, a booking system): the only people the API's signed-in
+    endpoints serve.  Other staff get no token."""
+    return is_clinician(user) or (user.is_active and user.is_staff
+                                  and user.has_perm("intake.view_appointment"))
 
 
 def issue_token(user) -> tuple[str, object]:

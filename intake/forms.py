@@ -3,7 +3,10 @@ validates.  Nothing is judged here: each question's type converts its own field
 (``QuestionType.from_form``), a value that cannot be converted is passed on as the string it
 was, and the service's one validation names the problem."""
 
+import datetime
+
 from django.http import QueryDict
+from django.utils import timezone
 
 from intake.selectors import VersionSchema
 from intake.services.patients import FIELDS as PATIENT_FIELDS
@@ -25,3 +28,36 @@ def form_values(schema: VersionSchema, data: QueryDict) -> dict:
 
 def patient_from_form(data: QueryDict) -> dict:
     return {field: data.get(f"patient_{field}", "") for field in PATIENT_FIELDS}
+
+
+class DateInvalid(ValueError):
+    """A date typed in three fields that is not one; ``part`` is the field to fix first."""
+
+    def __init__(self, message: str, part: str = "day"):
+        super().__init__(message)
+        self.part = part
+
+
+def date_from_parts(*, day: str, month: str, year: str, what: str,
+                    today: datetime.date | None = None) -> datetime.date:
+    """A past date from the day, month and year fields, with GOV.UK's messages for what is
+    wrong (``what`` names the date, e.g. "Your date of birth")."""
+    parts = {"day": day, "month": month, "year": year}
+    missing = [name for name, value in parts.items() if not value]
+    if len(missing) == 3:
+        raise DateInvalid(f"Enter {what[0].lower()}{what[1:]}")
+    if missing:
+        raise DateInvalid(f"{what} must include a {' and '.join(missing)}", missing[0])
+    if not all(value.isascii() and value.isdigit() for value in parts.values()):
+        wrong = next(name for name, value in parts.items()
+                     if not (value.isascii() and value.isdigit()))
+        raise DateInvalid(f"{what} must be a real date", wrong)
+    if len(year) != 4:
+        raise DateInvalid("Year must include 4 numbers", "year")
+    try:
+        date = datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        raise DateInvalid(f"{what} must be a real date") from None
+    if date >= (today or timezone.localdate()):
+        raise DateInvalid(f"{what} must be in the past")
+    return date

@@ -281,6 +281,81 @@ class Choice(VersionContent):
         return self.question.version
 
 
+class Appointment(models.Model):
+    """A booked appointment at a clinic: the patient fills in the intake before it, from the
+    invitation it sends.  Made in the admin, by CSV import, or by a booking system over REST,
+    which names it by its own ``external_id`` (unique per clinic) and may send it again."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Cancelled"
+        ATTENDED = "attended", "Attended"
+        DID_NOT_ATTEND = "did_not_attend", "Did not attend"
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT,
+                               related_name="appointments")
+    starts_at = models.DateTimeField("starts at", db_index=True)
+    practitioner = models.ForeignKey(
+        "clinic.Clinician", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Who the patient will see (optional).",
+    )
+    external_id = models.CharField(
+        "booking system's id", max_length=100, blank=True,
+        help_text="The appointment's id in the booking system (unique per clinic); empty for "
+        "appointments made here.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    # The patient's details, pre-filled on their form; emptied with the intake's after the
+    # retention period (intake.services.retention).
+    full_name = models.CharField(max_length=200)
+    date_of_birth = models.DateField(null=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "external_id"], condition=~models.Q(external_id=""),
+                name="one_appointment_per_external_id",
+                violation_error_message="This clinic already has an appointment with this "
+                "booking system id.",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "starts_at"], name="appointments_by_day")]
+
+    def __str__(self):
+        return f"appointment {self.pk} at {self.clinic_id}"
+
+
+class Invitation(models.Model):
+    """The link that invites an appointment's patient to fill in the intake.  The token in the
+    link is never stored: ``token_hash`` finds it, and the token is re-made from ``secret`` and
+    the server's key (``intake.services.invitations``) for a booking system that asks again.  It
+    works once, until the appointment starts or is cancelled, and locks after a few wrong dates
+    of birth."""
+
+    appointment = models.OneToOneField(Appointment, on_delete=models.CASCADE,
+                                       related_name="invitation")
+    secret = models.CharField(max_length=64, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminders_sent = models.PositiveSmallIntegerField(default=0, editable=False)
+    last_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failed_checks = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Wrong dates of birth entered with this link.")
+    locked_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="Set after too many wrong dates of birth; clear "
+                                     "it (and the count) to let the patient try again.")
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"invitation for {self.appointment}"
+
+
 class Submission(models.Model):
     """One patient's intake: who they are, the exact version they answered, and its screening."""
 
@@ -360,6 +435,10 @@ class Submission(models.Model):
     judged_flag = models.CharField(
         max_length=64, blank=True,
         help_text="The flag the judgement is about (the one that was wrong, or missing).",
+    )
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake",
+        help_text="The appointment whose invitation it was made from (none for walk-ins).",
     )
 
     class Meta:

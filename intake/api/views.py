@@ -21,10 +21,10 @@ from intake.api.serializers import QuestionnaireVersionOutput, SubmissionOutput
 from intake.quoting import quoted
 from intake.selectors import current_version
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED
-from intake.services.submissions import IDEMPOTENCY_KEY_MAX_LENGTH, submit_intake
+from intake.services.submissions import IDEMPOTENCY_KEY_MAX_LENGTH, place_of, submit_intake
 
 _KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
-_FIELDS = {"patient", "answers", "version"}
+_FIELDS = {"patient", "answers", "version", "clinic", "invitation"}
 
 
 class JSONWhateverIsAsked(DefaultContentNegotiation):
@@ -123,19 +123,23 @@ class SubmissionCreateView(IntakeAPIView):
             # Refused before anything is validated or stored; the fields that are there are
             # checked once the client sends only what the API knows.
             errors = {"non_field_errors": [
-                f"Unknown field {quoted(name)}; send only “patient”, “answers” and optionally "
-                "“version”." for name in unknown[:MAX_UNKNOWN_CODES_NAMED]]}
+                f"Unknown field {quoted(name)}; send only “patient” (or “invitation”), "
+                "“answers”, and optionally “version” and “clinic”."
+                for name in unknown[:MAX_UNKNOWN_CODES_NAMED]]}
             for required in ("patient", "answers"):
-                if required not in body:
+                if required not in body and not (required == "patient" and "invitation" in body):
                     errors[required] = {"non_field_errors": ["This field is required."]}
             raise ValidationError(errors)
+        where = place_of(clinic=body.get("clinic"), invitation=body.get("invitation"),
+                         patient=body.get("patient"))
         # Invalid input (400, every problem keyed by field) and a reused Idempotency-Key (422)
         # are the service's errors, answered by the project's exception handler.
         outcome = submit_intake(
             # A missing patient or answers is reported by the service, with every other
             # problem, as one of the wrong shape.
-            patient=body.get("patient"), answers=body.get("answers"),
+            patient=where.patient, answers=body.get("answers"),
             version_number=body.get("version"), idempotency_key=key,
+            clinic=where.clinic, invitation=where.invitation,
         )
         return Response(SubmissionOutput(outcome).data, status=201)
 

@@ -42,11 +42,13 @@ class PatientDetails:
 FIELDS = ("full_name", "date_of_birth", "phone", "email")
 
 
-def clean_patient(raw: Any, *, today: datetime.date | None = None) -> PatientDetails:
+def clean_patient(raw: Any, *, today: datetime.date | None = None,
+                  phone_required: bool = True) -> PatientDetails:
     """Check the patient's details; raise ``PatientInvalid`` naming every problem at once.
 
     ``today`` is the submission's date in the clinic's time zone (by default the site's), the
-    date the age is worked out on."""
+    date the age is worked out on.  An appointment may be booked without a phone number
+    (``phone_required=False``); the patient gives one on the form."""
     today = today or timezone.localdate()
     if not isinstance(raw, dict):
         raise PatientInvalid({"non_field_errors": [
@@ -61,7 +63,7 @@ def clean_patient(raw: Any, *, today: datetime.date | None = None) -> PatientDet
     checks = {
         "full_name": _full_name,
         "date_of_birth": lambda value: _date_of_birth(value, today),
-        "phone": _phone,
+        "phone": _phone if phone_required else _optional(_phone),
         "email": _email,
     }
     cleaned = {}
@@ -129,6 +131,12 @@ def _phone(value) -> str:
         raise ValidationError("Enter a phone number we can call, e.g. 07700 900123 or "
                               "+44 7700 900123.")
     return phone
+
+
+def _optional(check):
+    def optional(value):
+        return "" if value is None or value == "" else check(value)
+    return optional
 
 
 def _email(value) -> str:

@@ -23,9 +23,11 @@ from clinic.hours import local_time
 from clinic.models import Clinic
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
-from intake.models import Answer, IdempotencyRecord, QuestionnaireVersion, Submission
+from intake.models import Answer, IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
+from intake.quoting import quoted
 from intake.references import new_reference
 from intake.selectors import VersionSchema, current_version
+from intake.services import invitations
 from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
@@ -73,6 +75,57 @@ class SubmissionOutcome:
     replayed: bool = False  # True when an earlier outcome for the same key was returned
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where an intake is going: its clinic, and the invitation it was sent with (if any), with
+    the patient's details (the appointment's, unless the client sent its own)."""
+
+    clinic: Clinic | None
+    invitation: Invitation | None
+    patient: Any
+
+
+def place_of(*, clinic: Any = None, invitation: Any = None, patient: Any = None) -> Place:
+    """Find the clinic a client named by its slug and the invitation it holds the token of;
+    raise ``SubmissionInvalid`` (under ``clinic`` or ``invitation``) if either is not usable."""
+    errors: dict[str, list[str]] = {}
+    found_clinic = None
+    if clinic is not None:
+        found_clinic = (Clinic.objects.prefetch_related("opening_hours")
+                        .filter(slug=clinic).first() if isinstance(clinic, str) else None)
+        if found_clinic is None:
+            errors["clinic"] = [f"No clinic {quoted(str(clinic))}; name one by its slug, "
+                                "e.g. “bedford”, or leave it out for the default."]
+    found_invitation = None
+    if invitation is not None:
+        try:
+            found_invitation = invitations.find(invitation)
+        except invitations.InvitationUnusable as unusable:
+            errors["invitation"] = [unusable.reason]
+        else:
+            appointment = found_invitation.appointment
+            if found_clinic is not None and found_clinic.pk != appointment.clinic_id:
+                errors["clinic"] = ["The invitation is for another clinic; leave “clinic” out."]
+            patient = _appointment_patient(appointment, patient)
+    if errors:
+        raise SubmissionInvalid(errors)
+    return Place(found_clinic, found_invitation, patient)
+
+
+def _appointment_patient(appointment, sent: Any) -> Any:
+    """The appointment's patient details, with whatever the client sent in their place."""
+    details = {"full_name": appointment.full_name, "phone": appointment.phone,
+               "email": appointment.email}
+    if appointment.date_of_birth is not None:
+        details["date_of_birth"] = appointment.date_of_birth.isoformat()
+    details = {key: value for key, value in details.items() if value}
+    if sent is None:
+        return details
+    if not isinstance(sent, dict):
+        return sent  # reported by clean_patient, as any patient of the wrong shape is
+    return {**details, **sent}
+
+
 def submit_intake(
     *,
     patient: Any,
@@ -80,12 +133,16 @@ def submit_intake(
     version_number: Any = None,
     idempotency_key: str | None = None,
     clinic: Clinic | None = None,
+    invitation: Invitation | None = None,
     now: datetime.datetime | None = None,
 ) -> SubmissionOutcome:
     """Validate, screen and store one intake; return what the patient is to be told.
 
     ``patient`` and ``answers`` are what the client sent (JSON types).  ``version_number``, when
     given, names the published version the patient saw; otherwise the current one is used.
+    ``clinic`` is the clinic the form was for (by default the default clinic).  With an
+    ``invitation``, the intake is its appointment's, at its clinic, and uses the link up: a
+    link that no longer works is an error under ``invitation``.
     ``now`` is the moment of submission (the clock's, unless a test controls time).
     Raises ``SubmissionInvalid`` naming every problem, or ``IdempotencyKeyReused``.
     """
@@ -97,10 +154,16 @@ def submit_intake(
 
     version = _version(version_number)
     schema = VersionSchema.of(version)
-    # Its opening hours are read for the advice and the rota: load them once.
-    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
     now = now or timezone.now()
     errors: dict[str, Any] = {}
+    if invitation is not None:
+        clinic = invitation.appointment.clinic
+        try:
+            invitations.check_usable(invitation, now=now)
+        except invitations.InvitationUnusable as unusable:
+            errors["invitation"] = [unusable.reason]
+    # Its opening hours are read for the advice and the rota: load them once.
+    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
     try:
         details = clean_patient(patient, today=local_time(clinic, now).date())
     except PatientInvalid as invalid:
@@ -114,7 +177,12 @@ def submit_intake(
 
     try:
         with transaction.atomic():
-            outcome = _store(clinic, version, schema, details, cleaned, now)
+            if invitation is not None and not invitations.mark_used(invitation, now=now):
+                raise SubmissionInvalid({"invitation": [
+                    "You have already sent your answers with this link. Thank you: the clinic "
+                    "has them."]})
+            outcome = _store(clinic, version, schema, details, cleaned, now,
+                             appointment=invitation.appointment if invitation else None)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint,
@@ -151,11 +219,12 @@ def _version(version_number) -> QuestionnaireVersion:
 
 
 def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details, cleaned,
-           now) -> SubmissionOutcome:
+           now, *, appointment=None) -> SubmissionOutcome:
     questions = schema.questions
     submission = Submission(
         reference=new_reference(),
         clinic=clinic,
+        appointment=appointment,
         questionnaire_version=version,
         full_name=details.full_name,
         date_of_birth=details.date_of_birth,
