@@ -293,7 +293,7 @@ def day(user, clinic_slug: Any, date: Any) -> tuple[Clinic, datetime.date, list[
                                     tzinfo=zone)
     appointments = (Appointment.objects.filter(clinic=clinic, starts_at__gte=start,
                                                starts_at__lt=end)
-                    .select_related("invitation", "practitioner", "intake")
+                    .select_related("clinic", "invitation", "practitioner", "intake")
                     .order_by("starts_at", "pk"))
     rows = [DayRow(a, getattr(a, "intake", None)) for a in appointments]
     return clinic, on, rows
