@@ -12,6 +12,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="intake.apply_retention", ignore_result=True)
 def apply_retention() -> None:
     retention.anonymise_expired()
+    retention.anonymise_expired_appointments()
     retention.forget_idempotency_keys()
 
 

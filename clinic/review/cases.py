@@ -10,11 +10,12 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from clinic import audit
 from clinic.alerting import alerts
+from clinic.hours import local_time
 from clinic.models import AuditEvent, Clinic, Notification
 from core.errors import Forbidden, Invalid, NotFound
 from core.roles import is_clinician
@@ -61,14 +62,55 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
         name = Q(full_name__icontains=filters.search.strip())
         submissions = submissions.filter(Q(reference=reference) | name if reference else name)
     return (
-        submissions.select_related("alert__acknowledged_by", "claimed_by", "clinic")
+        submissions.select_related("alert__acknowledged_by", "claimed_by", "clinic",
+                                   "appointment")
         .prefetch_related(
             Prefetch("flags", queryset=Flag.objects.only(
                 "pk", "submission_id", "rule_code", "title", "tier", "category", "position")),
             Prefetch("answers", queryset=Answer.objects.filter(question_code="sex").only(
                 "pk", "submission_id", "question_code", "value"), to_attr="sex_answers"),
         )
-        .order_by("priority", "submitted_at", "id")
+        .order_by("priority", SOONEST_APPOINTMENT_FIRST, "submitted_at", "id")
+    )
+
+
+# Within the soon cases, the one whose appointment comes first comes first (those without an
+# appointment after them, oldest first); in the other tiers, oldest first.
+SOONEST_APPOINTMENT_FIRST = Case(
+    When(urgency=Submission.Urgency.SOON, then=F("appointment__starts_at")), default=None,
+).asc(nulls_last=True)
+
+
+@dataclass(frozen=True)
+class AppointmentNote:
+    """What the queue and the case page say about a case's appointment."""
+
+    starts_at: datetime.datetime  # the clinic's wall-clock time (naive: templates show it as is)
+    clinic_name: str
+    status: str
+    # A soon case whose appointment comes before the clinic's review window would end: it must
+    # be reviewed before then, not "within the window".
+    sooner_than_review: bool
+    review_hours: int
+
+
+def appointment_note(submission: Submission, *,
+                     now: datetime.datetime | None = None) -> AppointmentNote | None:
+    appointment = submission.appointment
+    if appointment is None:
+        return None
+    now = now or timezone.now()
+    clinic = submission.clinic
+    window = datetime.timedelta(hours=clinic.soon_review_hours)
+    return AppointmentNote(
+        starts_at=local_time(clinic, appointment.starts_at).replace(tzinfo=None),
+        clinic_name=clinic.name,
+        status=appointment.get_status_display(),
+        sooner_than_review=(submission.urgency == Submission.Urgency.SOON
+                            and submission.status == Submission.Status.OPEN
+                            and appointment.status == appointment.Status.BOOKED
+                            and now < appointment.starts_at < now + window),
+        review_hours=clinic.soon_review_hours,
     )
 
 
@@ -99,7 +141,7 @@ def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
     audited unless the caller has just acted on it (and audited that)."""
     submission = _find_case(user, reference, visible_submissions(user)
         .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
-                        "claimed_by", "reviewed_by")
+                        "claimed_by", "reviewed_by", "appointment")
         .prefetch_related(
             # With each answer's question and its choices, to show the labels the patient saw.
             Prefetch("answers", queryset=Answer.objects.select_related("question")

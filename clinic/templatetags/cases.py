@@ -1,6 +1,15 @@
 from django import template
 
+from clinic.review.cases import appointment_note
+
 register = template.Library()
+
+
+@register.inclusion_tag("clinic/_appointment_note.html")
+def appointment(submission) -> dict:
+    """The case's appointment, with a warning when a soon case's appointment is sooner than
+    the clinic's review window."""
+    return {"note": appointment_note(submission)}
 
 
 @register.filter

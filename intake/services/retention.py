@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent
-from intake.models import Answer, IdempotencyRecord, Submission
+from intake.models import Answer, Appointment, IdempotencyRecord, Submission
 from intake.question_types import codes_of_types
 from intake.references import normalise_reference
 
@@ -119,5 +119,23 @@ def erase_patient(submissions: list[Submission], *, by) -> list[str]:
             audit.record(by, AuditEvent.Action.ERASE, submission=submission,
                          detail="erased on request")
             references.append(submission.reference)
+            appointment_id = submission.appointment_id
             submission.delete()
+            if appointment_id is not None:
+                # The appointment stays for the clinic's diary; the patient's details go.
+                Appointment.objects.filter(pk=appointment_id).update(**APPOINTMENT_PATIENT_GONE)
     return references
+
+
+# What is left of an appointment's patient once their data is erased or has expired.
+APPOINTMENT_PATIENT_GONE = {"full_name": "", "date_of_birth": None, "phone": "", "email": ""}
+
+
+def anonymise_expired_appointments(*, now: datetime.datetime | None = None) -> int:
+    """Empty the patient's details of appointments that started longer ago than
+    DATA_RETENTION_DAYS (their intakes are anonymised by ``anonymise_expired``)."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.DATA_RETENTION_DAYS)
+    return (Appointment.objects.filter(starts_at__lt=cutoff)
+            .exclude(full_name="", date_of_birth=None, phone="", email="")
+            .update(**APPOINTMENT_PATIENT_GONE))

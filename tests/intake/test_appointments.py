@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification, OpeningHours
 from intake.models import Appointment, Invitation, Submission
-from intake.services import invitations
+from intake.services import invitations, retention
 from tests.factories import ANSWERS_BY_URGENCY, ROUTINE, form_data, post_submission
 
 URGENT = ANSWERS_BY_URGENCY["urgent"]
@@ -417,3 +417,39 @@ def test_an_unknown_clinics_form_is_not_found(db):
 def test_the_clinic_form_shows_that_clinic(db):
     Clinic.objects.create(name="Luton Physio", slug="luton")
     assert "For Luton Physio." in Client().get("/c/luton/").content.decode()
+
+
+# --- The queue --------------------------------------------------------------------------------
+
+
+def test_soon_cases_are_ordered_by_their_appointment_and_flagged_when_it_is_too_close(
+        booking, clinician_client, bedford):
+    bedford.soon_review_hours = 48
+    bedford.save()
+    SOON = ANSWERS_BY_URGENCY["soon"]
+    walk_in = post_submission(Client(), {"patient": PATIENT, "answers": SOON}).json()
+    references = {}
+    for name, days in (("later", 6), ("tomorrow", 1)):
+        made = book(booking, external_id=name, starts_at=in_days(days).isoformat()).json()
+        references[name] = post_submission(Client(), {"invitation": made["invitation_token"],
+                                                       "answers": SOON}).json()["reference"]
+    page = clinician_client.get("/queue/").content.decode()
+    order = [page.index(ref) for ref in (references["tomorrow"], references["later"],
+                                         walk_in["reference"])]
+    assert order == sorted(order)
+    case = clinician_client.get(f"/cases/{references['tomorrow']}/").content.decode()
+    assert "Appointment at Bedford" in case and "sooner than the 48-hour review window" in case
+    later = clinician_client.get(f"/cases/{references['later']}/").content.decode()
+    assert "Appointment at Bedford" in later and "review window" not in later
+
+
+def test_appointments_past_the_retention_period_lose_the_patients_details(booking, settings):
+    book(booking)
+    Appointment.objects.update(starts_at=timezone.now() - datetime.timedelta(
+        days=settings.DATA_RETENTION_DAYS + 1))
+    book(booking, external_id="BK-recent")
+    assert retention.anonymise_expired_appointments() == 1
+    old, recent = Appointment.objects.order_by("starts_at")
+    assert (old.full_name, old.date_of_birth, old.phone, old.email) == ("", None, "", "")
+    assert recent.full_name == "Ada Example"
+    assert retention.anonymise_expired_appointments() == 0
