@@ -108,6 +108,7 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [OpeningHoursInline, DutyShiftInline, DutyCoverInline, DutyContactInline]
+    filter_horizontal = ("staff",)
     fieldsets = [
         (None, {"fields": ("name", "slug", "is_default", "timezone")}),
         ("Phone numbers patients are given", {
@@ -117,6 +118,12 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
             "fields": ("emergency_escalation_minutes", "urgent_escalation_minutes"),
             "description": "If nobody acknowledges an alert within this many minutes, it is "
             "escalated.",
+        }),
+        ("Patients' forms and appointments", {
+            "fields": ("soon_review_hours", "staff"),
+            "description": "The clinic's own form is at /c/&lt;short name&gt;/. Staff listed "
+            "here (reception, practice managers, a booking system's account) manage its "
+            "appointments, given the appointment permissions; its clinicians may too.",
         }),
         ("Rota check", {
             "fields": ("coverage_email",),

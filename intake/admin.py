@@ -881,3 +881,4 @@ class QuestionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
             )
             return None
         return django_delete_selected(self, request, queryset)
+from intake import admin_appointments  # noqa: E402,F401 - registers the appointments' admin

@@ -12,7 +12,9 @@ the same one again updates the appointment (an upsert, safe to retry, and safe w
 at once: the database's unique constraint decides, and the loser updates).
 """
 
+import csv
 import datetime
+import io
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +137,116 @@ def _apply(appointment: Appointment, cleaned: dict, now) -> None:
             setattr(appointment, field, value)
     appointment.updated_at = now
     appointment.save()
+
+
+def invite(appointment: Appointment) -> Invitation:
+    """Make sure a saved appointment (made in the admin, say) has its invitation."""
+    return _invitation(appointment)
+
+
+def unlock(invitation: Invitation) -> None:
+    """Let the patient try their date of birth again (after they called the clinic)."""
+    Invitation.objects.filter(pk=invitation.pk).update(locked_at=None, failed_checks=0)
+
+
+# --- A CSV file of appointments -----------------------------------------------------------------
+
+CSV_COLUMNS = ("clinic", "starts_at", "external_id", "full_name", "date_of_birth", "phone",
+               "email")
+MAX_CSV_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    values: dict
+    errors: list[str]
+    action: str = ""  # "new" or "update" once checked; "made" or "updated" once imported
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    rows: list[ImportRow]
+    problems: list[str]  # with the file itself
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(not row.errors for row in self.rows)
+
+
+def import_csv(user, text: str, *, commit: bool, now: datetime.datetime | None = None
+               ) -> ImportReport:
+    """Check (``commit=False``: the preview) or import a CSV of appointments, one per row,
+    with the columns ``CSV_COLUMNS`` (a header row first).  Every row is checked as the REST
+    API checks one; nothing is imported unless every row is right, and then all are, in one
+    transaction (rows with an ``external_id`` already there update it)."""
+    now = now or timezone.now()
+    clinics = managed_clinics(user, change=True)
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [name for name in ("clinic", "starts_at", "full_name", "date_of_birth")
+               if name not in header]
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    problems = []
+    if missing:
+        problems.append("The first row must name the columns; missing: " + ", ".join(missing)
+                        + ". The columns are: " + ", ".join(CSV_COLUMNS) + ".")
+    if unknown:
+        problems.append("Unknown columns: " + ", ".join(unknown) + ".")
+    if problems:
+        return ImportReport([], problems)
+    rows = []
+    for number, record in enumerate(reader, start=2):
+        if len(rows) >= MAX_CSV_ROWS:
+            return ImportReport(rows, [f"More than {MAX_CSV_ROWS} rows: split the file."])
+        values = {(key or "").strip(): (value or "").strip() for key, value in record.items()
+                  if key is not None}
+        rows.append(_check_row(number, values, clinics, now))
+    if not rows:
+        return ImportReport([], ["The file has no appointments below its first row."])
+    report = ImportReport(rows, [])
+    if not commit or not report.ok:
+        return report
+    with transaction.atomic():
+        done = [ImportRow(row.line, row.values, [], _import_row(row.values, clinics, now))
+                for row in rows]
+    return ImportReport(done, [])
+
+
+def _as_data(values: dict) -> dict:
+    data = {"clinic": values.get("clinic"), "starts_at": values.get("starts_at"),
+            "patient": {field: values.get(field, "")
+                        for field in ("full_name", "date_of_birth", "phone", "email")}}
+    if values.get("external_id"):
+        data["external_id"] = values["external_id"]
+    return data
+
+
+def _check_row(number: int, values: dict, clinics, now) -> ImportRow:
+    try:
+        cleaned = _clean(_as_data(values), clinics, partial=False, now=now)
+    except AppointmentInvalid as invalid:
+        return ImportRow(number, values, _row_messages(invalid.errors))
+    exists = bool(cleaned.get("external_id")) and Appointment.objects.filter(
+        clinic=cleaned["clinic"], external_id=cleaned["external_id"]).exists()
+    return ImportRow(number, values, [], "update" if exists else "new")
+
+
+def _import_row(values: dict, clinics, now) -> str:
+    saved = _upsert(_clean(_as_data(values), clinics, partial=False, now=now), now)
+    return "made" if saved.created else "updated"
+
+
+def _row_messages(errors: dict, prefix: str = "") -> list[str]:
+    messages = []
+    for field, problems in errors.items():
+        name = field if field != "non_field_errors" else ""
+        if isinstance(problems, dict):
+            messages += _row_messages(problems, prefix)
+        else:
+            messages += [f"{prefix}{name}: {problem}" if name else problem
+                         for problem in problems]
+    return messages
 
 
 def _invitation(appointment: Appointment) -> Invitation:

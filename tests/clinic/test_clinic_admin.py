@@ -22,6 +22,7 @@ def new_clinic_data(**changes) -> dict:
         "name": "Riverside Physio", "slug": "riverside", "timezone": "Europe/London",
         "phone": "020 7946 0000", "emergency_number": "999", "out_of_hours_number": "111",
         "emergency_escalation_minutes": "5", "urgent_escalation_minutes": "30",
+        "soon_review_hours": "48",
         "opening_hours-TOTAL_FORMS": "1", "opening_hours-INITIAL_FORMS": "0",
         "opening_hours-MIN_NUM_FORMS": "0", "opening_hours-MAX_NUM_FORMS": "1000",
         "opening_hours-0-weekday": "0", "opening_hours-0-opens": "09:00",

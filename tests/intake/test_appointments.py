@@ -6,12 +6,14 @@ appointment's, at its clinic, alerting that clinic's rota and no other.
 """
 
 import datetime
+import html
 import re
 import zoneinfo
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
@@ -453,3 +455,99 @@ def test_appointments_past_the_retention_period_lose_the_patients_details(bookin
     assert (old.full_name, old.date_of_birth, old.phone, old.email) == ("", None, "", "")
     assert recent.full_name == "Ada Example"
     assert retention.anonymise_expired_appointments() == 0
+
+
+# --- The admin --------------------------------------------------------------------------------
+
+CSV = """clinic,starts_at,external_id,full_name,date_of_birth,phone,email
+bedford,{day} 09:30,CSV-1,Ada Example,1971-03-02,07700 900123,ada@example.org
+bedford,{day} 10:00,CSV-2,Bo Example,1980-01-01,,
+"""
+
+
+@pytest.fixture
+def manager(django_user_model, bedford):
+    """A practice manager: staff, with the appointment permissions, managing Bedford."""
+    user = django_user_model.objects.create_user(username="manager", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(
+        content_type__app_label="intake", codename__endswith="_appointment"))
+    bedford.staff.add(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def upload(client, text, **extra):
+    return client.post("/admin/intake/appointment/import/", {
+        "file": SimpleUploadedFile("day.csv", text.encode(), content_type="text/csv"),
+        "preview": "Check the file", **extra})
+
+
+def test_an_appointment_made_in_the_admin_invites_its_patient(manager, bedford,
+                                                              django_capture_on_commit_callbacks):
+    starts = in_days(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager.post("/admin/intake/appointment/add/", {
+            "clinic": bedford.pk, "starts_at_0": starts.strftime("%Y-%m-%d"),
+            "starts_at_1": starts.strftime("%H:%M:%S"), "status": "booked",
+            "full_name": "Ada Example", "date_of_birth": BORN, "phone": "", "email": "a@x.org",
+            "external_id": ""})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Invitation.objects.get().appointment == Appointment.objects.get()
+    [email] = mail.outbox
+    assert Client().get(f"/i/{token_from_email(email)}/").status_code == 200
+
+
+def test_the_csv_preview_names_each_rows_problems_and_imports_nothing(manager):
+    bad = CSV.format(day=in_days(2).date()) + "bedford,tomorrow,CSV-3,,1971-02-31,,\n"
+    response = upload(manager, bad)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was imported" in page
+    assert "starts_at: Send the start as an ISO 8601" in page
+    assert "full_name: Enter your full name." in page
+    assert "date_of_birth: That date does not exist" in page
+    assert not Appointment.objects.exists()
+
+
+def test_a_good_csv_is_previewed_then_imported_and_its_patients_invited(
+        manager, django_capture_on_commit_callbacks):
+    text = CSV.format(day=in_days(2).date())
+    preview = upload(manager, text)
+    page = preview.content.decode()
+    assert "Every row is right: 2 appointments" in page
+    assert not Appointment.objects.exists()
+    carried = re.search(r'name="text" value="([^"]*)"', page).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = manager.post("/admin/intake/appointment/import/",
+                            {"text": html.unescape(carried), "import": "Import"})
+    assert "2 appointments imported (2 new, 0 updated)" in done.content.decode()
+    assert sorted(Appointment.objects.values_list("external_id", flat=True)) == ["CSV-1",
+                                                                                 "CSV-2"]
+    assert len(mail.outbox) == 1  # the second patient has no email address
+    # The same file again updates the same appointments.
+    preview = upload(manager, text)
+    assert preview.content.decode().count(">update<") == 2
+
+
+def test_a_csv_without_the_columns_is_refused(manager):
+    page = upload(manager, "name;when\nAda;tomorrow\n").content.decode()
+    assert "missing: clinic, starts_at, full_name, date_of_birth" in page
+
+
+def test_the_admin_unlocks_a_locked_invitation(manager, booking, settings):
+    token = book(booking).json()["invitation_token"]
+    for _ in range(settings.INVITATION_MAX_DOB_TRIES):
+        Client().post(f"/i/{token}/", dob(day="9"))
+    assert Client().post(f"/i/{token}/", dob()).status_code == 410
+    manager.post("/admin/intake/appointment/", {
+        "action": "unlock_invitations", "_selected_action": [Appointment.objects.get().pk]})
+    assert Client().post(f"/i/{token}/", dob()).status_code == 302
+
+
+def test_the_admin_lists_only_the_managers_clinics(manager):
+    luton = Clinic.objects.create(name="Luton Physio", slug="luton")
+    Appointment.objects.create(clinic=luton, starts_at=in_days(1), full_name="Someone Else",
+                               date_of_birth=datetime.date(1990, 1, 1), external_id="L-1")
+    page = manager.get("/admin/intake/appointment/").content.decode()
+    assert "L-1" not in page
