@@ -410,6 +410,8 @@ SPECTACULAR_SETTINGS = {
         "SubmissionStatusEnum": "intake.models.Submission.Status",
         "ReviewOutcomeEnum": "intake.models.Submission.Outcome",
         "DeliveryOutcomeEnum": "clinic.models.DeliveryAttempt.Outcome",
+        "AppointmentStatusEnum": "intake.models.Appointment.Status",
+        "IntakeStatusEnum": ["not started", "locked", "done"],
     },
 }
 

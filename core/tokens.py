@@ -32,11 +32,12 @@ CREDENTIAL_FIELDS = {"password", "is_active"}
 
 
 def may_hold_token(user) -> bool:
-    """Clinicians and admins (superusers, who count as clinicians), and staff accounts that may
-    see appointments (reception, a booking system): the only people the API's signed-in
-    endpoints serve.  Other staff get no token."""
+    """Clinicians and admins (superusers, who count as clinicians), and the staff accounts of a
+    clinic that may see its appointments (reception, a booking system: ``Clinic.staff``): the
+    only people the API's signed-in endpoints serve.  Other staff get no token."""
     return is_clinician(user) or (user.is_active and user.is_staff
-                                  and user.has_perm("intake.view_appointment"))
+                                  and user.has_perm("intake.view_appointment")
+                                  and user.clinics_staffed.exists())
 
 
 def issue_token(user) -> tuple[str, object]:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("performance/", views.PerformanceView.as_view(), name="performance"),
     path("alert-response/", views.AlertResponseView.as_view(), name="alert-response"),
+    path("appointments/", views.AppointmentDayView.as_view(), name="appointments"),
     path("rota/calendar/", views.DutyCalendarView.as_view(), name="duty-calendar"),
     path("rota/calendar/<str:token>.ics", views.DutyCalendarFeedView.as_view(),
          name="duty-calendar-feed"),

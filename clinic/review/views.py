@@ -12,6 +12,7 @@ import datetime
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,11 +22,14 @@ from django.views import View
 from rest_framework.exceptions import ValidationError
 
 from clinic import calendar_feed
+from clinic.hours import local_time
 from clinic.models import DutyCalendarLink
 from clinic.review import cases, performance, response
 from clinic.review.api import queue_filters
 from core.permissions import ClinicianRequiredMixin
+from core.roles import is_clinician
 from intake.models import Submission
+from intake.services import appointments as appointment_service
 
 FILTERS_SESSION_KEY = "queue_filters"
 FILTER_FIELDS = ("urgency", "status", "since", "until", "search")
@@ -268,6 +272,35 @@ def _response_csv(report) -> HttpResponse:
 
 
 NEW_CALENDAR_ADDRESS_KEY = "duty_calendar_new_address"
+
+
+class AppointmentDayView(LoginRequiredMixin, View):
+    """A clinic's appointments on one day, for reception and clinicians: who has not filled in
+    the form yet, and the urgency of those who have (``?clinic=<slug>&date=YYYY-MM-DD``; by
+    default the first clinic the user manages, today)."""
+
+    template_name = "clinic/appointments.html"
+
+    def get(self, request):
+        clinics = list(appointment_service.managed_clinics(request.user))
+        if not clinics:
+            raise PermissionDenied("You manage no clinic's appointments.")
+        slug = request.GET.get("clinic") or clinics[0].slug
+        chosen = next((c for c in clinics if c.slug == slug), clinics[0])
+        date = request.GET.get("date") or local_time(chosen, timezone.now()).date().isoformat()
+        try:
+            clinic, day, rows = appointment_service.day(request.user, slug, date)
+        except appointment_service.AppointmentInvalid as invalid:
+            return render(request, self.template_name, {
+                "clinics": clinics, "clinic": chosen, "errors": invalid.messages}, status=400)
+        return render(request, self.template_name, {
+            "clinics": clinics, "clinic": clinic, "day": day, "rows": rows,
+            "previous_day": day - datetime.timedelta(days=1),
+            "next_day": day + datetime.timedelta(days=1),
+            "not_done": sum(row.intake is None for row in rows
+                            if row.appointment.status == "booked"),
+            "is_clinician": is_clinician(request.user),
+        })
 
 
 class DutyCalendarView(ClinicianRequiredMixin, View):

@@ -19,10 +19,11 @@ from intake.services import appointments
 
 NOT_SIGNED_IN = OpenApiResponse(description="Not signed in (send `Authorization: Token ...`).")
 NOT_ALLOWED = OpenApiResponse(description="Signed in, without the appointment permissions.")
+INTAKE_STATUSES = ["not started", "locked", "done"]
 INVALID = OpenApiResponse(description="Invalid input: every problem, keyed by field.")
 
 
-class PatientDoc(serializers.Serializer):
+class AppointmentPatientDoc(serializers.Serializer):
     full_name = serializers.CharField(max_length=200)
     date_of_birth = serializers.DateField()
     phone = serializers.CharField(max_length=40, required=False)
@@ -40,17 +41,17 @@ class AppointmentInputDoc(serializers.Serializer):
     practitioner = serializers.IntegerField(required=False, allow_null=True,
                                             help_text="A clinician's id at this clinic.")
     status = serializers.ChoiceField(Appointment.Status.choices, required=False)
-    patient = PatientDoc()
+    patient = AppointmentPatientDoc()
 
 
 class AppointmentChangeDoc(AppointmentInputDoc):
     clinic = serializers.SlugField(required=False)
     starts_at = serializers.DateTimeField(required=False)
-    patient = PatientDoc(required=False)
+    patient = AppointmentPatientDoc(required=False)
 
 
 class IntakeDoc(serializers.Serializer):
-    status = serializers.ChoiceField(["not started", "locked", "done"])
+    status = serializers.ChoiceField(INTAKE_STATUSES)
     reference = serializers.CharField(allow_null=True)
     urgency = serializers.CharField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
@@ -63,7 +64,7 @@ class AppointmentOutputDoc(serializers.Serializer):
     external_id = serializers.CharField()
     practitioner = serializers.IntegerField(allow_null=True)
     status = serializers.ChoiceField(Appointment.Status.choices)
-    patient = PatientDoc()
+    patient = AppointmentPatientDoc()
     intake = IntakeDoc()
 
 

@@ -374,6 +374,12 @@ class DayRow:
     intake: Submission | None
 
     @property
+    def starts_local(self) -> datetime.datetime:
+        """The clinic's wall-clock time (naive: templates show it as it is)."""
+        return local_time(self.appointment.clinic, self.appointment.starts_at).replace(
+            tzinfo=None)
+
+    @property
     def intake_status(self) -> str:
         if self.intake is not None:
             return "done"

@@ -551,3 +551,24 @@ def test_the_admin_lists_only_the_managers_clinics(manager):
                                date_of_birth=datetime.date(1990, 1, 1), external_id="L-1")
     page = manager.get("/admin/intake/appointment/").content.decode()
     assert "L-1" not in page
+
+
+def test_the_day_page_shows_who_has_not_done_the_form(manager, booking, clinician_client,
+                                                       bedford):
+    day = in_days(2, hour=9)
+    made = [book(booking, external_id=f"BK-{n}", starts_at=(day + datetime.timedelta(hours=n))
+                 .isoformat(), patient={**PATIENT, "full_name": f"Patient {n}"}).json()
+            for n in range(2)]
+    reference = post_submission(Client(), {"invitation": made[0]["invitation_token"],
+                                           "answers": URGENT}).json()["reference"]
+    date = day.astimezone(zoneinfo.ZoneInfo(bedford.timezone)).date().isoformat()
+    page = manager.get("/appointments/", {"clinic": "bedford", "date": date})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "2 appointments; 1 booked patient not done the form yet." in text
+    assert "Patient 0" in text and reference in text and "Urgent" in text
+    assert "Not started" in text
+    assert f">{day.astimezone(zoneinfo.ZoneInfo(bedford.timezone)):%H:%M}<" in text
+    # A clinician without the appointment permissions is refused.
+    assert clinician_client.get("/appointments/").status_code == 403
+    assert manager.get("/appointments/", {"date": "yesterday"}).status_code == 400
