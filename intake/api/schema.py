@@ -70,15 +70,27 @@ class AnswersField(serializers.DictField):
 
 
 class SubmissionInputDoc(ClosedObjectDoc):
-    """One intake: the patient's details and their answers; no other fields."""
+    """One intake: the patient's details (or the invitation that holds them) and their answers;
+    no other fields."""
 
-    patient = PatientDoc()
+    patient = PatientDoc(
+        required=False,
+        help_text="Required, unless `invitation` is sent: then the appointment's details are "
+        "used, and any sent here replace them.")
     answers = AnswersField()
     version = serializers.IntegerField(
         required=False, allow_null=True, min_value=1,
         help_text="The published questionnaire version the answers are for, which must be the "
         "current one; the current one when left out or null.",
     )
+    clinic = serializers.SlugField(
+        required=False, max_length=50,
+        help_text="The clinic the intake is for, by its slug; the default clinic when left out.")
+    invitation = serializers.CharField(
+        required=False, max_length=100,
+        help_text="The token of the patient's invitation link (from POST /api/appointments/): "
+        "the intake is then the appointment's, at its clinic. It works once, and not after the "
+        "appointment starts or is cancelled.")
 
 
 IDEMPOTENCY_KEY_SCHEMA = {
@@ -149,10 +161,12 @@ class ValidationErrorDoc(ClosedObjectDoc):
         "Problems with the answers, by question code; non_field_errors when the answers are "
         "not an object, or there are more unknown codes than are named.")
     version = serializers.ListField(child=serializers.CharField(), required=False)
+    clinic = serializers.ListField(child=serializers.CharField(), required=False)
+    invitation = serializers.ListField(child=serializers.CharField(), required=False)
     non_field_errors = serializers.ListField(
         child=serializers.CharField(), required=False,
         help_text="Problems with the body as a whole: it is not a JSON object, or it has "
-        "fields other than patient, answers and version.")
+        "fields other than patient, answers, version, clinic and invitation.")
     detail = serializers.CharField(
         required=False,
         help_text="The body is not valid JSON, or the Idempotency-Key header is malformed.")

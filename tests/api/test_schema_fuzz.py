@@ -139,11 +139,21 @@ def test_the_document_describes_every_error_body(document):
         assert response["description"], status
         assert "$ref" in response["content"]["application/json"]["schema"], status
     errors = document["components"]["schemas"]["ValidationErrorDoc"]
-    assert set(errors["properties"]) == {"patient", "answers", "version", "non_field_errors",
-                                         "detail"}
+    assert set(errors["properties"]) == {"patient", "answers", "version", "clinic", "invitation",
+                                         "non_field_errors", "detail"}
     assert errors["additionalProperties"] is False
     questionnaire = document["paths"]["/api/questionnaires/current/"]["get"]
     assert "404" in questionnaire["responses"]
+
+
+def test_the_document_describes_the_appointments_api(document):
+    paths = document["paths"]
+    assert set(paths["/api/appointments/"]) >= {"get", "post"}
+    assert "patch" in paths["/api/appointments/{id}/"]
+    saved = document["components"]["schemas"]["SavedAppointmentDoc"]["properties"]
+    assert {"id", "invitation_url", "invitation_token", "intake"} <= set(saved)
+    submission = document["components"]["schemas"]["SubmissionInputDoc"]["properties"]
+    assert {"clinic", "invitation"} <= set(submission)
 
 
 def test_the_document_describes_the_idempotency_key(document):
