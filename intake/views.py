@@ -194,9 +194,9 @@ class InvitationView(View):
         try:
             born = forms.date_from_parts(**values, what="Your date of birth")
         except forms.DateInvalid as invalid:
+            # 200, as the form's own errors are: the page is the answer, asking again.
             return render(request, self.template_name,
-                          {"values": values, "error": str(invalid), "error_field": invalid.part},
-                          status=400)
+                          {"values": values, "error": str(invalid), "error_field": invalid.part})
         check = invitations.check_date_of_birth(invitation, born)
         if not check.passed:
             if check.tries_left == 0:
@@ -207,8 +207,7 @@ class InvitationView(View):
             return render(request, self.template_name, {
                 "values": values, "error_field": "day",
                 "error": f"That date of birth does not match the one the clinic has for this "
-                         f"appointment. Check it and try again: you have {tries}."},
-                status=400)
+                         f"appointment. Check it and try again: you have {tries}."})
         request.session.cycle_key()
         request.session[INVITATION_KEY] = invitation.pk
         return redirect("intake:invitation-form")
