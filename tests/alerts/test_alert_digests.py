@@ -286,12 +286,21 @@ def test_a_digest_that_fails_retries_with_backoff_then_goes_by_webhook(
     # An hour after the first of them (the test's clock): the message says so.
     minutes = hook.json()["minutes"]
     assert minutes > 60
-    assert hook.json() == {
+    page = hook.json()
+    cases = page.pop("cases")
+    assert page == {
         "digest": True, "urgency": "urgent", "count": 2, "minutes": minutes,
-        "cases": [{"reference": r, "link": case_link(r)} for r in held],
         "link": QUEUE_LINK, "escalation_level": 0,
         "text": f"[URGENT] 2 more urgent cases in the last {minutes} minutes",
+        "short_text": f"[URGENT] 2 more urgent cases in the last {minutes} minutes: "
+                      f"{', '.join(held)}. Open the queue: {QUEUE_LINK}",
     }
+    # Each case: its links, what the patient was told and when it escalates.
+    assert [(c["reference"], c["link"], c["patient_told"]) for c in cases] == [
+        (r, case_link(r), "a clinician will phone them today") for r in held]
+    assert all(c["acknowledge_link"].startswith(f"{SITE_URL}/alerts/") for c in cases)
+    assert [c["escalates_at"] for c in cases] == [
+        Alert.objects.get(submission__reference=r).escalate_at.isoformat() for r in held]
     assert patient_data_in(hook.body.decode()) == []
     for reference in held:
         attempts = first_notification(reference).attempts.all()
