@@ -558,6 +558,15 @@ class Notification(models.Model):
     def __str__(self):
         return f"notification {self.pk} ({self.status})"
 
+    @property
+    def is_follow_up(self) -> bool:
+        """A page about an acknowledged alert with no call outcome: needed until one is
+        recorded, not merely until the alert is acknowledged."""
+        return self.reason in FOLLOW_UP_REASONS
+
+
+FOLLOW_UP_REASONS = (Notification.Reason.FOLLOW_UP, Notification.Reason.FOLLOW_UP_ESCALATION)
+
 
 class DeliveryAttempt(models.Model):
     """One try on one channel, written before sending and completed after, so a crash leaves a

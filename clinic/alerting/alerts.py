@@ -96,6 +96,7 @@ from django.utils import timezone
 from clinic import audit
 from clinic.alerting.delivery import claimable, queue_delivery, queue_digests, still_needed
 from clinic.models import (
+    FOLLOW_UP_REASONS,
     Alert,
     AuditEvent,
     CallOutcome,
@@ -386,8 +387,7 @@ def record_outcome(alert: Alert, *, outcome: str, by,
             Alert.objects.filter(pk=alert.pk).update(resolved_at=now, follow_up_at=None)
             Notification.objects.filter(
                 alert=alert, status=Notification.Status.PENDING,
-                reason__in=[Notification.Reason.FOLLOW_UP,
-                            Notification.Reason.FOLLOW_UP_ESCALATION],
+                reason__in=FOLLOW_UP_REASONS,
             ).update(status=Notification.Status.CANCELLED)
         else:
             Alert.objects.filter(pk=alert.pk).update(follow_up_at=now + resolve_delay(),

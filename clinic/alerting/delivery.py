@@ -205,24 +205,22 @@ def still_needed(notification: Notification) -> bool:
     """A page asks for an acknowledgement until there is one; a follow-up page asks for the
     call's outcome until one closes the alert."""
     alert = notification.alert
-    if notification.reason in (Notification.Reason.FOLLOW_UP,
-                               Notification.Reason.FOLLOW_UP_ESCALATION):
+    if notification.is_follow_up:
         return not alert.is_resolved
     return not alert.is_acknowledged
 
 
 def _message(notification: Notification) -> AlertMessage:
     alert = notification.alert
-    deadline = wording.deadline_of(alert, notification.reason)
-    follow_up = notification.reason in (Notification.Reason.FOLLOW_UP,
-                                        Notification.Reason.FOLLOW_UP_ESCALATION)
+    deadline = wording.deadline_of(notification)
     return AlertMessage(
         notification_id=notification.pk, reference=alert.submission.reference,
         urgency=alert.urgency, link=_case_link(alert), level=notification.level,
         advice=wording.patient_told(alert), deadline=wording.local_deadline(alert, deadline),
         escalates_at=deadline.isoformat() if deadline else "", reason=notification.reason,
         # Already acknowledged: a follow-up asks for the outcome, on the case page.
-        acknowledge_link="" if follow_up else links.make_link(alert, notification=notification))
+        acknowledge_link="" if notification.is_follow_up
+        else links.make_link(alert, notification=notification))
 
 
 def _digest_message(notifications: list[Notification], now) -> DigestMessage:
@@ -285,7 +283,7 @@ def _give_up_on_person(notification: Notification, now) -> None:
                  notification.pk, notification.alert_id)
     Alert.objects.filter(pk=notification.alert_id, acknowledged_at__isnull=True,
                          level=notification.level).update(escalate_at=now)
-    if notification.reason != Notification.Reason.PAGE:
+    if notification.is_follow_up:
         # A follow-up that reached nobody: the next follow-up (an escalation) is due now.
         Alert.objects.filter(pk=notification.alert_id, resolved_at__isnull=True,
                              follow_up_at__isnull=False, level=notification.level).update(

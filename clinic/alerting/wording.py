@@ -12,7 +12,7 @@ agree.)  Nothing about the patient: not even the safety net a cardiac flag adds.
 import datetime
 
 from clinic.hours import local_time
-from clinic.models import Alert
+from clinic.models import Alert, Notification
 from screening.urgency import Urgency
 
 
@@ -36,8 +36,8 @@ def local_deadline(alert: Alert, at: datetime.datetime | None) -> str:
     return f"{local:%H:%M} {local.tzname()}, {local:%a} {local.day} {local:%b}"
 
 
-def deadline_of(alert: Alert, reason: str) -> datetime.datetime | None:
-    """When the sweep acts next on a page of this ``reason``: the escalation time while the
-    alert is unacknowledged, the follow-up time after."""
-    follow_up = reason in ("follow_up", "follow_up_escalation")
-    return alert.follow_up_at if follow_up else alert.escalate_at
+def deadline_of(notification: Notification) -> datetime.datetime | None:
+    """When the sweep acts next on the alert this page is about: its escalation time while it
+    is unacknowledged, its follow-up time after."""
+    alert = notification.alert
+    return alert.follow_up_at if notification.is_follow_up else alert.escalate_at
