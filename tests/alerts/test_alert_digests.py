@@ -150,7 +150,9 @@ def test_the_first_urgent_alert_pages_at_once_and_the_rest_of_the_burst_is_one_d
     assert text_of(digest).startswith(
         f"3 more urgent cases in the last 10 minutes: {', '.join(held)}.\n")
     assert QUEUE_LINK in text_of(digest)
-    assert all(f"{reference}: {case_link(reference)}" in text_of(digest) for reference in held)
+    assert all(f"{reference}: the patient was told: a clinician will phone them today."
+               in text_of(digest) for reference in held)
+    assert all(f"Open the case: {case_link(reference)}" in text_of(digest) for reference in held)
     assert first not in text_of(digest) + digest.message["Subject"]
     assert digest.message_id.startswith("<alert-digest-")
     assert patient_data_in_mail(digest, timezone.localtime(start).date()) == []
