@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import AuditedAdmin
-from clinic.alerting import coverage
+from clinic.alerting import alerts, coverage
 from clinic.hours import local_time
 from clinic.models import (
     Alert,
@@ -317,7 +317,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class NotificationInline(admin.TabularInline):
     model = Notification
-    fields = ("level", "clinician", "status", "grouped", "created_at", "delivered_at",
+    fields = ("level", "reason", "clinician", "status", "grouped", "created_at", "delivered_at",
               "deliveries")
     readonly_fields = fields
     extra = 0
@@ -353,6 +353,27 @@ class AlertAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [NotificationInline]
     list_select_related = ("submission", "clinic", "acknowledged_by")
+    actions = ["send_again"]
+
+    def has_send_again_permission(self, request):
+        return request.user.has_perm("clinic.change_notification")
+
+    @admin.action(description="Send failed notifications again", permissions=["send_again"])
+    def send_again(self, request, queryset):
+        """Each notification of the chosen alerts that failed on every channel goes back to the
+        person's first channel (``clinic.alerting.alerts.send_again``: once per click, audited
+        with who asked)."""
+        failed = Notification.objects.filter(alert__in=queryset,
+                                             status=Notification.Status.FAILED)
+        sent = sum(alerts.send_again(pk, by=request.user)
+                   for pk in failed.values_list("pk", flat=True))
+        if sent:
+            self.message_user(request, f"Sending {sent} failed notification(s) again: their "
+                                       "new attempts appear on each alert.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Nothing to send again: no failed notification that is "
+                                       "still needed (an acknowledged alert needs no page).",
+                              messages.WARNING)
 
     @admin.display(description="Case", ordering="submission__reference")
     def reference(self, alert):

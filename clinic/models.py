@@ -393,6 +393,23 @@ class Alert(models.Model):
         blank=True,
         related_name="+",
     )
+    # Acknowledged is not resolved: after acknowledging, a clinician records the outcome of the
+    # call (``CallOutcome``).  Until then the sweep follows the alert up at ``follow_up_at``:
+    # the first time it pages the clinician who is calling again, after that it escalates
+    # along the plan (``clinic.alerting.alerts``).
+    follow_up_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the sweep next follows up an acknowledged alert with no call outcome "
+        "recorded; empty once an outcome closes it (and for alerts from before outcomes).",
+    )
+    follow_ups = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Follow-ups since the last acknowledgement or 'no answer': the first pages "
+        "the clinician again, later ones escalate.",
+    )
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a call outcome that closes the alert was recorded.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -405,6 +422,11 @@ class Alert(models.Model):
                 condition=models.Q(acknowledged_at__isnull=True),
                 name="alert_unacknowledged_due",
             ),
+            models.Index(
+                fields=["follow_up_at"],
+                condition=models.Q(follow_up_at__isnull=False, resolved_at__isnull=True),
+                name="alert_follow_up_due",
+            ),
         ]
 
     def __str__(self):
@@ -413,6 +435,62 @@ class Alert(models.Model):
     @property
     def is_acknowledged(self) -> bool:
         return self.acknowledged_at is not None
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class CallOutcome(models.Model):
+    """What came of a call to the patient of an alerted case.  Any outcome but "no answer"
+    resolves the alert; "no answer" keeps it open for another try (and its follow-up clock
+    starts again)."""
+
+    class Outcome(models.TextChoices):
+        ADVISED_EMERGENCY = "advised_emergency", "Patient called: advised A&E / 999"
+        BOOKED_TODAY = "booked_today", "Patient called: booked today"
+        SELF_CARE = "self_care", "Patient called: advised self-care / appointment kept"
+        NO_ANSWER = "no_answer", "No answer: try again"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="call_outcomes")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["alert", "recorded_at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} ({self.recorded_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def resolves(self) -> bool:
+        return self.outcome != self.Outcome.NO_ANSWER
+
+
+class AlertLink(models.Model):
+    """A link in a page that acknowledges its alert in one tap after sign-in
+    (``/alerts/<token>/``).  Only the token's SHA-256 is kept, so the table cannot be used to
+    make links; each works once, until ``expires_at`` (``ALERT_LINK_MAX_AGE_MINUTES``)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="links")
+    notification = models.ForeignKey(
+        "Notification", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="The page the link travelled in.",
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"acknowledgement link {self.pk} for alert {self.alert_id}"
 
 
 class Notification(models.Model):
@@ -431,9 +509,20 @@ class Notification(models.Model):
         FAILED = "failed", "Failed on every channel"
         CANCELLED = "cancelled", "Not needed (acknowledged)"
 
+    class Reason(models.TextChoices):
+        PAGE = "page", "Paged"
+        ESCALATION = "escalation", "Escalated: not acknowledged"
+        FOLLOW_UP = "follow_up", "Paged again: no call outcome recorded"
+        FOLLOW_UP_ESCALATION = "follow_up_escalation", "Escalated: no call outcome recorded"
+
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     clinician = models.ForeignKey(Clinician, on_delete=models.PROTECT, related_name="+")
     level = models.PositiveIntegerField()
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.PAGE)
+    sequence = models.PositiveSmallIntegerField(
+        default=0, help_text="0, except for a follow-up page: which follow-up of the alert "
+        "it is (a clinician can be paged again at the same level)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     channel_index = models.PositiveSmallIntegerField(
         default=0, help_text="Which of the clinician's channels is being tried."
@@ -461,7 +550,8 @@ class Notification(models.Model):
         ordering = ["alert", "level", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["alert", "level", "clinician"], name="one_notification_per_level"
+                fields=["alert", "level", "clinician", "sequence"],
+                name="one_notification_per_level",
             ),
         ]
         indexes = [
@@ -480,6 +570,15 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"notification {self.pk} ({self.status})"
+
+    @property
+    def is_follow_up(self) -> bool:
+        """A page about an acknowledged alert with no call outcome: needed until one is
+        recorded, not merely until the alert is acknowledged."""
+        return self.reason in FOLLOW_UP_REASONS
+
+
+FOLLOW_UP_REASONS = (Notification.Reason.FOLLOW_UP, Notification.Reason.FOLLOW_UP_ESCALATION)
 
 
 class DeliveryAttempt(models.Model):
@@ -576,6 +675,8 @@ class AuditEvent(AppendOnly):
         TEST_PAGE = "test_page", "Sent a test page"
         VIEW_REPORT = "view_report", "Viewed the alert response report"
         CALENDAR_LINK = "calendar_link", "Made or turned off a duty calendar link"
+        CALL_OUTCOME = "call_outcome", "Recorded a call's outcome"
+        SEND_AGAIN = "send_again", "Sent a failed notification again"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -228,6 +228,34 @@ if not 0 <= ALERT_GROUP_MINUTES <= 24 * 60:  # NaN fails this too
     raise ImproperlyConfigured(
         "ALERT_GROUP_MINUTES must be a number of minutes between 0 (no grouping) and 1440; "
         f"it is {_group_minutes!r}. The default, 10, suits most clinics.")
+
+
+
+def _minutes(name: str, default: str, *, what: str) -> float:
+    """A number of minutes from the environment, above 0 and at most a week (decimals allowed:
+    0.5 is 30 seconds); anything else stops the start with how to fix it."""
+    raw = env.str(name, default=default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 7 * 24 * 60:  # NaN fails this too
+        raise ImproperlyConfigured(
+            f"{name} must be a number of minutes above 0 and at most 10080 (a week); it is "
+            f"{raw!r}. {what} The default is {default}.")
+    return value
+
+
+# How long the one-tap acknowledgement link in a page works (clinic.alerting.links).
+ALERT_LINK_MAX_AGE_MINUTES = _minutes(
+    "ALERT_LINK_MAX_AGE_MINUTES", "1440",
+    what="It is how long the acknowledgement link in an alert page works.")
+# Acknowledged is not resolved: an acknowledged alert with no call outcome recorded this many
+# minutes later pages the clinician again, and the same time after that escalates to the next
+# step of its plan (clinic.alerting.alerts.follow_up).
+ALERT_RESOLVE_MINUTES = _minutes(
+    "ALERT_RESOLVE_MINUTES", "30",
+    what="It is how long after acknowledging an alert a call outcome must be recorded.")
 CELERY_BEAT_SCHEDULE = {
     "sweep-alerts": {"task": "clinic.sweep_alerts", "schedule": float(ALERT_SWEEP_SECONDS)},
     "apply-retention": {"task": "intake.apply_retention", "schedule": 24 * 60 * 60.0},

@@ -61,6 +61,26 @@ After a failure each notification retries and falls back to the next channel as 
 does, and stays held: the next digest picks it up.  A notification is claimed either as a single
 (``deliver``, ``grouped`` false) or in a digest (``grouped`` true), never both ways.
 
+Acknowledged is not resolved
+----------------------------
+Acknowledging stops the escalation, but the patient still needs the call.  The clinician records
+what came of it (``record_outcome``: advised A&E / 999, booked today, self-care, or no answer).
+Any outcome but "no answer" resolves the alert.  Until one does, the alert has a
+``follow_up_at``: ``ALERT_RESOLVE_MINUTES`` after the acknowledgement (or after the last "no
+answer", which starts the clock again for another try).  When it passes, the sweep follows the
+alert up (``follow_up``): the first time it pages the clinician who is calling again (whoever
+acknowledged it, or recorded the last "no answer"), and each period after that it escalates to
+the next step of the frozen plan, round again, until an outcome is recorded.  Each follow-up is
+claimed with one conditional update on the alert (its ``follow_up_at``, ``follow_ups`` and
+``level`` as they were), so two sweeps make it once, and is sent through the outbox like any
+page (``Notification.reason`` says which kind it is; a clinician paged again at the same level
+gets a new ``sequence``).  A follow-up page is needed until the alert is resolved (not merely
+acknowledged): recording a closing outcome cancels any still unsent.
+
+Sending a failed notification again (the admin's "Send again", ``send_again``) puts it back to
+waiting on the person's first channel with one conditional update from ``failed``, so a double
+click sends it once; the audit trail says who did it, and its attempts show the new tries.
+
 Nothing here logs, queues or sends patient data: only ids, the case reference and the urgency.
 """
 
@@ -73,9 +93,20 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from clinic.alerting.delivery import claimable, queue_delivery, queue_digests
-from clinic.models import Alert, Clinic, Clinician, Heartbeat, Notification
+from clinic import audit
+from clinic.alerting.delivery import claimable, queue_delivery, queue_digests, still_needed
+from clinic.models import (
+    FOLLOW_UP_REASONS,
+    Alert,
+    AuditEvent,
+    CallOutcome,
+    Clinic,
+    Clinician,
+    Heartbeat,
+    Notification,
+)
 from clinic.rota import escalation_chain
+from core.errors import Conflict, Invalid
 from screening.urgency import PAGING, Urgency
 
 logger = logging.getLogger(__name__)
@@ -88,6 +119,12 @@ def escalation_delay(clinic: Clinic, urgency: str) -> datetime.timedelta:
     minutes = (clinic.emergency_escalation_minutes if urgency == Urgency.EMERGENCY
                else clinic.urgent_escalation_minutes)
     return datetime.timedelta(minutes=minutes)
+
+
+def resolve_delay() -> datetime.timedelta:
+    """How long after an acknowledgement (or a "no answer") a call outcome is awaited before the
+    sweep follows the alert up."""
+    return datetime.timedelta(minutes=settings.ALERT_RESOLVE_MINUTES)
 
 
 def group_window() -> datetime.timedelta:
@@ -122,11 +159,12 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
     return alert
 
 
-def _notify_step(alert: Alert, *, level: int, steps, now) -> list[Notification]:
+def _notify_step(alert: Alert, *, level: int, steps, now,
+                 reason: str = Notification.Reason.PAGE) -> list[Notification]:
     recipients = steps[level % len(steps)]
     held_until = _held_until(alert, recipients, now) if level == 0 else {}
     Notification.objects.bulk_create(
-        [Notification(alert=alert, clinician=c, level=level, created_at=now,
+        [Notification(alert=alert, clinician=c, level=level, created_at=now, reason=reason,
                       next_attempt_at=held_until.get(c.pk, now), grouped=c.pk in held_until)
          for c in recipients],
         ignore_conflicts=True,  # a level is notified once, whoever gets there first
@@ -173,14 +211,16 @@ class SweepReport:
     queued: int  # notifications queued, on their own or in a digest
     escalated: int
     digests: int = 0  # digest tasks queued (one per clinician)
+    followed_up: int = 0  # acknowledged alerts with no outcome, paged again or escalated
 
 
 def sweep(*, now: datetime.datetime | None = None) -> SweepReport:
-    """Queue every notification that is due (held ones as one digest per clinician), and
-    escalate every overdue alert.  Run by Celery beat every ALERT_SWEEP_SECONDS; safe to run
-    concurrently and repeatedly."""
+    """Queue every notification that is due (held ones as one digest per clinician), escalate
+    every overdue alert, and follow up every acknowledged alert whose call outcome is overdue.
+    Run by Celery beat every ALERT_SWEEP_SECONDS; safe to run concurrently and repeatedly."""
     now = now or timezone.now()
     escalated = sum(1 for alert_id in _overdue_alert_ids(now) if escalate(alert_id, now=now))
+    followed_up = sum(1 for alert_id in _follow_ups_due(now) if follow_up(alert_id, now=now))
     # Re-queue what is due and has not been queued in the last lease period, so a slow worker
     # does not get the same id queued every few seconds.
     stale = now - datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
@@ -197,7 +237,8 @@ def sweep(*, now: datetime.datetime | None = None) -> SweepReport:
             held.setdefault(clinician_id, []).append(pk)
     queue_digests(held)
     Heartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"last_run_at": now})
-    return SweepReport(queued=len(due), escalated=escalated, digests=len(held))
+    return SweepReport(queued=len(due), escalated=escalated, digests=len(held),
+                       followed_up=followed_up)
 
 
 def _overdue_alert_ids(now) -> list[int]:
@@ -219,7 +260,8 @@ def escalate(alert_id: int, *, now: datetime.datetime | None = None) -> bool:
             return False
         steps = _planned_steps(alert, now)
         if steps:
-            _notify_step(alert, level=alert.level + 1, steps=steps, now=now)
+            _notify_step(alert, level=alert.level + 1, steps=steps, now=now,
+                         reason=Notification.Reason.ESCALATION)
         else:
             logger.critical("alert %s cannot escalate: clinic %s has nobody to notify",
                             alert.pk, alert.clinic_id)
@@ -253,7 +295,9 @@ def acknowledge(alert: Alert, *, by, now: datetime.datetime | None = None) -> bo
     now = now or timezone.now()
     with transaction.atomic():
         done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-            acknowledged_at=now, acknowledged_by=by)
+            acknowledged_at=now, acknowledged_by=by, follow_ups=0,
+            # Acknowledged is not resolved: the call's outcome is awaited from now.
+            follow_up_at=None if alert.resolved_at else now + resolve_delay())
         if done:
             Notification.objects.filter(
                 alert=alert, status=Notification.Status.PENDING
@@ -261,3 +305,119 @@ def acknowledge(alert: Alert, *, by, now: datetime.datetime | None = None) -> bo
     alert.refresh_from_db()
     return bool(done)
 
+
+
+# --- Following up: acknowledged, but no call outcome -------------------------------------------
+
+
+def _follow_ups_due(now) -> list[int]:
+    return list(Alert.objects.filter(follow_up_at__lte=now, resolved_at__isnull=True)
+                .values_list("pk", flat=True)[:500])
+
+
+def follow_up(alert_id: int, *, now: datetime.datetime | None = None) -> bool:
+    """Follow up an acknowledged alert whose call outcome is overdue: page the clinician who is
+    calling again the first time, escalate to the next step of the plan after that (see the
+    module docstring).  The conditional update means two sweeps follow it up once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = Alert.objects.select_related("clinic").get(pk=alert_id)
+        if alert.follow_up_at is None or alert.follow_up_at > now or alert.is_resolved:
+            return False
+        caller = _caller(alert) if alert.follow_ups == 0 else None
+        level = alert.level if caller is not None else alert.level + 1
+        moved = Alert.objects.filter(
+            pk=alert.pk, follow_up_at=alert.follow_up_at, follow_ups=alert.follow_ups,
+            level=alert.level, resolved_at__isnull=True,
+        ).update(follow_ups=alert.follow_ups + 1, follow_up_at=now + resolve_delay(),
+                 level=level)
+        if moved != 1:
+            return False
+        if caller is not None:
+            sequence = Notification.objects.filter(
+                alert=alert, reason=Notification.Reason.FOLLOW_UP).count() + 1
+            notification = Notification.objects.create(
+                alert=alert, clinician=caller, level=level, reason=Notification.Reason.FOLLOW_UP,
+                sequence=sequence, created_at=now, next_attempt_at=now)
+            transaction.on_commit(lambda: queue_delivery([notification.pk]))
+        else:
+            steps = _planned_steps(alert, now)
+            if steps:
+                _notify_step(alert, level=level, steps=steps, now=now,
+                             reason=Notification.Reason.FOLLOW_UP_ESCALATION)
+            else:
+                logger.critical("alert %s cannot be followed up: clinic %s has nobody to "
+                                "notify", alert.pk, alert.clinic_id)
+    logger.warning("alert %s has no call outcome: %s", alert.pk,
+                   "paged again" if caller is not None else f"escalated to level {level}")
+    return True
+
+
+def _caller(alert: Alert) -> Clinician | None:
+    """Who is calling the patient: whoever recorded the last "no answer", else whoever
+    acknowledged the alert, if they are an active clinician who can be paged."""
+    last_try = (CallOutcome.objects.filter(alert=alert, outcome=CallOutcome.Outcome.NO_ANSWER)
+                .order_by("-recorded_at", "-pk").values_list("recorded_by", flat=True).first())
+    user_id = last_try or alert.acknowledged_by_id
+    if user_id is None:
+        return None
+    return Clinician.objects.filter(user_id=user_id, is_active=True).first()
+
+
+def record_outcome(alert: Alert, *, outcome: str, by,
+                   now: datetime.datetime | None = None) -> CallOutcome:
+    """Record what came of the call to the patient (the alert must be acknowledged).  Any
+    outcome but "no answer" resolves the alert: follow-ups stop and unsent follow-up pages are
+    cancelled.  "No answer" keeps it open and starts its follow-up clock again.  Raises
+    ``Invalid`` for an outcome it does not know, ``Conflict`` once the alert is resolved."""
+    if outcome not in CallOutcome.Outcome.values:
+        raise Invalid({"outcome": [f"Choose one of {', '.join(CallOutcome.Outcome.values)}."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        if locked.is_resolved:
+            raise Conflict("This alert is resolved already: a call outcome was recorded at "
+                           f"{locked.resolved_at:%H:%M, %d %b %Y} (UTC). Anything more "
+                           "belongs in the review note.")
+        if not locked.is_acknowledged:
+            raise Conflict("Acknowledge the alert before recording the call's outcome.")
+        recorded = CallOutcome.objects.create(alert=alert, outcome=outcome, recorded_by=by,
+                                              recorded_at=now)
+        if recorded.resolves:
+            Alert.objects.filter(pk=alert.pk).update(resolved_at=now, follow_up_at=None)
+            Notification.objects.filter(
+                alert=alert, status=Notification.Status.PENDING,
+                reason__in=FOLLOW_UP_REASONS,
+            ).update(status=Notification.Status.CANCELLED)
+        else:
+            Alert.objects.filter(pk=alert.pk).update(follow_up_at=now + resolve_delay(),
+                                                     follow_ups=0)
+    alert.refresh_from_db()
+    return recorded
+
+
+# --- Sending a failed notification again (the admin) ------------------------------------------
+
+
+def send_again(notification_id: int, *, by, now: datetime.datetime | None = None) -> bool:
+    """Put a notification that failed on every channel back to waiting on the person's first
+    channel, queue it, and audit who asked.  False when it had not failed (a second click, or
+    someone else was quicker) or is no longer needed (the alert was acknowledged, or resolved
+    for a follow-up): nothing is sent then."""
+    now = now or timezone.now()
+    notification = Notification.objects.select_related(
+        "alert__submission", "clinician").get(pk=notification_id)
+    if not still_needed(notification):
+        return False
+    with transaction.atomic():
+        moved = Notification.objects.filter(
+            pk=notification.pk, status=Notification.Status.FAILED,
+        ).update(status=Notification.Status.PENDING, channel_index=0, tries_on_channel=0,
+                 next_attempt_at=now, claimed_until=None, last_queued_at=None, grouped=False)
+        if not moved:
+            return False
+        audit.record(by, AuditEvent.Action.SEND_AGAIN, submission=notification.alert.submission,
+                     detail=f"notification {notification.pk} (level {notification.level}) to "
+                            f"{notification.clinician.name}")
+        transaction.on_commit(lambda: queue_delivery([notification.pk]))
+    return True

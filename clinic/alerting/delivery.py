@@ -25,10 +25,12 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.alerting import links, wording
 from clinic.alerting.transports import (
     TRANSPORTS,
     AlertMessage,
     DeliveryError,
+    DigestCase,
     DigestMessage,
     Message,
 )
@@ -113,8 +115,8 @@ def deliver(notification_id: int, *, now: datetime.datetime | None = None) -> De
     if claimed != 1:
         return DeliveryOutcome(claimed=False)
     notification = Notification.objects.select_related(
-        "clinician", "alert__submission").get(pk=notification_id)
-    if notification.alert.is_acknowledged:
+        "clinician", "alert__submission", "alert__clinic").get(pk=notification_id)
+    if not still_needed(notification):
         _finish([notification], status=Notification.Status.CANCELLED)
         return DeliveryOutcome()
     return DeliveryOutcome(delivered=_send([notification], _message(notification),
@@ -145,7 +147,7 @@ def deliver_digest(clinician_id: int, *,
     if not claimed:
         return DigestOutcome()
     held = list(Notification.objects.filter(claim_token=token)
-                .select_related("clinician", "alert__submission"))
+                .select_related("clinician", "alert__submission", "alert__clinic"))
     _finish([n for n in held if n.alert.is_acknowledged], status=Notification.Status.CANCELLED)
     waiting = sorted((n for n in held if not n.alert.is_acknowledged),
                      key=lambda n: (n.channel_index, n.alert.created_at, n.pk))
@@ -199,10 +201,26 @@ def _send(notifications: list[Notification], message: Message, *, what: str,
     return True
 
 
+def still_needed(notification: Notification) -> bool:
+    """A page asks for an acknowledgement until there is one; a follow-up page asks for the
+    call's outcome until one closes the alert."""
+    alert = notification.alert
+    if notification.is_follow_up:
+        return not alert.is_resolved
+    return not alert.is_acknowledged
+
+
 def _message(notification: Notification) -> AlertMessage:
     alert = notification.alert
-    return AlertMessage(notification_id=notification.pk, reference=alert.submission.reference,
-                        urgency=alert.urgency, link=_case_link(alert), level=notification.level)
+    deadline = wording.deadline_of(notification)
+    return AlertMessage(
+        notification_id=notification.pk, reference=alert.submission.reference,
+        urgency=alert.urgency, link=_case_link(alert), level=notification.level,
+        advice=wording.patient_told(alert), deadline=wording.local_deadline(alert, deadline),
+        escalates_at=deadline.isoformat() if deadline else "", reason=notification.reason,
+        # Already acknowledged: a follow-up asks for the outcome, on the case page.
+        acknowledge_link="" if notification.is_follow_up
+        else links.make_link(alert, notification=notification))
 
 
 def _digest_message(notifications: list[Notification], now) -> DigestMessage:
@@ -214,17 +232,18 @@ def _digest_message(notifications: list[Notification], now) -> DigestMessage:
     minutes = max(1, math.ceil(settings.ALERT_GROUP_MINUTES),
                   math.ceil((now - oldest).total_seconds() / 60))
     return DigestMessage(
-        key=key, minutes=minutes, queue_link=_site_link(reverse("queue")),
-        cases=tuple((n.alert.submission.reference, _case_link(n.alert)) for n in notifications),
+        key=key, minutes=minutes, queue_link=links.site_link(reverse("queue")),
+        cases=tuple(DigestCase(
+            n.alert.submission.reference, _case_link(n.alert),
+            advice=wording.patient_told(n.alert),
+            deadline=wording.local_deadline(n.alert, n.alert.escalate_at),
+            escalates_at=n.alert.escalate_at.isoformat(),
+            acknowledge_link=links.make_link(n.alert, notification=n)) for n in notifications),
     )
 
 
 def _case_link(alert: Alert) -> str:
-    return _site_link(reverse("case-detail", args=[alert.submission.reference]))
-
-
-def _site_link(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
+    return links.site_link(reverse("case-detail", args=[alert.submission.reference]))
 
 
 def _record(attempts: list[DeliveryAttempt], outcome: str, error: str = "") -> None:
@@ -264,6 +283,11 @@ def _give_up_on_person(notification: Notification, now) -> None:
                  notification.pk, notification.alert_id)
     Alert.objects.filter(pk=notification.alert_id, acknowledged_at__isnull=True,
                          level=notification.level).update(escalate_at=now)
+    if notification.is_follow_up:
+        # A follow-up that reached nobody: the next follow-up (an escalation) is due now.
+        Alert.objects.filter(pk=notification.alert_id, resolved_at__isnull=True,
+                             follow_up_at__isnull=False, level=notification.level).update(
+            follow_up_at=now)
 
 
 # --- Tasks ------------------------------------------------------------------------------------

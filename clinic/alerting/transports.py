@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -31,48 +32,124 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+# Characters: two text-message segments.  A longer text is cut short; its link never is.
+SHORT_TEXT_LIMIT = 300
+
+
+def _short(text: str, link: str) -> str:
+    """``text`` then ``link``, in at most ``SHORT_TEXT_LIMIT`` characters: the text is cut, the
+    link never is."""
+    room = SHORT_TEXT_LIMIT - len(link) - 1
+    if len(text) > room:
+        text = text[:max(0, room - 1)].rstrip() + "…"
+    return f"{text} {link}".strip()
+
+
 @dataclass(frozen=True)
 class AlertMessage:
+    """One alert, to one person.  ``advice`` is what the patient was told, as a clause ("call 999
+    now"); ``deadline`` is when the sweep acts next unless someone does (the clinic's local time,
+    in words); ``acknowledge_link`` acknowledges in one tap after sign-in.  ``reason`` is the
+    notification's (``Notification.Reason``): a follow-up page asks for the call's outcome of an
+    alert already acknowledged, so it carries the case's link instead of an acknowledgement
+    link."""
+
     notification_id: int
     reference: str
     urgency: str
     link: str
     level: int
+    advice: str = ""
+    deadline: str = ""
+    escalates_at: str = ""  # ISO 8601, for machines
+    acknowledge_link: str = ""
+    reason: str = "page"
 
     @property
     def key(self) -> str:
         return f"alert-notification-{self.notification_id}"
 
     @property
+    def follow_up(self) -> bool:
+        return self.reason in ("follow_up", "follow_up_escalation")
+
+    @property
     def subject(self) -> str:
-        escalated = " (escalated: not yet acknowledged)" if self.level else ""
+        if self.reason == "follow_up":
+            return f"[{self.urgency.upper()}] Intake {self.reference}: no call outcome recorded yet"
+        escalated = ((" (escalated: no call outcome recorded)" if self.follow_up
+                      else " (escalated: not yet acknowledged)") if self.level else "")
         return f"[{self.urgency.upper()}] Intake {self.reference} needs a clinician{escalated}"
 
     @property
     def body(self) -> str:
-        action = ("Emergency advice was given: the patient was told to call the emergency "
-                  "number now." if self.urgency == Urgency.EMERGENCY
-                  else "The patient was told a clinician will call them today.")
+        told = f"The patient was told: {self.advice}.\n" if self.advice else ""
+        if self.follow_up:
+            return (
+                f"An intake screened as {self.urgency.upper()} was acknowledged, but nobody has "
+                "recorded what came of the call to the patient.\n\n"
+                f"Reference: {self.reference}\n{told}\n"
+                f"Call the patient and record the outcome on the case page (log in required):\n"
+                f"{self.link}\n\n"
+                + (f"If no outcome is recorded by {self.deadline}, this alert is escalated to "
+                   "the next person.\n" if self.deadline else "")
+            )
+        acknowledge = (f"Acknowledge it in one tap (log in required):\n{self.acknowledge_link}"
+                       f"\n\nOr open the case:\n{self.link}\n\n" if self.acknowledge_link
+                       else f"Open the case and acknowledge this alert (log in required):\n"
+                            f"{self.link}\n\n")
         return (
             f"An intake screened as {self.urgency.upper()} needs a clinician.\n\n"
-            f"Reference: {self.reference}\n{action}\n\n"
-            f"Open the case and acknowledge this alert (log in required):\n{self.link}\n\n"
-            "Until someone acknowledges it, this alert will be escalated.\n"
+            f"Reference: {self.reference}\n{told}\n{acknowledge}"
+            + (f"If nobody acknowledges it by {self.deadline}, it is escalated to the next "
+               "person.\n" if self.deadline
+               else "Until someone acknowledges it, this alert will be escalated.\n")
         )
+
+    @property
+    def short_text(self) -> str:
+        """For channels that carry a short text only (a text message): the urgency, the
+        reference, what the patient was told, the deadline and one link; at most
+        ``SHORT_TEXT_LIMIT`` characters, and nothing about the patient."""
+        told = f" Patient told: {self.advice}." if self.advice else ""
+        if self.follow_up:
+            by = f" by {self.deadline}" if self.deadline else ""
+            return _short(f"{self.urgency.upper()} {self.reference}: acknowledged, no call "
+                          f"outcome recorded.{told} Record it{by} or it escalates:", self.link)
+        by = f" by {self.deadline}" if self.deadline else ""
+        escalated = " (escalated)" if self.level else ""
+        return _short(f"{self.urgency.upper()} {self.reference}{escalated}.{told} Acknowledge"
+                      f"{by} or it escalates:", self.acknowledge_link or self.link)
 
     def as_json(self) -> dict:
         return {"reference": self.reference, "urgency": self.urgency, "link": self.link,
-                "escalation_level": self.level, "text": self.subject}
+                "escalation_level": self.level, "text": self.subject, "reason": self.reason,
+                "patient_told": self.advice, "escalates_at": self.escalates_at,
+                "escalates_at_local": self.deadline,
+                "acknowledge_link": self.acknowledge_link, "short_text": self.short_text}
+
+
+class DigestCase(NamedTuple):
+    """One held case in a digest: its reference, links, what the patient was told and when it
+    escalates (as in ``AlertMessage``)."""
+
+    reference: str
+    link: str
+    advice: str = ""
+    deadline: str = ""
+    acknowledge_link: str = ""
+    escalates_at: str = ""
 
 
 @dataclass(frozen=True)
 class DigestMessage:
     """The urgent cases held for one clinician during a burst, in one page: how many, their
-    references and links, and the queue.  ``minutes`` is the period they arrived in: the
-    burst's window, or longer when retries delayed the digest."""
+    references, what each patient was told, their deadlines and links, and the queue.
+    ``minutes`` is the period they arrived in: the burst's window, or longer when retries
+    delayed the digest."""
 
     key: str
-    cases: tuple[tuple[str, str], ...]  # (reference, link), oldest first
+    cases: tuple[DigestCase, ...]  # oldest first
     minutes: int
     queue_link: str
     urgency: str = Urgency.URGENT
@@ -90,23 +167,38 @@ class DigestMessage:
 
     @property
     def body(self) -> str:
-        references = ", ".join(reference for reference, _ in self.cases)
-        each = "\n".join(f"{reference}: {link}" for reference, link in self.cases)
+        references = ", ".join(case.reference for case in self.cases)
+        each = "\n\n".join(
+            f"{case.reference}"
+            + (f": the patient was told: {case.advice}." if case.advice else "")
+            + (f" Escalates at {case.deadline} unless acknowledged." if case.deadline else "")
+            + (f"\nAcknowledge in one tap: {case.acknowledge_link}" if case.acknowledge_link
+               else "")
+            + f"\nOpen the case: {case.link}"
+            for case in self.cases)
         return (
             f"{self.headline}: {references}.\n\n"
-            "Held so that a burst of urgent cases pages you once, not once each. Each patient "
-            "was told a clinician will call them today.\n\n"
+            "Held so that a burst of urgent cases pages you once, not once each.\n\n"
+            f"{each}\n\n"
             f"Open the queue (log in required):\n{self.queue_link}\n\n"
-            f"Or each case, to acknowledge it:\n{each}\n\n"
             "Each case is escalated on its own until someone acknowledges it.\n"
         )
+
+    @property
+    def short_text(self) -> str:
+        references = ", ".join(case.reference for case in self.cases)
+        return _short(f"{self.subject}: {references}. Open the queue:", self.queue_link)
 
     def as_json(self) -> dict:
         return {"digest": True, "urgency": self.urgency, "count": len(self.cases),
                 "minutes": self.minutes,
-                "cases": [{"reference": reference, "link": link}
-                          for reference, link in self.cases],
-                "link": self.queue_link, "escalation_level": 0, "text": self.subject}
+                "cases": [{"reference": case.reference, "link": case.link,
+                           "patient_told": case.advice, "escalates_at": case.escalates_at,
+                           "escalates_at_local": case.deadline,
+                           "acknowledge_link": case.acknowledge_link}
+                          for case in self.cases],
+                "link": self.queue_link, "escalation_level": 0, "text": self.subject,
+                "short_text": self.short_text}
 
 
 @dataclass(frozen=True)

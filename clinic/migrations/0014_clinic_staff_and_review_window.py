@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinic', '0011_rota_cover_leave_and_checks'),
+        ('clinic', '0012_alert_links_and_call_outcomes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

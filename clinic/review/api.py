@@ -23,7 +23,13 @@ from rest_framework.views import APIView
 
 from clinic.review import cases
 from clinic.review.pagination import QueueCursorPagination
-from clinic.review.serializers import CaseDetail, QueueItem, ReviewInput, TokenInput
+from clinic.review.serializers import (
+    CallOutcomeInput,
+    CaseDetail,
+    QueueItem,
+    ReviewInput,
+    TokenInput,
+)
 from core.permissions import IsClinician
 from core.throttling import SignInThrottle
 from core.tokens import TokenAuthentication, issue_token, may_hold_token
@@ -161,6 +167,29 @@ class ReviewAPIView(CaseActionAPIView):
         cases.review_case(request.user, reference, note=review["note"],
                           outcome=review["outcome"], judgement=review["triage_judgement"],
                           judged_flag=review["judged_flag"])
+
+
+class CallOutcomeAPIView(CaseActionAPIView):
+    """Record what came of the call to the patient of the case's alert (acknowledging it first
+    if nobody had): any outcome but ``no_answer`` resolves it and stops its follow-ups."""
+
+    @extend_schema(request=CallOutcomeInput, responses={
+        200: CaseDetail, 400: OpenApiResponse(description="No outcome, or one not offered."),
+        401: NOT_SIGNED_IN, 403: NOT_A_CLINICIAN,
+        404: OpenApiResponse(description="No case with that reference that you can see, or a "
+                                         "case without an alert."),
+        422: OpenApiResponse(description="An outcome already resolved the alert.")})
+    def post(self, request, reference):
+        return super().post(request, reference)
+
+    def act(self, request, reference):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object, e.g. "
+                                                        '{"outcome": "booked_today"}']})
+        data = CallOutcomeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cases.record_call_outcome(request.user, reference,
+                                  outcome=data.validated_data["outcome"])
 
 
 class TokenAPIView(APIView):

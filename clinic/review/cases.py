@@ -14,10 +14,10 @@ from django.db.models import Case, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from clinic import audit
-from clinic.alerting import alerts
+from clinic.alerting import alerts, links
 from clinic.hours import local_time
-from clinic.models import AuditEvent, Clinic, Notification
-from core.errors import Forbidden, Invalid, NotFound
+from clinic.models import AlertLink, AuditEvent, CallOutcome, Clinic, Notification
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import is_clinician
 from intake.models import Answer, Submission
 from intake.references import normalise_reference
@@ -149,6 +149,8 @@ def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
             "flags",
             Prefetch("alert__notifications", queryset=Notification.objects.select_related(
                 "clinician").prefetch_related("attempts").order_by("level", "pk")),
+            Prefetch("alert__call_outcomes",
+                     queryset=CallOutcome.objects.select_related("recorded_by")),
         ))
     if audit_view:
         audit.record(user, AuditEvent.Action.VIEW_CASE, submission=submission)
@@ -166,10 +168,155 @@ def acknowledge_case(user, reference: str) -> bool:
     alert = alert_of(submission)
     if alert is None:
         raise NotFound("This case has no alert to acknowledge.")
+    return _acknowledge(user, submission, alert)
+
+
+def _acknowledge(user, submission, alert, *, detail: str = "") -> bool:
     newly = alerts.acknowledge(alert, by=user)
     if newly:
-        audit.record(user, AuditEvent.Action.ACKNOWLEDGE, submission=submission)
+        audit.record(user, AuditEvent.Action.ACKNOWLEDGE, submission=submission, detail=detail)
     return newly
+
+
+def record_call_outcome(user, reference: str, *, outcome: str) -> CallOutcome:
+    """Record what came of the call to the patient of the case's alert
+    (``CallOutcome.Outcome``); an alert not yet acknowledged is acknowledged first (the
+    clinician has plainly seen it), and both are audited.  Raises ``Invalid`` for an unknown
+    outcome, ``NotFound`` for a case without an alert, ``Conflict`` once an outcome resolved
+    the alert (nothing is changed then)."""
+    submission = _find_case(user, reference, visible_submissions(user).select_related("alert"))
+    alert = alert_of(submission)
+    if alert is None:
+        raise NotFound("This case has no alert, so there is no call outcome to record: use "
+                       "the review note.")
+    with transaction.atomic():
+        if not alert.is_acknowledged:
+            _acknowledge(user, submission, alert, detail="on recording the call's outcome")
+        recorded = alerts.record_outcome(alert, outcome=outcome, by=user)
+        audit.record(user, AuditEvent.Action.CALL_OUTCOME, submission=submission,
+                     detail=outcome)
+    return recorded
+
+
+# --- The acknowledgement link in a page ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What an acknowledgement link can do for the signed-in user, for its page.  ``kind``:
+    ``unknown`` (never made, or changed), ``not_allowed`` (a clinic the user does not work
+    at), ``used``, ``expired``, ``acknowledged`` (someone acknowledged the alert another way),
+    ``ready`` (one tap acknowledges).  ``reference`` and ``link`` are empty unless the user may
+    see the case."""
+
+    kind: str
+    reference: str = ""
+    link: AlertLink | None = None
+
+
+def link_state(user, token: str, *, now: datetime.datetime | None = None) -> LinkState:
+    """What the link made by ``token`` can do for ``user``; looks only, changes nothing (so a
+    mail scanner opening the link acknowledges nothing)."""
+    now = now or timezone.now()
+    link = links.find_link(token)
+    if link is None:
+        return LinkState("unknown")
+    if not visible_submissions(user).filter(pk=link.alert.submission_id).exists():
+        return LinkState("not_allowed")
+    reference = link.alert.submission.reference
+    if link.used_at is not None:
+        kind = "used"
+    elif link.expires_at <= now:
+        kind = "expired"
+    elif link.alert.is_acknowledged:
+        kind = "acknowledged"
+    else:
+        kind = "ready"
+    return LinkState(kind, reference, link)
+
+
+LINK_REFUSALS = {
+    "unknown": (NotFound, "This link is not valid: it may have been copied incompletely. Open "
+                          "the case from the queue instead."),
+    "not_allowed": (Forbidden, "This alert is for a clinic you do not work at, so you cannot "
+                               "acknowledge it. Sign in as the clinician it was sent to."),
+    "used": (Conflict, "This link has been used already: each works once. Open the case "
+                       "instead."),
+    "expired": (Conflict, "This link has expired. Open the case instead."),
+}
+
+
+def acknowledge_by_link(user, token: str, *,
+                        now: datetime.datetime | None = None) -> tuple[str, bool]:
+    """Use the link made by ``token``: acknowledge its alert as ``user`` (audited as the case
+    page's button is, noting the link) and spend the link, in one transaction.  Returns the
+    case's reference and whether this acknowledged it (False: someone had already).  A link
+    another request is using waits for it, then finds it used; an alert someone acknowledged
+    meanwhile is left as it is (the link is spent all the same).  Raises ``NotFound``,
+    ``Forbidden`` or ``Conflict`` (used, expired) as ``link_state`` describes."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        found = links.find_link(token)
+        if found is not None:
+            # Held until commit: a second tap waits here and then finds the link used.
+            AlertLink.objects.select_for_update().filter(pk=found.pk).first()
+        state = link_state(user, token, now=now)
+        if state.kind in LINK_REFUSALS:
+            error, message = LINK_REFUSALS[state.kind]
+            raise error(message)
+        AlertLink.objects.filter(pk=state.link.pk, used_at__isnull=True).update(
+            used_at=now, used_by=user)
+        newly = _acknowledge(user, state.link.alert.submission, state.link.alert,
+                             detail="from the link in a page")
+    return state.reference, newly
+
+
+# --- The alert's timeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime.datetime
+    text: str
+    detail: str = ""
+
+
+def alert_timeline(alert) -> list[TimelineEntry]:
+    """Every step of the alert in time order, from the rows that record it (no separate event
+    log to disagree with them): raised; each page, escalation and follow-up with whom it went
+    to, and each delivery attempt with its channel and outcome; the acknowledgement; each call
+    outcome; each "Send again" from the admin (the audit trail).  Uses the notifications and
+    call outcomes ``get_case`` loaded, and one query for the audit trail."""
+    if alert is None:
+        return []
+    entries = [TimelineEntry(alert.created_at, f"Alert raised ({alert.get_urgency_display()})",
+                             "clinic closed: out-of-hours contacts paged"
+                             if alert.out_of_hours else "")]
+    for notification in alert.notifications.all():
+        name = notification.clinician.name
+        held = " (held for their digest)" if notification.grouped else ""
+        entries.append(TimelineEntry(
+            notification.created_at,
+            f"{notification.get_reason_display()}: {name}{held}",
+            f"level {notification.level}; {notification.get_status_display().lower()}"))
+        for attempt in notification.attempts.all():
+            outcome = attempt.get_outcome_display() or "no outcome recorded (interrupted)"
+            entries.append(TimelineEntry(
+                attempt.finished_at or attempt.started_at,
+                f"{attempt.channel} to {name}: {outcome.lower()}",
+                attempt.error))
+    if alert.acknowledged_at:
+        entries.append(TimelineEntry(alert.acknowledged_at,
+                                     f"Acknowledged by {alert.acknowledged_by.get_username()}"))
+    for recorded in alert.call_outcomes.all():
+        entries.append(TimelineEntry(recorded.recorded_at,
+                                     f"Call outcome: {recorded.get_outcome_display()}",
+                                     f"by {recorded.recorded_by.get_username()}"))
+    for event in AuditEvent.objects.filter(
+            submission_id=alert.submission_id,
+            action=AuditEvent.Action.SEND_AGAIN).select_related("actor"):
+        entries.append(TimelineEntry(event.at, f"Sent again by {event.actor}", event.detail))
+    return sorted(entries, key=lambda entry: entry.at)
 
 
 def claim_case(user, reference: str) -> None:

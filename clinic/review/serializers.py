@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from clinic.models import Alert, DeliveryAttempt, Notification
+from clinic.models import Alert, CallOutcome, DeliveryAttempt, Notification
 from intake.models import Answer, Submission
 from screening.models import Flag
 
@@ -33,7 +33,7 @@ class AlertSummary(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = ["urgency", "created_at", "level", "escalate_at", "acknowledged_at",
-                  "acknowledged_by", "out_of_hours"]
+                  "acknowledged_by", "out_of_hours", "follow_up_at", "resolved_at"]
 
 
 class AttemptOutput(serializers.ModelSerializer):
@@ -48,14 +48,25 @@ class NotificationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["level", "clinician", "status", "created_at", "delivered_at", "attempts"]
+        fields = ["level", "reason", "clinician", "status", "created_at", "delivered_at",
+                  "attempts"]
+
+
+class CallOutcomeOutput(serializers.ModelSerializer):
+    recorded_by = UserName()
+
+    class Meta:
+        model = CallOutcome
+        fields = ["outcome", "recorded_by", "recorded_at"]
 
 
 class AlertDetail(AlertSummary):
     notifications = NotificationOutput(many=True)
+    call_outcomes = CallOutcomeOutput(many=True)
 
     class Meta(AlertSummary.Meta):
-        fields = [*AlertSummary.Meta.fields, "escalation_plan", "notifications"]
+        fields = [*AlertSummary.Meta.fields, "escalation_plan", "notifications",
+                  "call_outcomes"]
 
 
 class AgeAndSex(serializers.Serializer):
@@ -120,6 +131,13 @@ class ReviewInput(serializers.Serializer):
         max_length=64, allow_blank=True, required=False, default="",
         help_text="The rule the judgement is about: one that fired wrongly, or one that should "
         "have fired (optional).")
+
+
+class CallOutcomeInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=CallOutcome.Outcome.choices,
+        help_text="What came of the call: any outcome but no_answer resolves the alert; "
+        "no_answer keeps it open for another try.")
 
 
 class TokenInput(serializers.Serializer):

@@ -15,6 +15,8 @@ api_urlpatterns = [
     path("submissions/<str:reference>/review/", api.ReviewAPIView.as_view(), name="api-review"),
     path("submissions/<str:reference>/claim/", api.ClaimAPIView.as_view(), name="api-claim"),
     path("submissions/<str:reference>/reopen/", api.ReopenAPIView.as_view(), name="api-reopen"),
+    path("submissions/<str:reference>/call-outcome/", api.CallOutcomeAPIView.as_view(),
+         name="api-call-outcome"),
 ]
 
 urlpatterns = [
@@ -27,6 +29,7 @@ urlpatterns = [
          name="duty-calendar-feed"),
     path("queue/rows/", views.QueueRowsView.as_view(), name="queue-rows"),
     path("cases/<str:reference>/", views.CaseView.as_view(), name="case-detail"),
+    path("alerts/<str:token>/", views.AlertLinkView.as_view(), name="alert-link"),
     path("cases/<str:reference>/<str:action>/", views.CaseActionView.as_view(),
          name="case-action"),
 ]

@@ -23,9 +23,10 @@ from rest_framework.exceptions import ValidationError
 
 from clinic import calendar_feed
 from clinic.hours import local_time
-from clinic.models import DutyCalendarLink
+from clinic.models import CallOutcome, DutyCalendarLink
 from clinic.review import cases, performance, response
 from clinic.review.api import queue_filters
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.permissions import ClinicianRequiredMixin
 from core.roles import is_clinician
 from intake.models import Submission
@@ -100,6 +101,8 @@ class CaseView(ClinicianRequiredMixin, View):
             "judgements": Submission.Judgement.choices,
             "rules_not_fired": [rule for rule in cases.rules_of(submission)
                                 if rule.code not in fired],
+            "timeline": cases.alert_timeline(cases.alert_of(submission)),
+            "call_outcomes": CallOutcome.Outcome.choices,
         })
 
 
@@ -152,6 +155,19 @@ class CaseActionView(ClinicianRequiredMixin, View):
         elif action == "reopen":
             cases.reopen_case(request.user, reference)
             message = "Reopened: the case is back on the queue."
+        elif action == "call-outcome":
+            try:
+                recorded = cases.record_call_outcome(
+                    request.user, reference, outcome=request.POST.get("outcome", ""))
+            except Invalid:
+                messages.error(request, "Choose what came of the call, then record it.")
+                return redirect("case-detail", reference=reference)
+            except Conflict as refused:
+                messages.error(request, str(refused))
+                return redirect("case-detail", reference=reference)
+            message = (f"Recorded: {recorded.get_outcome_display()}." + (
+                "" if recorded.resolves else " The alert stays open: try again, and record "
+                "the next call's outcome."))
         else:
             raise Http404("No such action.")
         messages.success(request, message)
@@ -353,3 +369,35 @@ class DutyCalendarFeedView(View):
                             content_type="text/calendar; charset=utf-8")
         feed["Content-Disposition"] = 'inline; filename="duty-rota.ics"'
         return feed
+
+
+class AlertLinkView(ClinicianRequiredMixin, View):
+    """The acknowledgement link in a page (``/alerts/<token>/``), after the usual sign-in.
+    GET only shows what the link can do, with one button (POST) that acknowledges: mail
+    scanners and link previews fetch links, and must not acknowledge anything.  A link that is
+    not valid, used, expired or for another clinic gets a page saying so (and, when the user
+    may see it, a link to the case), never an error page."""
+
+    template_name = "clinic/alert_link.html"
+    STATUS = {"unknown": 404, "not_allowed": 403, "used": 410, "expired": 410}
+
+    def get(self, request, token):
+        return self._page(request, cases.link_state(request.user, token))
+
+    def post(self, request, token):
+        try:
+            reference, newly = cases.acknowledge_by_link(request.user, token)
+        except (NotFound, Forbidden, Conflict):
+            return self._page(request, cases.link_state(request.user, token))
+        if newly:
+            messages.success(request, "Alert acknowledged: escalation has stopped. Call the "
+                                      "patient, then record the call's outcome here.")
+        else:
+            messages.success(request, "This alert had already been acknowledged.")
+        return redirect("case-detail", reference=reference)
+
+    def _page(self, request, state):
+        return render(request, self.template_name, {
+            "state": state, "alert": state.link.alert if state.link else None,
+            "max_age_hours": round(settings.ALERT_LINK_MAX_AGE_MINUTES / 60, 1),
+        }, status=self.STATUS.get(state.kind, 200))

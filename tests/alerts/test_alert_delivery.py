@@ -82,10 +82,19 @@ def test_the_alert_email_and_webhook_carry_the_reference_and_link_but_no_patient
     assert hook.path == "/hooks/pager"
     assert hook.headers["Content-Type"] == "application/json"
     assert hook.headers["Idempotency-Key"] == f"alert-notification-{by_webhook.pk}"
-    assert hook.json() == {
+    page = hook.json()
+    acknowledge_link = page.pop("acknowledge_link")
+    short_text = page.pop("short_text")
+    assert page == {
         "reference": reference, "urgency": "emergency", "link": link, "escalation_level": 0,
-        "text": f"[EMERGENCY] Intake {reference} needs a clinician",
+        "text": f"[EMERGENCY] Intake {reference} needs a clinician", "reason": "page",
+        "patient_told": "call 999 now",
+        "escalates_at": by_webhook.alert.escalate_at.isoformat(),
+        "escalates_at_local": page["escalates_at_local"],
     }
+    assert acknowledge_link.startswith(f"{SITE_URL}/alerts/")
+    assert short_text.startswith(f"EMERGENCY {reference}. Patient told: call 999 now.")
+    assert short_text.endswith(acknowledge_link) and len(short_text) <= 300
     assert patient_data_in(hook.body.decode()) == []
 
     # Each delivery is on record: one attempt, on its channel, sent.

@@ -150,7 +150,9 @@ def test_the_first_urgent_alert_pages_at_once_and_the_rest_of_the_burst_is_one_d
     assert text_of(digest).startswith(
         f"3 more urgent cases in the last 10 minutes: {', '.join(held)}.\n")
     assert QUEUE_LINK in text_of(digest)
-    assert all(f"{reference}: {case_link(reference)}" in text_of(digest) for reference in held)
+    assert all(f"{reference}: the patient was told: a clinician will phone them today."
+               in text_of(digest) for reference in held)
+    assert all(f"Open the case: {case_link(reference)}" in text_of(digest) for reference in held)
     assert first not in text_of(digest) + digest.message["Subject"]
     assert digest.message_id.startswith("<alert-digest-")
     assert patient_data_in_mail(digest, timezone.localtime(start).date()) == []
@@ -286,12 +288,21 @@ def test_a_digest_that_fails_retries_with_backoff_then_goes_by_webhook(
     # An hour after the first of them (the test's clock): the message says so.
     minutes = hook.json()["minutes"]
     assert minutes > 60
-    assert hook.json() == {
+    page = hook.json()
+    cases = page.pop("cases")
+    assert page == {
         "digest": True, "urgency": "urgent", "count": 2, "minutes": minutes,
-        "cases": [{"reference": r, "link": case_link(r)} for r in held],
         "link": QUEUE_LINK, "escalation_level": 0,
         "text": f"[URGENT] 2 more urgent cases in the last {minutes} minutes",
+        "short_text": f"[URGENT] 2 more urgent cases in the last {minutes} minutes: "
+                      f"{', '.join(held)}. Open the queue: {QUEUE_LINK}",
     }
+    # Each case: its links, what the patient was told and when it escalates.
+    assert [(c["reference"], c["link"], c["patient_told"]) for c in cases] == [
+        (r, case_link(r), "a clinician will phone them today") for r in held]
+    assert all(c["acknowledge_link"].startswith(f"{SITE_URL}/alerts/") for c in cases)
+    assert [c["escalates_at"] for c in cases] == [
+        Alert.objects.get(submission__reference=r).escalate_at.isoformat() for r in held]
     assert patient_data_in(hook.body.decode()) == []
     for reference in held:
         attempts = first_notification(reference).attempts.all()

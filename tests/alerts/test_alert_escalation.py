@@ -80,6 +80,13 @@ def test_an_unacknowledged_alert_escalates_to_the_backup_at_its_time_and_not_aft
     assert AuditEvent.objects.filter(action=AuditEvent.Action.ACKNOWLEDGE,
                                      reference=reference, actor=clinician).count() == 1
 
+    # Acknowledged is not resolved: the call's outcome is recorded too, or the alert would be
+    # followed up (tests/alerts/test_alert_links_and_call_outcomes.py).
+    response = clinician_client.post(f"/api/submissions/{reference}/call-outcome/",
+                                     {"outcome": "booked_today"},
+                                     content_type="application/json")
+    assert response.status_code == 200, response.content
+
     # Long past every escalation time: no escalation, no new notification, no message.
     notifications_before = Notification.objects.filter(alert=alert).count()
     for later in (alert.escalate_at, alert.escalate_at + datetime.timedelta(hours=1),
