@@ -5,6 +5,7 @@ superuser, via ``admin_client``); forms are posted back exactly as the page rend
 the changes an admin would make.
 """
 
+import datetime
 import re
 
 import pytest
@@ -14,9 +15,19 @@ from django.contrib.messages import get_messages
 from django.forms import BooleanField
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
+from clinic.models import Clinic
 from intake.admin import _version_for_display
-from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
+from intake.models import (
+    Appointment,
+    Choice,
+    Question,
+    Questionnaire,
+    QuestionnaireVersion,
+    Section,
+)
+from intake.services.appointments import invite
 from intake.services.questionnaires import create_draft_from
 
 pytestmark = pytest.mark.django_db
@@ -147,6 +158,10 @@ REGISTERED = [
 
 
 def an_object_of(model, current, draft):
+    if model is Appointment:
+        return invite(Appointment.objects.create(
+            clinic=Clinic.objects.get(is_default=True), starts_at=timezone.now(),
+            full_name="Ada Example", date_of_birth=datetime.date(1971, 3, 2))).appointment
     return {
         Questionnaire: current.questionnaire,
         QuestionnaireVersion: draft,
