@@ -15,7 +15,6 @@ import re
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from clinic.alerting.delivery import record_sms_receipt
 from clinic.alerting.transports import sms_status_callback_url, twilio_signature
@@ -32,8 +31,11 @@ def _problem(detail: str, status: int) -> JsonResponse:
 
 
 @csrf_exempt  # the provider cannot hold a CSRF token; its signature authenticates it instead
-@require_POST
 def sms_status(request):
+    if request.method != "POST":
+        response = _problem("Only POST: the SMS provider posts delivery receipts here.", 405)
+        response["Allow"] = "POST"
+        return response
     if not settings.SMS_ENABLED:
         return _problem("This service sends no text messages (SMS_ACCOUNT_SID is not set).", 404)
     params = dict(request.POST.lists())
