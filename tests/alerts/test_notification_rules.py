@@ -9,13 +9,10 @@ import urllib.parse
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
-from rest_framework.test import APIClient
 
 from clinic.alerting import alerts, coverage, rules
 from clinic.alerting.transports import AlertMessage, DigestMessage, twilio_signature
 from clinic.models import (
-    Alert,
     ChannelCheck,
     Clinic,
     Clinician,
@@ -26,7 +23,7 @@ from clinic.models import (
     OpeningHours,
 )
 from support.real_services import twilio_request_signature
-from tests.factories import URGENT, patient_aged, routine_answers
+from tests.alerts.helpers import raise_urgent
 
 pytestmark = pytest.mark.django_db
 
@@ -131,14 +128,6 @@ def duty(clinician, sms_on) -> Clinician:
         DutyShift(clinic=clinic, clinician=duty, weekday=day, starts=datetime.time(0),
                   ends=datetime.time(23, 59, 59)) for day in range(7))
     return duty
-
-
-def raise_urgent() -> Alert:
-    response = APIClient().post("/api/submissions/", {
-        "patient": patient_aged(40, timezone.localdate()), "answers": routine_answers(**URGENT)},
-        format="json")
-    assert response.json()["urgency"] == "urgent"
-    return Alert.objects.get(submission__reference=response.json()["reference"])
 
 
 def test_an_urgent_alert_emails_at_once_and_texts_later_only_if_not_acknowledged(
