@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import AuditedAdmin
-from clinic.alerting import alerts, coverage
+from clinic.alerting import alerts, coverage, rules
 from clinic.hours import local_time
 from clinic.models import (
     Alert,
@@ -32,6 +32,7 @@ from clinic.models import (
     DutyShift,
     Leave,
     Notification,
+    NotificationRule,
     OpeningHours,
 )
 from clinic.rota import rota_week
@@ -221,15 +222,32 @@ class LeaveInline(admin.TabularInline):
             last_day__gte=timezone.localdate() - datetime.timedelta(days=1))
 
 
+class NotificationRuleInline(admin.TabularInline):
+    model = NotificationRule
+    fields = ("urgency", "position", "channel", "delay_minutes")
+    extra = 0
+    verbose_name = "paging step"
+    verbose_name_plural = (
+        "How they are paged (optional): for each urgency, the channels an alert pages, in "
+        "order, and how many minutes after the alert reached them (0: at once, together). "
+        "Later steps are sent only while nobody has acknowledged the alert; a channel that "
+        "fails falls back to their others. Without steps for an urgency: an emergency goes by "
+        "email and text at once; an urgent alert by their first channel, then a text "
+        f"{rules.DEFAULT_URGENT_SMS_MINUTES} minutes later."
+    )
+
+
 @admin.register(Clinician)
 class ClinicianAdmin(AuditedAdmin, SimpleHistoryAdmin):
-    list_display = ("name", "email", "has_webhook", "is_active", "user")
+    list_display = ("name", "email", "phone", "mobile_verified", "has_webhook", "is_active",
+                    "user")
     list_filter = ("is_active", "clinics")
     search_fields = ("name", "email")
     filter_horizontal = ("clinics",)
-    fields = ("name", "user", "email", "webhook_url", "clinics", "is_active", "test_pages")
-    readonly_fields = ("test_pages",)
-    inlines = [LeaveInline]
+    fields = ("name", "user", "email", "phone", "mobile_verified", "webhook_url",
+              "slack_webhook_url", "teams_webhook_url", "clinics", "is_active", "test_pages")
+    readonly_fields = ("mobile_verified", "test_pages")
+    inlines = [NotificationRuleInline, LeaveInline]
     change_form_template = "admin/clinic/clinician/change_form.html"
     # A webhook address typed without a scheme is taken as https://.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -238,13 +256,19 @@ class ClinicianAdmin(AuditedAdmin, SimpleHistoryAdmin):
     def has_webhook(self, clinician):
         return bool(clinician.webhook_url)
 
+    @admin.display(boolean=True, description="Mobile verified")
+    def mobile_verified(self, clinician):
+        """A text to their current number was confirmed delivered (a test page proves it)."""
+        return clinician.phone_verified if clinician.phone else None
+
     @admin.display(description="Recent test pages")
     def test_pages(self, clinician):
         checks = clinician.channel_checks.all()[:6] if clinician.pk else []
         return format_html_join(
-            mark_safe("<br>"), "{} {}: {} {}",
+            mark_safe("<br>"), "{} {}: {} {}{}",
             ((timezone.localtime(check.started_at).strftime("%d %b %Y %H:%M"), check.channel,
-              check.get_outcome_display() or "no outcome (interrupted)", check.error)
+              check.get_outcome_display() or "no outcome (interrupted)", check.error,
+              f" (receipt: {check.receipt})" if check.receipt else "")
              for check in checks),
         ) or "none yet: use “Send test page” above to check their channels."
 
@@ -317,8 +341,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class NotificationInline(admin.TabularInline):
     model = Notification
-    fields = ("level", "reason", "clinician", "status", "grouped", "created_at", "delivered_at",
-              "deliveries")
+    fields = ("level", "reason", "clinician", "step", "channel", "status", "grouped",
+              "created_at", "next_attempt_at", "delivered_at", "deliveries")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -333,10 +357,11 @@ class NotificationInline(admin.TabularInline):
     @admin.display(description="Delivery attempts")
     def deliveries(self, notification):
         return format_html_join(
-            mark_safe("<br>"), "{} {}{}: {} {}",
+            mark_safe("<br>"), "{} {}{}: {} {}{}",
             ((a.started_at.strftime("%H:%M:%S"), a.channel,
               " (digest)" if a.digest_token else "",
-              a.get_outcome_display() or "no outcome (interrupted)", a.error)
+              a.get_outcome_display() or "no outcome (interrupted)", a.error,
+              f" (receipt: {a.receipt})" if a.receipt and a.receipt not in a.error else "")
              for a in notification.attempts.all()),
         ) or "none yet"
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -31,6 +31,24 @@ class Channel(NamedTuple):
 
     name: str
     address: str
+
+
+# Every channel, in the order a clinician's are tried when nothing else says: the transport's
+# name and what the admin calls it.
+CHANNEL_CHOICES = [
+    ("email", "Email"),
+    ("sms", "Text message (SMS)"),
+    ("webhook", "Webhook"),
+    ("slack", "Slack"),
+    ("teams", "Microsoft Teams"),
+]
+
+validate_phone = RegexValidator(
+    r"^\+[1-9][0-9]{6,14}$",
+    "Give a mobile number in international form: + and the country code, no spaces or "
+    "leading 0, e.g. +447700900123.",
+)
+
 
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
@@ -134,8 +152,10 @@ class OpeningHours(models.Model):
 
 
 class Clinician(models.Model):
-    """A person who can be alerted, with the channels to reach them, tried in order: email
-    first, then the webhook (a chat or paging gateway)."""
+    """A person who can be alerted, with the channels to reach them.  Which channels an alert
+    pages, in what order and how soon, is theirs to set per urgency (``NotificationRule``);
+    without rules, ``clinic.alerting.rules`` derives a plan from the channels they have.  After
+    a channel fails, the others are tried in the order of ``CHANNEL_CHOICES``."""
 
     name = models.CharField(max_length=200)
     user = models.OneToOneField(
@@ -153,6 +173,27 @@ class Clinician(models.Model):
         help_text="Optional: alerts are also POSTed here as JSON when email fails (a chat or "
         "paging gateway).",
     )
+    phone = models.CharField(
+        "mobile number", max_length=16, blank=True, validators=[validate_phone],
+        help_text="Optional: alerts are texted here (when the service has an SMS provider). "
+        "International form, e.g. +447700900123.",
+    )
+    verified_phone = models.CharField(
+        max_length=16, blank=True, editable=False,
+        help_text="The number a text was last confirmed delivered to by the provider (a test "
+        "page or an alert), and when: the mobile number is verified while it is the same.",
+    )
+    phone_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    slack_webhook_url = models.URLField(
+        "Slack webhook", blank=True, max_length=500,
+        help_text="Optional: a Slack incoming webhook address (https://hooks.slack.com/...) "
+        "that alerts are posted to.",
+    )
+    teams_webhook_url = models.URLField(
+        "Microsoft Teams webhook", blank=True, max_length=500,
+        help_text="Optional: a Teams incoming webhook or Workflows address that alerts are "
+        "posted to as a card.",
+    )
     is_active = models.BooleanField(default=True, help_text="Untick to stop alerting them.")
     clinics = models.ManyToManyField(
         Clinic, blank=True, related_name="clinicians",
@@ -165,10 +206,12 @@ class Clinician(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(email="") | ~models.Q(webhook_url=""),
+                condition=~models.Q(email="") | ~models.Q(webhook_url="") | ~models.Q(phone="")
+                | ~models.Q(slack_webhook_url="") | ~models.Q(teams_webhook_url=""),
                 name="clinician_has_a_channel",
-                violation_error_message="Give an email address or a webhook URL, or both, so "
-                "that alerts can reach this clinician.",
+                violation_error_message="Give at least one of an email address, a mobile "
+                "number, a webhook, a Slack or a Teams address, so that alerts can reach this "
+                "clinician.",
             ),
         ]
 
@@ -177,18 +220,82 @@ class Clinician(models.Model):
 
     def clean(self):
         super().clean()
-        if self.webhook_url and settings.WEBHOOK_REQUIRE_HTTPS and not (
-                self.webhook_url.lower().startswith("https://")):
-            raise ValidationError({"webhook_url": "Use an https:// address: alerts must not "
-                                                  "travel unencrypted."})
+        if settings.WEBHOOK_REQUIRE_HTTPS:
+            errors = {field: "Use an https:// address: alerts must not travel unencrypted."
+                      for field in ("webhook_url", "slack_webhook_url", "teams_webhook_url")
+                      if getattr(self, field)
+                      and not getattr(self, field).lower().startswith("https://")}
+            if errors:
+                raise ValidationError(errors)
+
+    @property
+    def phone_verified(self) -> bool:
+        """Whether a text to their current number has been confirmed delivered (a changed
+        number has to prove itself again)."""
+        return bool(self.phone) and self.verified_phone == self.phone
 
     @property
     def channels(self) -> list["Channel"]:
-        """Where to reach this clinician, in the order to try: each channel with its own
-        address, so a channel can only ever be sent to its own address."""
-        return [Channel(name, address)
-                for name, address in (("email", self.email), ("webhook", self.webhook_url))
-                if address]
+        """Where to reach this clinician, in the order to try after a failure: each channel
+        with its own address, so a channel can only ever be sent to its own address.  The
+        mobile number counts only when the service has an SMS provider (``SMS_ENABLED``)."""
+        addresses = {"email": self.email, "sms": self.phone if settings.SMS_ENABLED else "",
+                     "webhook": self.webhook_url, "slack": self.slack_webhook_url,
+                     "teams": self.teams_webhook_url}
+        return [Channel(name, addresses[name]) for name, _ in CHANNEL_CHOICES if addresses[name]]
+
+    def channels_from(self, first: str = "") -> list["Channel"]:
+        """The channels a notification starting on ``first`` tries, in order: that one, then
+        the others in the usual order (``first`` empty or gone: the usual order)."""
+        channels = self.channels
+        return ([c for c in channels if c.name == first]
+                + [c for c in channels if c.name != first])
+
+
+class NotificationRule(models.Model):
+    """One step of how a clinician wants to be paged for alerts of one urgency: on this
+    channel, ``delay_minutes`` after the alert reached them if nobody has acknowledged it by
+    then (0: at once, together with the other steps at 0).  With no rules for an urgency, a
+    plan is derived from their channels (``clinic.alerting.rules``)."""
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE,
+                                  related_name="notification_rules")
+    urgency = models.CharField(max_length=10, choices=PAGING_CHOICES)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    delay_minutes = models.PositiveIntegerField(
+        "after (minutes)", default=0, validators=[MaxValueValidator(24 * 60)],
+        help_text="0: at once. Otherwise this many minutes after the alert reached them, if "
+        "nobody has acknowledged it by then.",
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order among the steps.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["clinician", "urgency", "position", "delay_minutes", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinician", "urgency", "channel"],
+                name="one_notification_rule_per_channel",
+                violation_error_message="This channel already has a step for this urgency.",
+            ),
+        ]
+
+    def __str__(self):
+        when = f"after {self.delay_minutes} min" if self.delay_minutes else "at once"
+        return f"{self.get_urgency_display()}: {self.get_channel_display()} {when}"
+
+    def clean(self):
+        super().clean()
+        clinician = getattr(self, "clinician", None)
+        if clinician is None or not self.channel:
+            return
+        if self.channel == "sms" and not settings.SMS_ENABLED:
+            raise ValidationError({"channel": "This service has no SMS provider set up "
+                                              "(SMS_ACCOUNT_SID): texts cannot be sent."})
+        if self.channel not in {c.name for c in clinician.channels}:
+            raise ValidationError({"channel": f"Give their {self.get_channel_display()} "
+                                              "address above first."})
 
 
 class DutyShift(models.Model):
@@ -523,9 +630,15 @@ class Notification(models.Model):
         default=0, help_text="0, except for a follow-up page: which follow-up of the alert "
         "it is (a clinician can be paged again at the same level)."
     )
+    step = models.PositiveSmallIntegerField(
+        default=0, help_text="Which step of the person's notification plan this is.")
+    channel = models.CharField(
+        max_length=10, blank=True,
+        help_text="The channel the step starts on; after it fails, the person's others are "
+        "tried. Empty: their usual first channel.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     channel_index = models.PositiveSmallIntegerField(
-        default=0, help_text="Which of the clinician's channels is being tried."
+        default=0, help_text="Which channel of the step's route (``route``) is being tried."
     )
     tries_on_channel = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -550,8 +663,8 @@ class Notification(models.Model):
         ordering = ["alert", "level", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["alert", "level", "clinician", "sequence"],
-                name="one_notification_per_level",
+                fields=["alert", "level", "clinician", "sequence", "step"],
+                name="one_notification_per_step",
             ),
         ]
         indexes = [
@@ -576,6 +689,11 @@ class Notification(models.Model):
         """A page about an acknowledged alert with no call outcome: needed until one is
         recorded, not merely until the alert is acknowledged."""
         return self.reason in FOLLOW_UP_REASONS
+
+    @property
+    def route(self) -> list[Channel]:
+        """The channels this notification tries, in order (``channel_index`` is where it is)."""
+        return self.clinician.channels_from(self.channel)
 
 
 FOLLOW_UP_REASONS = (Notification.Reason.FOLLOW_UP, Notification.Reason.FOLLOW_UP_ESCALATION)
@@ -603,6 +721,15 @@ class DeliveryAttempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    provider_id = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="The provider's id for the message (an SMS's sid), to match its delivery "
+        "receipts.")
+    receipt = models.CharField(
+        max_length=20, blank=True,
+        help_text="The provider's latest delivery status for the message (e.g. delivered, "
+        "undelivered).")
+    receipt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["notification", "started_at", "pk"]
@@ -633,6 +760,9 @@ class ChannelCheck(models.Model):
     outcome = models.CharField(max_length=20, choices=DeliveryAttempt.Outcome.choices,
                                blank=True)
     error = models.CharField(max_length=500, blank=True)
+    provider_id = models.CharField(max_length=64, blank=True, db_index=True)
+    receipt = models.CharField(max_length=20, blank=True)
+    receipt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-pk"]

@@ -303,6 +303,25 @@ elif len(WEBHOOK_SECRET) < 32 and not DEBUG:
                                "python -c 'import secrets; print(secrets.token_urlsafe(32))'.")
 # Webhook addresses must be https:// (checked in the admin and again before sending).
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# Text messages (SMS) through a provider with Twilio's Messages API (clinic/alerting/transports.py):
+# on when the account, its token and the sender are all set, off (no texts, mobile numbers
+# unused) when none is.  SMS_API_BASE is the API's address (another Twilio-compatible provider,
+# or a test gateway).  The token also checks the provider's signed delivery receipts
+# (POST /api/alerting/sms-status/).
+SMS_API_BASE = env.str("SMS_API_BASE", default="https://api.twilio.com").rstrip("/")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+_sms_settings = {"SMS_ACCOUNT_SID": SMS_ACCOUNT_SID, "SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,
+                 "SMS_FROM": SMS_FROM}
+SMS_ENABLED = all(_sms_settings.values())
+if any(_sms_settings.values()) and not SMS_ENABLED:
+    raise ImproperlyConfigured(
+        "SMS needs SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM together (or none of them, to "
+        "send no texts); missing: "
+        + ", ".join(name for name, value in _sms_settings.items() if not value) + ".")
+if not SMS_API_BASE.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SMS_API_BASE must be an http(s) URL, e.g. https://api.twilio.com.")
 # The base of the FHIR canonical URLs of published questionnaires (interop/fhir).  Record systems
 # store these, so once set in production it must never change.
 FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default="")

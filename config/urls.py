@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from clinic import sms_status
 from clinic.review import urls as review_urls
 from config import errors, health
 from core import two_factor
@@ -16,6 +17,7 @@ urlpatterns = [
     path("livez", health.livez, name="livez"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/alerting/sms-status/", sms_status.sms_status, name="sms-status"),
     path("api/", include(review_urls.api_urlpatterns)),
     path("api/", include("intake.api.urls")),
     path("api/fhir/", include("interop.fhir.urls")),

@@ -490,3 +490,179 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+def twilio_request_signature(url: str, params: dict[str, str], token: str) -> str:
+    """Twilio's X-Twilio-Signature over a callback, written out here from Twilio's description
+    (not the service's code), so the tests check one against the other: base64 of HMAC-SHA1,
+    keyed with the auth token, of the URL followed by every parameter's name and value in
+    order of name."""
+    import base64
+    import hashlib
+    import hmac
+
+    data = url + "".join(name + params[name] for name in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+                            ).decode()
+
+
+@dataclass(frozen=True)
+class ReceivedSms:
+    sid: str
+    account: str
+    to: str
+    sender: str
+    body: str
+    status_callback: str
+    authorised: bool  # the request carried the account's SID and token (HTTP basic auth)
+    received_at: float  # time.time() when the gateway answered 201
+
+
+class SmsGateway:
+    """A fake SMS provider: a real HTTP server on loopback speaking Twilio's Messages API
+    (``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``, form-encoded ``To``, ``From``,
+    ``Body``, ``StatusCallback``, basic auth ``SID:token``), answering 201 with the message's
+    ``sid`` and keeping every message it accepted.
+
+    ``fail_with(status, code=...)`` makes it answer the next ``times`` requests (or all, until
+    ``fail_with(None)``) with that HTTP status and a Twilio-style error body.  ``send_receipt``
+    POSTs a delivery receipt for a message to the status callback it named, signed like
+    Twilio's; ``auto_receipt = "delivered"`` sends one for every message it accepts."""
+
+    def __init__(self, *, account_sid: str = "AC" + "1" * 32, auth_token: str = "t" * 32):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.received: list[ReceivedSms] = []
+        self.requests = 0  # every POST to the Messages endpoint, failed ones included
+        self.receipts: list[tuple[str, str, int]] = []  # (sid, status, HTTP status answered)
+        self.auto_receipt: str | None = None
+        self._failures: list[tuple[int, int | None]] = []  # (HTTP status, Twilio code) each
+        self._fail_always: tuple[int, int | None] | None = None
+        self._lock = threading.Lock()
+        self._count = 0
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                import base64
+                from urllib.parse import parse_qs
+
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {name: values[0] for name, values in
+                        parse_qs(self.rfile.read(length).decode(), keep_blank_values=True).items()}
+                parts = self.path.split("/")  # "", "2010-04-01", "Accounts", SID, "Messages.json"
+                if len(parts) != 5 or parts[1:3] != ["2010-04-01", "Accounts"] or (
+                        parts[4] != "Messages.json"):
+                    return self._answer(404, {"code": 20404, "message": "not found",
+                                              "status": 404})
+                expected = "Basic " + base64.b64encode(
+                    f"{gateway.account_sid}:{gateway.auth_token}".encode()).decode()
+                authorised = self.headers.get("Authorization") == expected and (
+                    parts[3] == gateway.account_sid)
+                with gateway._lock:
+                    gateway.requests += 1
+                    failure = (gateway._failures.pop(0) if gateway._failures
+                               else gateway._fail_always)
+                if not authorised:
+                    failure = (401, 20003)
+                if failure is not None:
+                    status, code = failure
+                    return self._answer(status, {"code": code, "message": "refused by the test "
+                                                 "gateway", "status": status})
+                with gateway._lock:
+                    gateway._count += 1
+                    sid = f"SM{gateway._count:032x}"
+                message = ReceivedSms(sid=sid, account=parts[3], to=form.get("To", ""),
+                                      sender=form.get("From", ""), body=form.get("Body", ""),
+                                      status_callback=form.get("StatusCallback", ""),
+                                      authorised=authorised, received_at=time.time())
+                with gateway._lock:
+                    gateway.received.append(message)
+                self._answer(201, {"sid": sid, "status": "queued", "to": message.to,
+                                   "from": message.sender, "body": message.body,
+                                   "account_sid": message.account})
+                if gateway.auto_receipt and message.status_callback:
+                    threading.Thread(target=gateway.send_receipt, daemon=True,
+                                     args=(sid, gateway.auto_receipt)).start()
+
+            def _answer(self, status: int, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.api_base = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def settings(self, sender: str = "+15005550006") -> dict[str, str]:
+        """The service's settings (environment) that point it at this gateway."""
+        return {"SMS_API_BASE": self.api_base, "SMS_ACCOUNT_SID": self.account_sid,
+                "SMS_AUTH_TOKEN": self.auth_token, "SMS_FROM": sender}
+
+    def fail_with(self, status: int | None, *, code: int | None = None,
+                  times: int | None = None) -> None:
+        """Answer the next ``times`` messages (None: every one from now) with ``status``;
+        ``fail_with(None)`` accepts again."""
+        with self._lock:
+            if times is None:
+                self._fail_always = None if status is None else (status, code)
+            else:
+                self._failures.extend([(status, code)] * times)
+
+    @property
+    def messages(self) -> list[ReceivedSms]:
+        with self._lock:
+            return list(self.received)
+
+    def wait_for_messages(self, count: int, *, timeout: float = 30.0,
+                          detail: Callable[[], str] | None = None) -> list[ReceivedSms]:
+        wait_until(lambda: len(self.messages) >= count, timeout=timeout, detail=detail,
+                   what=f"{count} text message(s) at the SMS gateway (have "
+                        f"{len(self.messages)})")
+        return self.messages
+
+    def send_receipt(self, sid: str, status: str, *, error_code: str | None = None,
+                     token: str | None = None) -> int:
+        """POST a delivery receipt for message ``sid`` to its status callback, signed with the
+        auth token (or ``token``, to forge one); returns the HTTP status answered."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        [message] = [m for m in self.messages if m.sid == sid]
+        params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": self.account_sid,
+                  "MessageStatus": status, "SmsStatus": status, "To": message.to,
+                  "From": message.sender, "ApiVersion": "2010-04-01"}
+        if error_code:
+            params["ErrorCode"] = error_code
+        signature = twilio_request_signature(message.status_callback, params,
+                                             token or self.auth_token)
+        request = urllib.request.Request(  # noqa: S310 - the service's own loopback URL
+            message.status_callback, data=urllib.parse.urlencode(params).encode(),
+            method="POST", headers={"X-Twilio-Signature": signature,
+                                    "Content-Type": "application/x-www-form-urlencoded",
+                                    "User-Agent": "TwilioProxy/1.1"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                answered = response.status
+        except urllib.error.HTTPError as error:
+            answered = error.code
+        with self._lock:
+            self.receipts.append((sid, status, answered))
+        return answered
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -95,6 +95,7 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.alerting.delivery import claimable, queue_delivery, queue_digests, still_needed
+from clinic.alerting.rules import notification_plans
 from clinic.models import (
     FOLLOW_UP_REASONS,
     Alert,
@@ -161,19 +162,24 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
 
 def _notify_step(alert: Alert, *, level: int, steps, now,
                  reason: str = Notification.Reason.PAGE) -> list[Notification]:
+    """Notify one escalation step's people: a notification per step of each one's plan
+    (``clinic.alerting.rules``), the ones due now queued after the commit."""
     recipients = steps[level % len(steps)]
     held_until = _held_until(alert, recipients, now) if level == 0 else {}
+    plans = notification_plans(recipients, alert.urgency)
     Notification.objects.bulk_create(
-        [Notification(alert=alert, clinician=c, level=level, created_at=now, reason=reason,
-                      next_attempt_at=held_until.get(c.pk, now), grouped=c.pk in held_until)
-         for c in recipients],
-        ignore_conflicts=True,  # a level is notified once, whoever gets there first
+        [Notification(alert=alert, clinician=c, level=level, step=index, channel=step.channel,
+                      created_at=now, next_attempt_at=held_until.get(c.pk, now) + step.delay,
+                      grouped=c.pk in held_until, reason=reason)
+         for c in recipients for index, step in enumerate(plans[c.pk])],
+        ignore_conflicts=True,  # a step is notified once, whoever gets there first
     )
     # ignore_conflicts leaves no primary keys behind; read back what exists for this level.
     created = list(Notification.objects.filter(alert=alert, level=level,
                                                status=Notification.Status.PENDING))
-    # Held ones wait for the sweep to queue their digest when their window ends.
-    ids = [n.pk for n in created if not n.grouped]
+    # Held ones wait for the sweep to queue their digest when their window ends, and delayed
+    # steps for the sweep to find them due.
+    ids = [n.pk for n in created if not n.grouped and n.next_attempt_at <= now]
     transaction.on_commit(lambda: queue_delivery(ids))
     return created
 
@@ -191,7 +197,7 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
     list(Clinician.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
          .values_list("pk", flat=True))
     first_pages = (
-        Notification.objects.filter(clinician_id__in=ids, level=0, grouped=False,
+        Notification.objects.filter(clinician_id__in=ids, level=0, step=0, grouped=False,
                                     alert__urgency=Urgency.URGENT, created_at__gt=now - window,
                                     created_at__lte=now)
         # A page that failed on every channel reached nobody: the next one tries at once.

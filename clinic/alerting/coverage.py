@@ -9,7 +9,9 @@ opening hours (``clinic.hours``):
   contacts (or, without them, the backups only).
 - **A clinician who cannot be reached**: someone on the rota in those days, a backup or an
   out-of-hours contact who has no address on any channel, or whose last delivery attempt (a
-  real page or a test page) failed for good on every channel they have.
+  real page or a test page, or a text's failed delivery receipt) failed for good on every
+  channel they have; or whose mobile number no text has been confirmed delivered to (when the
+  service sends texts).
 - **Closed with no out-of-hours contact**: no out-of-hours contact at all, or all of them on
   leave for some of the nights.
 
@@ -169,7 +171,7 @@ def check_clinic(clinic: Clinic, *, now: datetime.datetime | None = None) -> Cov
     on_rota.update({c.clinician.pk: c.clinician for c in contacts})
     unreachable = [Problem(f"{clinician.name}: {why}") for clinician in
                    sorted(on_rota.values(), key=lambda c: (c.name, c.pk))
-                   if (why := unreachable_because(clinician))]
+                   if (why := unreachable_because(clinician) or unverified_because(clinician))]
     return CoverageReport(clinic=clinic, since=since, until=until, nobody_on_duty=nobody,
                           unreachable=unreachable, no_out_of_hours=no_contact)
 
@@ -180,7 +182,8 @@ def unreachable_because(clinician: Clinician) -> str:
     never tried counts as working."""
     channels = clinician.channels
     if not channels:
-        return "no address on any channel (email, webhook): they cannot be paged."
+        return ("no address on any channel (email, text message, webhook, Slack, Teams): they "
+                "cannot be paged.")
     failures = []
     for channel, _address in channels:
         last_delivery = (DeliveryAttempt.objects
@@ -200,6 +203,15 @@ def unreachable_because(clinician: Clinician) -> str:
         failures.append(f"{channel} ({error or 'refused'}, {_day(when)} {when:%H:%M})")
     return ("the last page failed for good on every channel: " + "; ".join(failures)
             + ". Correct the address, then send a test page from their page in the admin.")
+
+
+def unverified_because(clinician: Clinician) -> str:
+    """Why texts to ``clinician`` may not arrive, or "": a mobile number no text has been
+    confirmed delivered to (the provider's receipt), when the service sends texts."""
+    if not (settings.SMS_ENABLED and clinician.phone) or clinician.phone_verified:
+        return ""
+    return ("their mobile number is not verified: no text to it has been confirmed delivered. "
+            "Send a test page from their page in the admin and check they got the text.")
 
 
 def coverage_reports(*, now: datetime.datetime | None = None) -> list[CoverageReport]:
@@ -278,7 +290,7 @@ def send_test_page(clinician: Clinician, *, by) -> list[ChannelCheck]:
         message = TestPageMessage(key=f"test-page-{check.pk}", clinic_names=clinics,
                                   sent_by=by.get_full_name() or by.get_username())
         try:
-            TRANSPORTS[channel].send(address, message)
+            check.provider_id = TRANSPORTS[channel].send(address, message) or ""
         except DeliveryError as error:
             check.outcome = PERMANENT if error.permanent else (
                 DeliveryAttempt.Outcome.TEMPORARY_FAILURE)
@@ -286,7 +298,7 @@ def send_test_page(clinician: Clinician, *, by) -> list[ChannelCheck]:
         else:
             check.outcome = DeliveryAttempt.Outcome.SENT
         check.finished_at = timezone.now()
-        check.save(update_fields=["outcome", "error", "finished_at"])
+        check.save(update_fields=["outcome", "error", "finished_at", "provider_id"])
         checks.append(check)
     audit.record(by, AuditEvent.Action.TEST_PAGE,
                  detail=f"test page to clinician {clinician.pk}: " + (", ".join(

@@ -34,7 +34,7 @@ from clinic.alerting.transports import (
     DigestMessage,
     Message,
 )
-from clinic.models import Alert, Clinician, DeliveryAttempt, Notification
+from clinic.models import Alert, ChannelCheck, Clinician, DeliveryAttempt, Notification
 from core.broker import broker_answers
 
 logger = logging.getLogger(__name__)
@@ -150,11 +150,11 @@ def deliver_digest(clinician_id: int, *,
                 .select_related("clinician", "alert__submission", "alert__clinic"))
     _finish([n for n in held if n.alert.is_acknowledged], status=Notification.Status.CANCELLED)
     waiting = sorted((n for n in held if not n.alert.is_acknowledged),
-                     key=lambda n: (n.channel_index, n.alert.created_at, n.pk))
+                     key=lambda n: (n.channel, n.channel_index, n.alert.created_at, n.pk))
     delivered = 0
-    # Usually all are on the person's first channel; after a failure some may have moved on to
-    # the next, and each is sent on the channel it has reached.
-    for _, on_channel in itertools.groupby(waiting, key=lambda n: n.channel_index):
+    # Usually all are on the same step's first channel; after a failure some may have moved on
+    # to the next, and each is sent on the channel it has reached.
+    for _, on_channel in itertools.groupby(waiting, key=lambda n: (n.channel, n.channel_index)):
         on_channel = list(on_channel)
         if _send(on_channel, _digest_message(on_channel, now), digest_token=token,
                  what=f"digest {token} ({len(on_channel)} notifications)"):
@@ -169,7 +169,7 @@ def _send(notifications: list[Notification], message: Message, *, what: str,
     move each on after a failure.  Returns whether the message was sent."""
     first = notifications[0]
     clinician = first.clinician
-    channels = clinician.channels
+    channels = first.route
     if first.channel_index >= len(channels):
         for notification in notifications:
             _give_up_on_person(notification, timezone.now())
@@ -181,7 +181,7 @@ def _send(notifications: list[Notification], message: Message, *, what: str,
         [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
          for n in notifications])
     try:
-        TRANSPORTS[channel].send(address, message)
+        provider_id = TRANSPORTS[channel].send(address, message)
     except DeliveryError as error:
         _record(attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE if error.permanent
                 else DeliveryAttempt.Outcome.TEMPORARY_FAILURE, str(error))
@@ -194,7 +194,7 @@ def _send(notifications: list[Notification], message: Message, *, what: str,
         elif moved_on:
             transaction.on_commit(lambda: queue_delivery(moved_on))
         return False
-    _record(attempts, DeliveryAttempt.Outcome.SENT)
+    _record(attempts, DeliveryAttempt.Outcome.SENT, provider_id=provider_id or "")
     _finish(notifications, status=Notification.Status.DELIVERED, delivered_at=timezone.now())
     logger.info("%s delivered by %s for alert %s", what, channel,
                 ", ".join(str(n.alert_id) for n in notifications))
@@ -246,9 +246,10 @@ def _case_link(alert: Alert) -> str:
     return links.site_link(reverse("case-detail", args=[alert.submission.reference]))
 
 
-def _record(attempts: list[DeliveryAttempt], outcome: str, error: str = "") -> None:
+def _record(attempts: list[DeliveryAttempt], outcome: str, error: str = "",
+            **fields) -> None:
     DeliveryAttempt.objects.filter(pk__in=[a.pk for a in attempts]).update(
-        outcome=outcome, error=error[:500], finished_at=timezone.now())
+        outcome=outcome, error=error[:500], finished_at=timezone.now(), **fields)
 
 
 def _finish(notifications: list[Notification], **fields) -> None:
@@ -267,7 +268,7 @@ def _after_failure(notification: Notification, *, permanent: bool, now) -> bool:
         return False
     # This channel is done with: fall back to the person's next channel, at once.
     next_channel = notification.channel_index + 1
-    if next_channel < len(notification.clinician.channels):
+    if next_channel < len(notification.route):
         _finish([notification], status=Notification.Status.PENDING, channel_index=next_channel,
                 tries_on_channel=0, next_attempt_at=now)
         return True
@@ -288,6 +289,89 @@ def _give_up_on_person(notification: Notification, now) -> None:
         Alert.objects.filter(pk=notification.alert_id, resolved_at__isnull=True,
                              follow_up_at__isnull=False, level=notification.level).update(
             follow_up_at=now)
+
+
+# --- Delivery receipts ------------------------------------------------------------------------
+
+RECEIPT_FAILED = frozenset({"failed", "undelivered"})
+RECEIPT_DELIVERED = "delivered"
+
+
+@dataclass(frozen=True)
+class ReceiptOutcome:
+    matched: int = 0  # attempts and test pages the receipt is about
+    moved_on: int = 0  # notifications that fell back to the next channel because of it
+
+
+def record_sms_receipt(*, provider_id: str, status: str, error_code: str = "", to: str = "",
+                       now: datetime.datetime | None = None) -> ReceiptOutcome:
+    """Record the provider's delivery receipt for the text message ``provider_id`` on the
+    attempts (and test pages) that sent it.  ``delivered`` verifies the number it went to
+    (``to``, while it is still the clinician's).  ``failed`` or ``undelivered`` turns a sent
+    attempt into a permanent failure and moves its notification on to the person's next
+    channel (or escalates), as a failed send would, unless the alert has been acknowledged.
+    Safe to run again, and for receipts arriving out of order: each attempt turns from sent to
+    failed once (a conditional update), and a notification moves on only while its latest try
+    is that text."""
+    now = now or timezone.now()
+    failed = status in RECEIPT_FAILED
+    error = f"receipt: {status}" + (f" (error {error_code})" if error_code else "")
+    with transaction.atomic():
+        attempts = DeliveryAttempt.objects.filter(provider_id=provider_id, channel="sms")
+        checks = ChannelCheck.objects.filter(provider_id=provider_id, channel="sms")
+        matched = (attempts.update(receipt=status, receipt_at=now)
+                   + checks.update(receipt=status, receipt_at=now))
+        clinician_ids = (set(attempts.values_list("notification__clinician_id", flat=True))
+                         | set(checks.values_list("clinician_id", flat=True)))
+        if status == RECEIPT_DELIVERED and to:
+            Clinician.objects.filter(pk__in=clinician_ids, phone=to).update(
+                verified_phone=to, phone_verified_at=now)
+        if not failed:
+            return ReceiptOutcome(matched=matched)
+        sent = DeliveryAttempt.Outcome.SENT
+        checks.filter(outcome=sent).update(
+            outcome=DeliveryAttempt.Outcome.PERMANENT_FAILURE, error=error)
+        turned = list(attempts.filter(outcome=sent).select_for_update()
+                      .values_list("pk", "notification_id"))
+        DeliveryAttempt.objects.filter(pk__in=[pk for pk, _ in turned]).update(
+            outcome=DeliveryAttempt.Outcome.PERMANENT_FAILURE, error=error)
+        moved_on = _fall_back_after_receipt(turned, now)
+    logger.warning("text message receipt %s for %s attempt(s): %s", status, len(turned),
+                   error)
+    return ReceiptOutcome(matched=matched, moved_on=moved_on)
+
+
+def _fall_back_after_receipt(turned: list[tuple[int, int]], now) -> int:
+    """Move on the notifications whose latest try is one of the ``(attempt, notification)``
+    pairs just turned failed and that were taken as delivered, as after a permanent failure;
+    queue what is due after the commit.  Runs in the receipt's transaction, with the
+    notifications locked."""
+    latest = {}
+    for notification_id, pk in (DeliveryAttempt.objects
+                                .filter(notification_id__in=[n for _, n in turned])
+                                .order_by("started_at", "pk")
+                                .values_list("notification_id", "pk")):
+        latest[notification_id] = pk  # the last one wins
+    ids = [notification_id for pk, notification_id in turned
+           if latest.get(notification_id) == pk]
+    notifications = [notification for notification in Notification.objects
+                     .select_for_update(of=("self",))
+                     .filter(pk__in=ids, status=Notification.Status.DELIVERED)
+                     .select_related("clinician", "alert")
+                     if still_needed(notification)]
+    _finish(notifications, delivered_at=None)
+    singles, held = [], {}
+    for notification in notifications:
+        if _after_failure(notification, permanent=True, now=now):
+            if notification.grouped:
+                held.setdefault(notification.clinician_id, []).append(notification.pk)
+            else:
+                singles.append(notification.pk)
+    if singles:
+        transaction.on_commit(lambda: queue_delivery(singles))
+    if held:
+        transaction.on_commit(lambda: queue_digests(held))
+    return len(notifications)
 
 
 # --- Tasks ------------------------------------------------------------------------------------

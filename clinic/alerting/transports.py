@@ -1,25 +1,32 @@
 """The channels an alert travels on: each one small class behind one interface.
 
-A transport sends one message to one address and either returns or raises ``DeliveryError``,
-which says whether the failure is worth retrying.  A message is an ``AlertMessage`` (one alert)
-or a ``DigestMessage`` (the urgent alerts held during a burst), or a ``TestPageMessage``
-(an admin checking a channel: never an alert); all carry only urgencies, case
-references, counts and links, nothing about the patient, and a ``key`` that is the same each
-time the same message is sent again, for receivers to de-duplicate by.
+A transport sends one message to one address and either returns (the provider's id for the
+message, when it gives one to match delivery receipts by: an SMS's sid) or raises
+``DeliveryError``, which says whether the failure is worth retrying.  A message is an
+``AlertMessage`` (one alert) or a ``DigestMessage`` (the urgent alerts held during a burst), or
+a ``TestPageMessage`` (an admin checking a channel: never an alert); all carry only urgencies,
+case references, counts and links, nothing about the patient, and a ``key`` that is the same
+each time the same message is sent again, for receivers to de-duplicate by.
+
+Channels: email (SMTP), text message (Twilio's Messages API), a signed JSON webhook, a Slack
+incoming webhook and a Microsoft Teams card.
 """
 
+import base64
 import hashlib
 import hmac
 import json
 import smtplib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.urls import reverse
 
 from screening.urgency import Urgency
 
@@ -273,38 +280,151 @@ def webhook_signature(body: bytes, *, timestamp: int, secret: str) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def _post(url: str, body: bytes, *, headers: dict[str, str], what: str,
+          auth: tuple[str, str] | None = None) -> bytes:
+    """POST ``body`` to ``url`` and return the start of the answer; every failure becomes a
+    ``DeliveryError`` that says whether trying again could help."""
+    headers = {"User-Agent": "clinic-alerts/1", **headers}
+    if auth is not None:
+        pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {pair}"
+    request = urllib.request.Request(  # noqa: S310 - http(s) URLs only (URLField, settings)
+        url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return response.read(4096)
+    except urllib.error.HTTPError as error:
+        # 4xx means the request itself is wrong (bad URL, auth, number): retrying will not
+        # help, except for the ones that mean "later".
+        permanent = 400 <= error.code < 500 and error.code not in (408, 425, 429)
+        raise DeliveryError(f"HTTP {error.code}", permanent=permanent) from None
+    except (TimeoutError, urllib.error.URLError, OSError) as error:
+        raise DeliveryError(f"{what} unreachable: {type(error).__name__}",
+                            permanent=False) from None
+
+
+def _require_https(address: str) -> None:
+    if settings.WEBHOOK_REQUIRE_HTTPS and not address.lower().startswith("https://"):
+        # Plain http would carry the alert (and a signature's replay window) in clear.
+        raise DeliveryError("webhook URL is not https", permanent=True)
+
+
 class WebhookTransport:
     name = "webhook"
 
     def send(self, address: str, message: Message) -> None:
-        if settings.WEBHOOK_REQUIRE_HTTPS and not address.lower().startswith("https://"):
-            # Plain http would carry the alert (and the signature's replay window) in clear.
-            raise DeliveryError("webhook URL is not https", permanent=True)
+        _require_https(address)
         body = json.dumps(message.as_json()).encode()
-        request = urllib.request.Request(  # noqa: S310 - admins set http(s) URLs (URLField)
-            address,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json",
-                     "Idempotency-Key": message.key,
-                     SIGNATURE_HEADER: webhook_signature(body, timestamp=int(time.time()),
-                                                         secret=settings.WEBHOOK_SECRET),
-                     "User-Agent": "clinic-alerts/1"},
-        )
+        _post(address, body, what="webhook", headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.key,
+            SIGNATURE_HEADER: webhook_signature(body, timestamp=int(time.time()),
+                                                secret=settings.WEBHOOK_SECRET),
+        })
+
+
+def _link(message: Message) -> str:
+    return message.as_json().get("link", "")
+
+
+def _urgency(message: Message) -> str:
+    return message.as_json().get("urgency", "")
+
+
+class SlackTransport:
+    """A Slack incoming webhook: ``{"text": ...}`` in Slack's markup, the link as a link."""
+
+    name = "slack"
+
+    def send(self, address: str, message: Message) -> None:
+        _require_https(address)
+        link = _link(message)
+        text = message.subject + (f"\n<{link}|Open it (log in required)>" if link else "")
+        _post(address, json.dumps({"text": text}).encode(), what="Slack",
+              headers={"Content-Type": "application/json"})
+
+
+class TeamsTransport:
+    """A Microsoft Teams incoming webhook (or a Teams Workflows "when a webhook request is
+    received" flow): a message with one Adaptive Card, its title and an "Open" button."""
+
+    name = "teams"
+
+    def send(self, address: str, message: Message) -> None:
+        _require_https(address)
+        _post(address, json.dumps(teams_card(message)).encode(), what="Teams",
+              headers={"Content-Type": "application/json"})
+
+
+def teams_card(message: Message) -> dict:
+    link = _link(message)
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": message.subject, "weight": "Bolder", "wrap": True,
+             "color": "Attention" if _urgency(message) in ("emergency", "urgent")
+             else "Default"},
+            {"type": "TextBlock", "text": message.short_text, "wrap": True},
+        ],
+    }
+    if link:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open (log in required)",
+                            "url": link}]
+    return {"type": "message", "summary": message.subject, "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+         "content": card}]}
+
+
+def sms_status_callback_url() -> str:
+    """Where the provider posts an SMS's delivery receipts, and the URL it signs them over."""
+    return settings.SITE_URL.rstrip("/") + reverse("sms-status")
+
+
+class SmsTransport:
+    """A text message through Twilio's Messages API (or a provider with the same shape):
+    ``POST {SMS_API_BASE}/2010-04-01/Accounts/{SID}/Messages.json``, form-encoded, basic auth;
+    201 with the message's ``sid``, returned so its delivery receipts can be matched."""
+
+    name = "sms"
+
+    def send(self, address: str, message: Message) -> str:
+        if not settings.SMS_ENABLED:
+            raise DeliveryError("SMS is not set up (SMS_ACCOUNT_SID)", permanent=True)
+        sid = settings.SMS_ACCOUNT_SID
+        url = (f"{settings.SMS_API_BASE}/2010-04-01/Accounts/"
+               f"{urllib.parse.quote(sid, safe='')}/Messages.json")
+        body = urllib.parse.urlencode({
+            "To": address, "From": settings.SMS_FROM, "Body": message.short_text,
+            "StatusCallback": sms_status_callback_url(),
+        }).encode()
+        answer = _post(url, body, what="SMS provider", auth=(sid, settings.SMS_AUTH_TOKEN),
+                       headers={"Content-Type": "application/x-www-form-urlencoded",
+                                "Accept": "application/json",
+                                # Twilio ignores it; a provider that honours it de-duplicates.
+                                "Idempotency-Key": message.key})
         try:
-            with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_SECONDS) as response:  # noqa: S310
-                response.read(1024)
-        except urllib.error.HTTPError as error:
-            # 4xx means the request itself is wrong (bad URL, auth): retrying will not help,
-            # except for the ones that mean "later".
-            permanent = 400 <= error.code < 500 and error.code not in (408, 425, 429)
-            raise DeliveryError(f"HTTP {error.code}", permanent=permanent) from None
-        except (TimeoutError, urllib.error.URLError, OSError) as error:
-            raise DeliveryError(f"webhook unreachable: {type(error).__name__}",
-                                permanent=False) from None
+            return str(json.loads(answer).get("sid") or "")[:64]
+        except (ValueError, AttributeError):
+            # Accepted (2xx) but not the answer we know: sent, with no receipts to match.
+            return ""
 
 
-TRANSPORTS = {transport.name: transport for transport in (EmailTransport(), WebhookTransport())}
+def twilio_signature(url: str, params: dict[str, str | list[str]], *, token: str) -> str:
+    """Twilio's ``X-Twilio-Signature``: base64 of the HMAC-SHA1, under the auth token, of the
+    URL followed by each POST parameter's name and value, sorted by name (a repeated name: each
+    of its values, sorted)."""
+    data = url + "".join(
+        f"{name}{value}" for name in sorted(params)
+        for value in sorted(set([params[name]] if isinstance(params[name], str)
+                                else params[name])))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+                            ).decode()
+
+
+TRANSPORTS = {transport.name: transport for transport in (
+    EmailTransport(), SmsTransport(), WebhookTransport(), SlackTransport(), TeamsTransport())}
 
 
 def _codes(error: smtplib.SMTPRecipientsRefused) -> str:

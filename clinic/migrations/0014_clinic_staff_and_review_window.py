@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clinic', '0012_alert_links_and_call_outcomes'),
+        ('clinic', '0013_sms_and_notification_rules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

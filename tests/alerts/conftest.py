@@ -33,6 +33,7 @@ from clinic.models import Clinic, Clinician, DutyContact, DutyShift, OpeningHour
 from support.real_services import (
     RedisServer,
     ServiceProcess,
+    SmsGateway,
     SmtpServer,
     WebhookReceiver,
     redis_server_missing,
@@ -45,7 +46,7 @@ from tests.conftest import require_service
 # The fixtures below that start a real server or process: a test that uses one, directly or
 # through another fixture (``celery_processes``, ``broker``, ``alert_settings``...), is marked
 # ``e2e`` and left out of the fast selection (``-m "not e2e"``).
-REAL_SERVICE_FIXTURES = frozenset({"redis_server", "smtp", "celery_processes"})
+REAL_SERVICE_FIXTURES = frozenset({"redis_server", "smtp", "celery_processes", "sms_gateway"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -87,6 +88,25 @@ def webhooks():
     receiver = WebhookReceiver()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def sms_gateway():
+    """A fake SMS provider on loopback speaking Twilio's Messages API (``SmsGateway``)."""
+    gateway = SmsGateway()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def sms_settings(settings, worker_env, sms_gateway):
+    """Texts on, through the test's gateway: in the worker's environment (set before it
+    starts) and in this process (which decides, as an intake arrives, who is paged how)."""
+    worker_env.update(sms_gateway.settings())
+    for name, value in sms_gateway.settings().items():
+        setattr(settings, name, value)
+    settings.SMS_ENABLED = True
+    return settings
 
 
 def worker_database_url() -> str:

@@ -4,10 +4,20 @@ never carry, and bounded waits on the database."""
 import datetime
 import re
 
+from django.utils import timezone
+from rest_framework.test import APIClient
+
 from clinic.alerting import alerts
-from clinic.models import Heartbeat, Notification
+from clinic.models import Alert, Heartbeat, Notification
 from support.real_services import wait_until
-from tests.factories import EMERGENCY, PATIENT, post_submission, routine_answers
+from tests.factories import (
+    EMERGENCY,
+    PATIENT,
+    URGENT,
+    patient_aged,
+    post_submission,
+    routine_answers,
+)
 
 SITE_URL = "https://clinic.test"
 # A worker holds a notification this long before another may take it over; short, so a test
@@ -39,6 +49,15 @@ def submit_emergency(client) -> str:
     assert response.status_code == 201, response.content
     assert response.json()["urgency"] == "emergency"
     return response.json()["reference"]
+
+
+def raise_urgent() -> Alert:
+    """An urgent intake through the API (in this process, no broker); its alert."""
+    response = APIClient().post("/api/submissions/", {
+        "patient": patient_aged(40, timezone.localdate()), "answers": routine_answers(**URGENT)},
+        format="json")
+    assert response.json()["urgency"] == "urgent"
+    return Alert.objects.get(submission__reference=response.json()["reference"])
 
 
 def notification_for(reference: str, clinician) -> Notification:

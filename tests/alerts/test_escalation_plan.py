@@ -5,12 +5,10 @@ rota edits made since, and the case page shows the plan."""
 import datetime
 
 import pytest
-from django.utils import timezone
-from rest_framework.test import APIClient
 
 from clinic.alerting import alerts
 from clinic.models import Alert, Clinic, Clinician, DutyContact, DutyShift, OpeningHours
-from tests.factories import URGENT, patient_aged, routine_answers
+from tests.alerts.helpers import raise_urgent
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +32,6 @@ def clinic(clinician) -> Clinic:
     DutyContact.objects.create(clinic=clinic, clinician=backup, role=DutyContact.Role.BACKUP,
                                position=1)
     return clinic
-
-
-def raise_urgent() -> Alert:
-    response = APIClient().post("/api/submissions/", {
-        "patient": patient_aged(40, timezone.localdate()), "answers": routine_answers(**URGENT)},
-        format="json")
-    assert response.json()["urgency"] == "urgent"
-    return Alert.objects.get(submission__reference=response.json()["reference"])
 
 
 def paged_at(alert: Alert, level: int) -> list[str]:

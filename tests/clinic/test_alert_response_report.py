@@ -167,10 +167,11 @@ def test_the_csv_has_a_row_per_week_and_one_for_all_weeks(lead, alerts, client, 
     assert rows == [
         ["week", "emergency", "urgent", "alerts", "acknowledged", "not acknowledged",
          "median seconds to acknowledge", "90th percentile seconds to acknowledge",
-         "escalated", "failed email deliveries", "failed webhook deliveries"],
-        ["2025-05-26", "0", "3", "3", "3", "0", "90", "600", "0", "0", "0"],
-        ["2025-06-02", "4", "7", "11", "10", "1", "330", "540", "2", "2", "1"],
-        ["all weeks", "4", "10", "14", "13", "1", "300", "600", "2", "2", "1"],
+         "escalated", "failed email deliveries", "failed sms deliveries",
+         "failed webhook deliveries", "failed slack deliveries", "failed teams deliveries"],
+        ["2025-05-26", "0", "3", "3", "3", "0", "90", "600", "0", "0", "0", "0", "0", "0"],
+        ["2025-06-02", "4", "7", "11", "10", "1", "330", "540", "2", "2", "0", "1", "0", "0"],
+        ["all weeks", "4", "10", "14", "13", "1", "300", "600", "2", "2", "0", "1", "0", "0"],
     ]
     assert AuditEvent.objects.get(action=AuditEvent.Action.VIEW_REPORT).detail.startswith(
         "alert response report as CSV: 2 weeks from 2025-05-26")

@@ -89,6 +89,7 @@ def test_admin_changes_to_the_rota_are_audited(admin_client, admin_user, records
         "name": "Dr Duty", "email": "new-duty@example.org", "webhook_url": "",
         "is_active": "on", "clinics": [records[Clinic].pk],
         "leave-TOTAL_FORMS": "0", "leave-INITIAL_FORMS": "0",
+        "notification_rules-TOTAL_FORMS": "0", "notification_rules-INITIAL_FORMS": "0",
     })
     assert response.status_code == 302, response.content[:2000]
     event = AuditEvent.objects.filter(action="admin_change").latest("at")
