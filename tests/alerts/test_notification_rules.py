@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.alerting import alerts, coverage, rules
-from clinic.alerting.transports import AlertMessage, DigestMessage, twilio_signature
+from clinic.alerting.transports import AlertMessage, DigestCase, DigestMessage, twilio_signature
 from clinic.models import (
     ChannelCheck,
     Clinic,
@@ -101,13 +101,15 @@ def test_a_mobile_number_must_be_international():
 def test_short_texts_carry_the_reference_and_link_within_300_characters():
     alert = AlertMessage(notification_id=1, reference="ABCD-EFGH-JKLM", urgency="emergency",
                          link="https://clinic.test/cases/ABCD-EFGH-JKLM/", level=1)
-    assert alert.short_text == ("EMERGENCY (escalated): intake ABCD-EFGH-JKLM needs a "
-                                "clinician. https://clinic.test/cases/ABCD-EFGH-JKLM/")
+    assert alert.short_text.startswith("EMERGENCY ABCD-EFGH-JKLM (escalated).")
+    assert alert.short_text.endswith(" https://clinic.test/cases/ABCD-EFGH-JKLM/")
     digest = DigestMessage(key="k", minutes=10, queue_link="https://clinic.test/queue/",
-                           cases=tuple((f"REF{n:04d}-XXXX-YYYY", "l") for n in range(40)))
+                           cases=tuple(DigestCase(f"REF{n:04d}-XXXX-YYYY", "l")
+                                       for n in range(40)))
     assert len(digest.short_text) <= 300
-    assert digest.short_text.startswith("URGENT: 40 more urgent cases in the last 10 minutes:")
-    assert digest.short_text.endswith(" ... https://clinic.test/queue/")
+    assert digest.short_text.startswith("[URGENT] 40 more urgent cases in the last 10 minutes:")
+    # Cut short to fit, the queue's link whole.
+    assert digest.short_text.endswith(" https://clinic.test/queue/")
 
 
 # --- Steps in the outbox -----------------------------------------------------------------------
