@@ -281,9 +281,12 @@ DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
 # Invitations to fill in the intake before an appointment (intake.services.invitations): wrong
 # dates of birth before a link locks, and the reminders' hours before the appointment.
 INVITATION_MAX_DOB_TRIES = env.int("INVITATION_MAX_DOB_TRIES", default=5)
-INVITATION_REMINDER_HOURS = [float(hours) for hours in
-                             env.list("INVITATION_REMINDER_HOURS", default=["72", "24"])]
-if not 1 <= INVITATION_MAX_DOB_TRIES <= 20 or any(not 0 < h <= 24 * 60
+try:
+    INVITATION_REMINDER_HOURS = [float(hours) for hours in
+                                 env.list("INVITATION_REMINDER_HOURS", default=["72", "24"])]
+except ValueError:
+    INVITATION_REMINDER_HOURS = [-1.0]
+if not 1 <= INVITATION_MAX_DOB_TRIES <= 20 or any(not 0 < h <= 24 * 60  # NaN fails this too
                                                   for h in INVITATION_REMINDER_HOURS):
     raise ImproperlyConfigured(
         "INVITATION_MAX_DOB_TRIES must be 1 to 20, and INVITATION_REMINDER_HOURS a list of "

@@ -34,3 +34,13 @@ def test_nonsense_in_alert_group_minutes_stops_the_service_starting(value):
     assert result.returncode != 0
     assert ("ImproperlyConfigured: ALERT_GROUP_MINUTES must be a number of minutes between 0 "
             "(no grouping) and 1440") in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("INVITATION_REMINDER_HOURS", "72,soon"), ("INVITATION_REMINDER_HOURS", "0"),
+    ("INVITATION_REMINDER_HOURS", "nan"), ("INVITATION_MAX_DOB_TRIES", "0"),
+])
+def test_nonsense_in_the_invitation_settings_stops_the_service_starting(name, value):
+    result = django_setup(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: INVITATION_MAX_DOB_TRIES must be 1 to 20" in result.stderr
