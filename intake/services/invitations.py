@@ -11,7 +11,8 @@ shows anything; ``INVITATION_MAX_DOB_TRIES`` wrong dates lock it (the clinic's a
 it), counted in the database with a conditional update so that parallel guesses cannot beat
 the count.
 
-Sending: an invitation is emailed when its appointment is made (queued after commit) and, in
+Sending: an invitation is emailed (and texted, when the service has an SMS provider and the
+appointment a phone number) when its appointment is made (queued after commit) and, in
 case the broker was down then, by the sweep (``send_due``, Celery beat, every minute), which
 also sends the reminders ``INVITATION_REMINDER_HOURS`` before the appointment until the intake
 is done.  Each send is claimed first with a conditional update, so two sweeps never send the
@@ -35,6 +36,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.alerting.transports import TRANSPORTS
 from clinic.hours import local_time
 from core.broker import broker_answers
 from intake.models import Appointment, Invitation
@@ -208,20 +210,74 @@ def send(invitation: Invitation, *, now: datetime.datetime | None = None,
     if not claimed:
         return None
     appointment = invitation.appointment
-    if not appointment.email:
+    channels = _channels(appointment)
+    if not channels:
         # Nothing to send it to: the clinic gives the link some other way (the API returns it).
         return True
-    try:
-        send_mail(_subject(appointment, reminder), _body(invitation, reminder),
-                  settings.DEFAULT_FROM_EMAIL, [appointment.email])
-    except Exception as error:  # SMTP down or refused: the next sweep tries again
-        logger.warning("invitation %s not sent (%s); will retry", invitation.pk,
-                       type(error).__name__)
-        _release(invitation, reminder=reminder)
+    sent = []
+    for name, send_on in channels:
+        try:
+            send_on(invitation, reminder)
+        except Exception as error:  # SMTP or the SMS provider down or refusing
+            logger.warning("invitation %s not sent by %s (%s)", invitation.pk, name,
+                           type(error).__name__)
+        else:
+            sent.append(name)
+    if not sent:
+        _release(invitation, reminder=reminder)  # the next sweep tries again
         return False
-    logger.info("invitation %s %s sent", invitation.pk,
-                f"reminder {reminder}" if reminder else "email")
+    logger.info("invitation %s %s sent by %s", invitation.pk,
+                f"reminder {reminder}" if reminder else "message", " and ".join(sent))
     return True
+
+
+def _channels(appointment: Appointment) -> list:
+    channels = []
+    if appointment.email:
+        channels.append(("email", _email))
+    if settings.SMS_ENABLED and international_number(appointment.phone):
+        channels.append(("sms", _text))
+    return channels
+
+
+def _email(invitation: Invitation, reminder: int) -> None:
+    send_mail(_subject(invitation.appointment, reminder), _body(invitation, reminder),
+              settings.DEFAULT_FROM_EMAIL, [invitation.appointment.email])
+
+
+@dataclass(frozen=True)
+class InvitationText:
+    """An invitation as a text message, for the SMS transport: the clinic, the time and the
+    link, nothing about the patient's health."""
+
+    key: str
+    short_text: str
+
+
+def _text(invitation: Invitation, reminder: int) -> None:
+    appointment = invitation.appointment
+    first = "Reminder: please" if reminder else "Please"
+    text = (f"{first} fill in your form before your appointment at "
+            f"{appointment.clinic.name} on {_when(appointment)}: {link_of(invitation)}")
+    TRANSPORTS["sms"].send(international_number(appointment.phone),
+                           InvitationText(key=f"invitation-{invitation.pk}-{reminder}",
+                                          short_text=text))
+
+
+def international_number(phone: str) -> str:
+    """The patient's phone number in international form for a text (+ and digits), or "" if
+    it cannot be one.  A number without a country code is taken as a UK number (07700 900123
+    is +447700900123): the clinics are in the UK."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if phone.strip().startswith("+"):
+        number = "+" + digits
+    elif digits.startswith("00"):
+        number = "+" + digits[2:]
+    elif digits.startswith("0"):
+        number = "+44" + digits[1:]
+    else:
+        return ""
+    return number if 8 <= len(number) <= 16 else ""
 
 
 def queue(invitation_id: int) -> None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification, OpeningHours
 from intake.models import Appointment, Invitation, Submission
 from intake.services import invitations, retention
+from support.real_services import SmsGateway
 from tests.factories import ANSWERS_BY_URGENCY, ROUTINE, form_data, post_submission
 
 URGENT = ANSWERS_BY_URGENCY["urgent"]
@@ -572,3 +573,35 @@ def test_the_day_page_shows_who_has_not_done_the_form(manager, booking, clinicia
     # A clinician without the appointment permissions is refused.
     assert clinician_client.get("/appointments/").status_code == 403
     assert manager.get("/appointments/", {"date": "yesterday"}).status_code == 400
+
+
+def test_with_an_sms_provider_the_invitation_is_texted_too(booking, settings):
+    gateway = SmsGateway()
+    try:
+        for name, value in gateway.settings().items():
+            setattr(settings, name, value)
+        settings.SMS_ENABLED = True
+        made = book(booking).json()
+        invitations.send_due()
+        [text] = gateway.wait_for_messages(1)
+        assert text.to == "+447700900123"
+        assert f"/i/{made['invitation_token']}/" in text.body
+        assert "Ada" not in text.body
+        assert len(mail.outbox) == 1  # and emailed
+        # The provider down: still sent by email, and not sent again by the next sweep.
+        gateway.fail_with(503)
+        book(booking, external_id="BK-2", patient={**PATIENT, "email": "bo@example.org"})
+        invitations.send_due()
+        assert len(mail.outbox) == 2 and len(gateway.messages) == 1
+        assert invitations.send_due().invitations == 0
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.parametrize(("phone", "number"), [
+    ("07700 900123", "+447700900123"), ("+44 7700 900123", "+447700900123"),
+    ("0044 7700 900123", "+447700900123"), ("+1 (415) 555-0100", "+14155550100"),
+    ("", ""), ("12345", ""),
+])
+def test_phone_numbers_for_texts(phone, number):
+    assert invitations.international_number(phone) == number
