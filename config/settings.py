@@ -461,6 +461,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewOutcomeEnum": "intake.models.Submission.Outcome",
         "DeliveryOutcomeEnum": "clinic.models.DeliveryAttempt.Outcome",
         "AppointmentStatusEnum": "intake.models.Appointment.Status",
+        "CallOutcomeEnum": "clinic.models.CallOutcome.Outcome",
         "IntakeStatusEnum": ["not started", "locked", "done"],
     },
 }

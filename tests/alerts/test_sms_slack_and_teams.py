@@ -9,6 +9,8 @@ on loopback (``support.real_services.SmsGateway``); for receipts, the service it
 HTTP server that the gateway posts to.
 """
 
+import re
+
 import pytest
 
 from clinic.models import (
@@ -76,7 +78,9 @@ def test_an_emergency_pages_by_text_and_email_at_once_each_exactly_once(
     # The text: to their number, from ours, authorised; urgency, reference and link only.
     assert (text.to, text.sender, text.authorised) == (DUTY_PHONE, "+15005550006", True)
     assert "EMERGENCY" in text.body and reference in text.body
-    assert f"{SITE_URL}/cases/{reference}/" in text.body
+    # The one-tap acknowledgement link, and what the patient was told.
+    assert re.search(rf"{re.escape(SITE_URL)}/alerts/[A-Za-z0-9_-]+/$", text.body)
+    assert "Patient told: call 999 now" in text.body
     assert len(text.body) <= 300
     assert patient_data_in(text.body) == []
     assert text.status_callback == f"{SITE_URL}/api/alerting/sms-status/"

@@ -121,7 +121,9 @@ def test_the_report_downloads_as_csv(open_page, lead, this_weeks_alerts):
     with open(download.value.path(), encoding="utf-8") as saved:
         rows = list(csv.reader(io.StringIO(saved.read())))
     assert rows[0][:3] == ["week", "emergency", "urgent"]
-    assert rows[-1] == ["all weeks", "1", "3", "4", "3", "1", "240", "600", "1", "1", "0"]
+    # Failed deliveries by channel: email, text, webhook, Slack, Teams.
+    assert rows[-1] == ["all weeks", "1", "3", "4", "3", "1", "240", "600", "1", "1", "0", "0",
+                        "0", "0"]
 
 
 def test_a_clinician_who_is_not_a_lead_gets_a_403(open_page, clinician):
