@@ -1,6 +1,6 @@
 """Fixtures for the screening tests: the default questionnaire and rule set as ``migrate``
-created them, a generator of valid answer sets, and a way to store submissions the way the
-submission service does."""
+created them, a generator of valid answer sets, and submitting through the submission
+service."""
 
 import datetime
 import itertools
@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from clinic.models import Clinic
-from intake.models import Answer, Question, QuestionnaireVersion, Submission
+from intake.models import Question, QuestionnaireVersion, Submission
 from intake.selectors import QuestionSpec, VersionSchema
+from intake.services.submissions import submit_intake
 from screening import services
 from screening.models import RuleSet
 from tests import factories
-from tests.factories import date_of_birth_for
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SLUG = "upper-back-pain"
@@ -128,45 +127,29 @@ def valid_answers(questions: tuple[QuestionSpec, ...]):
     return build()
 
 
-# --- Storing submissions as the submission service does -------------------------------------
+# --- Submissions, through the submission service ---------------------------------------------
 
 
 @pytest.fixture
 def submit(db, current_version):
-    """``submit(answers)`` screens the answers with the active rule set and stores the
-    submission, its answers and its flags, as ``intake.services.submissions`` does.  Answers
-    are to the current version unless ``version=`` says otherwise; the patient is 40 on the
-    submission date unless ``age=`` says otherwise."""
-    clinic = Clinic.objects.get(is_default=True)
+    """``submit(answers)`` sends the answers through the submission service
+    (``intake.services.submissions.submit_intake``), which screens them with the active rule
+    set and stores the submission, its answers and its flags.  Answers are to the current
+    version unless ``version=`` says otherwise; the patient is 40 on the submission date unless
+    ``age=`` says otherwise; each submission is a minute after the one before, from
+    5 January 2026 09:00 UTC."""
     numbers = itertools.count(1)
     start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
 
-    def store(answers: dict, *, version=current_version, age: int = 40) -> Submission:
-        questions = {q.code: q for q in version.questions.all()}
+    def send(answers: dict, *, version=current_version, age: int = 40) -> Submission:
         number = next(numbers)
         submitted_at = start + datetime.timedelta(minutes=number)
-        submission = Submission(
-            reference=f"T{number:05d}",
-            clinic=clinic,
-            questionnaire_version=version,
-            full_name=f"Test Patient {number}",
-            date_of_birth=date_of_birth_for(age, submitted_at.date()),
-            phone="+44 7700 900000",
-            submitted_at=submitted_at,
-        )
-        result = services.screen_answers(version, answers, services.facts_of(submission))
-        submission.urgency = result.urgency
-        submission.screening_failed = result.failed
-        submission.save()
-        Answer.objects.bulk_create(
-            Answer(submission=submission, question=questions[code], question_code=code,
-                   question_text=questions[code].text, value=value)
-            for code, value in answers.items()
-        )
-        services.record_flags(submission, result)
-        return submission
+        patient = factories.patient_aged(age, submitted_at.date(),
+                                         full_name=f"Test Patient {number}")
+        return submit_intake(patient=patient, answers=answers, version_number=version.number,
+                             now=submitted_at).submission
 
-    return store
+    return send
 
 
 @pytest.fixture
