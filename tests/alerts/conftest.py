@@ -39,8 +39,8 @@ from support.real_services import (
     start_beat,
     start_worker,
 )
-from tests.alerts.helpers import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
 from tests.conftest import require_service
+from tests.factories import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
 
 # The fixtures below that start a real server or process: a test that uses one, directly or
 # through another fixture (``celery_processes``, ``broker``, ``alert_settings``...), is marked

@@ -16,7 +16,7 @@ from clinic.alerting import delivery
 from clinic.models import Alert, Clinician, DeliveryAttempt, DutyShift, Notification
 from clinic.tasks import deliver_notification
 from support.real_services import wait_until
-from tests.alerts.helpers import (
+from tests.factories import (
     END_OF_DAY,
     SITE_URL,
     notification_for,

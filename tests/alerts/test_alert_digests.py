@@ -24,8 +24,16 @@ from clinic.alerting import alerts, delivery
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.services.submissions import submit_intake
 from support.real_services import wait_until
-from tests.alerts.helpers import SITE_URL, patient_data_in, wait_for_status, wait_for_sweeps
-from tests.factories import date_of_birth_for, patient_aged, post_submission, routine_answers
+from tests.factories import (
+    SITE_URL,
+    date_of_birth_for,
+    patient_aged,
+    patient_data_in,
+    post_submission,
+    routine_answers,
+    wait_for_status,
+    wait_for_sweeps,
+)
 
 pytestmark = [
     pytest.mark.postgres,

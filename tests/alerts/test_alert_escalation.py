@@ -17,8 +17,14 @@ from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AuditEvent, Notification
 from intake.models import Submission
 from support.real_services import wait_until
-from tests.alerts.helpers import ANSWERS, notification_for, submit_emergency, wait_for_status
-from tests.factories import PATIENT, post_submission
+from tests.factories import (
+    ANSWERS,
+    PATIENT,
+    notification_for,
+    post_submission,
+    submit_emergency,
+    wait_for_status,
+)
 
 pytestmark = [
     pytest.mark.postgres,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from clinic import heartbeats
 from clinic.models import DeliveryAttempt, Heartbeat
 from support.real_services import wait_until
-from tests.alerts.helpers import submit_emergency
+from tests.factories import submit_emergency
 
 pytestmark = [
     pytest.mark.postgres,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from clinic.hours import local_time
 from clinic.models import Alert, Clinician, DutyCover, Leave, Notification
 from clinic.tasks import check_rota_coverage
-from tests.alerts.helpers import SITE_URL, patient_data_in, submit_emergency, wait_for_status
+from tests.factories import SITE_URL, patient_data_in, submit_emergency, wait_for_status
 
 pytestmark = [
     pytest.mark.postgres,

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from intake import views
 from intake.advice import advice_for
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import assert_accessible, fill_case, scroll_width, send
+from tests.browser.pages import assert_accessible, fill_case, scroll_width, send
 
 pytestmark = [
     pytest.mark.e2e,

@@ -18,9 +18,8 @@ from playwright.sync_api import expect
 from clinic.models import Alert, AuditEvent
 from clinic.review import cases
 from screening.models import Flag
-from tests.browser.clinician import assert_focus_visible, row
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import assert_accessible, scroll_width
+from tests.browser.pages import assert_accessible, assert_focus_visible, row, scroll_width
 from tests.factories import CHEST_PAIN, PATIENT, make_case
 
 pytestmark = [

@@ -21,14 +21,14 @@ from clinic.review import cases
 from core.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
-from tests.browser.clinician import (
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.pages import (
     assert_focus_visible,
     assert_no_axe_violations,
     assert_no_sideways_scroll,
     row,
     signed_in,
 )
-from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import patient_aged, routine_answers
 
 pytestmark = [
