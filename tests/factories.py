@@ -18,6 +18,7 @@ import datetime
 import json
 import re
 
+import pytest
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.coding import Coding
@@ -57,17 +58,22 @@ from support.clinical_data import (
 from support.real_services import wait_until
 
 __all__ = [
-    "ANSWERS", "ANSWERS_BY_URGENCY", "CHEST_PAIN", "CLAIM_SECONDS", "CURRENT_ID", "EMERGENCY",
-    "END_OF_DAY", "FHIR_JSON", "PATIENT", "PATIENT_DATA", "PATIENT_OF_ANY_AGE", "ROUTINE",
-    "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT", "URGENT", "VIGNETTES",
-    "VIGNETTES_V1", "api", "build_response", "current_questionnaire", "date_of_birth_for",
-    "facts", "fhir_json", "form_data", "issue_text", "issues", "make_case", "notification_for",
-    "patient_aged", "patient_data_in", "post_response", "post_submission", "routine_answers",
-    "routine_answers_v1", "submit_emergency", "validated", "vignette", "wait_for_status",
-    "wait_for_sweeps",
+    "ANSWERS", "ANSWERS_BY_URGENCY", "CHEST_PAIN", "CLAIM_SECONDS", "COMMITTED", "CURRENT_ID",
+    "EMERGENCY", "END_OF_DAY", "FHIR_JSON", "PATIENT", "PATIENT_DATA", "PATIENT_OF_ANY_AGE",
+    "ROUTINE", "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT", "URGENT",
+    "VIGNETTES", "VIGNETTES_V1", "api", "build_response", "current_questionnaire",
+    "date_of_birth_for", "facts", "fhir_json", "form_data", "issue_text", "issues", "make_case",
+    "notification_for", "patient_aged", "patient_data_in", "post_response", "post_submission",
+    "routine_answers", "routine_answers_v1", "submit_emergency", "validated", "version_shape",
+    "vignette", "wait_for_status", "wait_for_sweeps",
 ]
 
 SUBMISSIONS_URL = "/api/submissions/"
+
+# The database of a test whose data another process or thread must see (a Celery worker, the
+# live server a browser talks to): committed for real, and what ``migrate`` made (the default
+# clinic, questionnaire and rule set) put back after each test, which empties the tables.
+COMMITTED = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def post_submission(client, body, **headers):
@@ -90,6 +96,20 @@ def form_data(answers=ROUTINE, patient=PATIENT, **extra):
         else:
             data[code] = str(value)
     return {"version": "2", "form_token": "token-1", **data, **extra}
+
+
+def version_shape(version):
+    """Everything a patient sees of a questionnaire version, without ids: its sections' titles
+    and each question's code, type, text, limits, condition and choices, in order."""
+    return [
+        (s.title, [
+            (q.code, q.type, q.text, q.help_text, q.required, q.min_value, q.max_value,
+             q.max_length, q.condition_question, q.condition_answer,
+             [(c.value, c.label, c.is_exclusive) for c in q.choices.all()])
+            for q in s.questions.order_by("position")
+        ])
+        for s in version.sections.order_by("position")
+    ]
 
 
 def make_case(urgency, *, name="Ada Example", minutes_ago=0):

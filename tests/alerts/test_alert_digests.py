@@ -25,6 +25,7 @@ from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.services.submissions import submit_intake
 from support.real_services import wait_until
 from tests.factories import (
+    COMMITTED,
     SITE_URL,
     date_of_birth_for,
     patient_aged,
@@ -35,10 +36,7 @@ from tests.factories import (
     wait_for_sweeps,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 URGENT = routine_answers(fever_chills=True)  # rule "fever"
 EMERGENCY = routine_answers(chest_pain=True)  # rule "cardiac_chest_pain"

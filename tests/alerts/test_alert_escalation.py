@@ -19,6 +19,7 @@ from intake.models import Submission
 from support.real_services import wait_until
 from tests.factories import (
     ANSWERS,
+    COMMITTED,
     PATIENT,
     notification_for,
     post_submission,
@@ -26,10 +27,7 @@ from tests.factories import (
     wait_for_status,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 SECOND = datetime.timedelta(seconds=1)
 

@@ -19,6 +19,7 @@ from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.models import Submission
 from support.real_services import wait_until
 from tests.factories import (
+    COMMITTED,
     PATIENT,
     ROUTINE,
     SITE_URL,
@@ -29,10 +30,7 @@ from tests.factories import (
     wait_for_sweeps,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 URGENT = {**ROUTINE, "fever_chills": True}
 BURST = 50

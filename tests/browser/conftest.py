@@ -51,6 +51,8 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
+# A test on both screens (its ``viewport`` argument): a phone's and a desktop's.
+SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 
 
 def browser_missing() -> str | None:

@@ -5,7 +5,9 @@ indicator).  The data the pages are filled with comes from ``tests/factories.py`
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import pytest
 from django.utils import timezone
@@ -59,6 +61,19 @@ def send(page) -> None:
         page.get_by_role("button", name=SEND).click()
 
 
+def submit_by_http(live_server, answers: dict, patient: dict = PATIENT) -> str:
+    """A patient's submission, POSTed to the live server's API as the intake app sends it (by
+    plain HTTP, not the browser); its reference."""
+    request = urllib.request.Request(  # noqa: S310 - the live server's own http:// address
+        live_server.url + "/api/submissions/", method="POST",
+        data=json.dumps({"patient": patient, "answers": answers}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
+        assert response.status == 201
+        return json.load(response)["reference"]
+
+
 # --- The clinician's pages ------------------------------------------------------------------
 
 
@@ -81,11 +96,28 @@ def signed_in(open_page, path: str, viewport: dict, username: str, password: str
     signed in through the form."""
     page = open_page(path, viewport=viewport)
     expect(page).to_have_url(re.compile(rf"/accounts/login/\?next={re.escape(path)}$"))
+    sign_in(page, username, password)
+    return page
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Sign in through the login form the page shows, and wait for the page it leads to."""
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    return page
+
+
+def press_tab_until(page, found: str, description: str, *, most: int) -> None:
+    """Press Tab until the focused element matches the JavaScript test ``found`` (on ``e``, the
+    element), checking the focus is drawn at every stop on the way; fail, naming
+    ``description``, if ``most`` presses do not reach it."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        assert_focus_visible(page)
+        if page.evaluate(f"() => {{ const e = document.activeElement; return {found}; }}"):
+            return
+    pytest.fail(f"{description} is not reached in {most} presses of Tab")
 
 
 # --- What every page is checked with --------------------------------------------------------

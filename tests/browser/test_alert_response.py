@@ -18,12 +18,9 @@ from clinic.models import Alert, AuditEvent, Clinic, Clinician, DeliveryAttempt,
 from core.roles import CLINICIANS_GROUP
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.pages import assert_no_axe_violations, assert_no_sideways_scroll, signed_in
-from tests.factories import make_case
+from tests.factories import COMMITTED, make_case
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
 LEAD_PASSWORD = "lead-password"
 
