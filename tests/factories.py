@@ -31,11 +31,13 @@ from fhir.resources.R4B.questionnaireresponse import (
     QuestionnaireResponseItemAnswer,
 )
 from fhir.resources.R4B.reference import Reference
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from clinic.alerting import alerts
 from clinic.models import Heartbeat, Notification
-from intake.models import Submission
+from intake.models import Question, Submission
+from intake.selectors import QuestionSpec, VersionSchema
 from intake.services.submissions import submit_intake
 from support.clinical_data import (
     ANSWERS_BY_URGENCY,
@@ -61,11 +63,12 @@ __all__ = [
     "ANSWERS", "ANSWERS_BY_URGENCY", "CHEST_PAIN", "CLAIM_SECONDS", "COMMITTED", "CURRENT_ID",
     "EMERGENCY", "END_OF_DAY", "FHIR_JSON", "PATIENT", "PATIENT_DATA", "PATIENT_OF_ANY_AGE",
     "ROUTINE", "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT", "URGENT",
-    "VIGNETTES", "VIGNETTES_V1", "api", "build_response", "current_questionnaire",
-    "date_of_birth_for", "facts", "fhir_json", "form_data", "issue_text", "issues", "make_case",
-    "notification_for", "patient_aged", "patient_data_in", "post_response", "post_submission",
-    "routine_answers", "routine_answers_v1", "submit_emergency", "validated", "version_shape",
-    "vignette", "wait_for_status", "wait_for_sweeps",
+    "VIGNETTES", "VIGNETTES_V1", "answer_strategy", "api", "build_response", "condition_holds",
+    "current_questionnaire", "date_of_birth_for", "facts", "fhir_json", "form_data", "issue_text",
+    "issues", "make_case", "notification_for", "patient_aged", "patient_data_in", "post_response",
+    "post_submission", "questions_of", "routine_answers", "routine_answers_v1", "submit_emergency",
+    "valid_answers", "validated", "version_shape", "vignette", "wait_for_status",
+    "wait_for_sweeps",
 ]
 
 SUBMISSIONS_URL = "/api/submissions/"
@@ -121,6 +124,61 @@ def make_case(urgency, *, name="Ada Example", minutes_ago=0):
         submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
     assert submission.urgency == urgency
     return submission
+
+
+# --- Answer sets for the property tests (tests/screening/test_screening_properties.py) -------
+
+
+def questions_of(version) -> tuple[QuestionSpec, ...]:
+    return tuple(VersionSchema.of(version).questions.values())
+
+
+def answer_strategy(question: QuestionSpec):
+    if question.type == Question.Type.BOOLEAN:
+        return st.booleans()
+    if question.type == Question.Type.INTEGER:
+        return st.integers(question.min_value, question.max_value)
+    if question.type == Question.Type.SINGLE_CHOICE:
+        return st.sampled_from(question.choices)
+    if question.type == Question.Type.MULTI_CHOICE:
+        ordinary = [c for c in question.choices if c not in question.exclusive]
+        some = st.lists(st.sampled_from(ordinary), min_size=1, unique=True)
+        return st.one_of(some, *(st.just([e]) for e in question.exclusive))
+    return st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs")),
+        min_size=1, max_size=min(question.max_length or 40, 40),
+    )
+
+
+def condition_holds(question: QuestionSpec, answers: dict,
+                    questions: tuple[QuestionSpec, ...]) -> bool:
+    """Whether a question shown on a condition is shown, judged as the service judges it: by
+    the type of the question it depends on (``matches_condition``: the answer named, or, for a
+    several-choices question, one that includes it)."""
+    given = answers.get(question.condition_question)
+    if given is None:
+        return False
+    target = next(q for q in questions if q.code == question.condition_question)
+    return target.kind.matches_condition(given, question.condition_answer)
+
+
+def valid_answers(questions: tuple[QuestionSpec, ...]):
+    """Answer sets the intake would accept: types and ranges respected, every required question
+    answered, an exclusive choice ('none') only on its own, a question shown on a condition
+    answered only when its condition holds, optional questions sometimes left out."""
+
+    @st.composite
+    def build(draw):
+        answers = {}
+        for question in questions:
+            if (question.condition_question
+                    and not condition_holds(question, answers, questions)):
+                continue
+            if question.always_answered or draw(st.booleans()):
+                answers[question.code] = draw(answer_strategy(question))
+        return answers
+
+    return build()
 
 
 # --- FHIR: what a FHIR client sends, and what the service's resources must be ----------------

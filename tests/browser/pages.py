@@ -11,12 +11,15 @@ import urllib.request
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect
 
 from tests.factories import PATIENT, patient_aged
 
 SEND = "Send my answers"
 SERIOUS = ("serious", "critical")
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+# A test on both screens (its ``viewport`` argument): a phone's and a desktop's.
+SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 
 
 # --- The patient's form ---------------------------------------------------------------------
@@ -94,6 +97,8 @@ def assert_focus_visible(page) -> None:
 def signed_in(open_page, path: str, viewport: dict, username: str, password: str):
     """``path``, asked for before signing in: the login page, then ``path`` once the user has
     signed in through the form."""
+    from playwright.sync_api import expect  # here: without Playwright, the policy skips
+
     page = open_page(path, viewport=viewport)
     expect(page).to_have_url(re.compile(rf"/accounts/login/\?next={re.escape(path)}$"))
     sign_in(page, username, password)

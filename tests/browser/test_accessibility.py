@@ -11,8 +11,15 @@ from playwright.sync_api import expect
 
 from intake import views
 from intake.advice import advice_for
-from tests.browser.conftest import DESKTOP, PHONE, SCREENS
-from tests.browser.pages import assert_accessible, fill_case, scroll_width, send
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
+    assert_accessible,
+    fill_case,
+    scroll_width,
+    send,
+)
 from tests.factories import COMMITTED
 
 pytestmark = [pytest.mark.e2e, COMMITTED]

@@ -16,8 +16,13 @@ from playwright.sync_api import expect
 
 from clinic.models import Alert, AuditEvent, Clinic, Clinician, DeliveryAttempt, Notification
 from core.roles import CLINICIANS_GROUP
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.pages import assert_no_axe_violations, assert_no_sideways_scroll, signed_in
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    assert_no_axe_violations,
+    assert_no_sideways_scroll,
+    signed_in,
+)
 from tests.factories import COMMITTED, make_case
 
 pytestmark = [pytest.mark.e2e, COMMITTED]

@@ -9,8 +9,7 @@ from playwright.sync_api import expect
 
 from intake import views
 from intake.models import Submission
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.pages import fill_case, fill_intake, scroll_width, send
+from tests.browser.pages import DESKTOP, PHONE, fill_case, fill_intake, scroll_width, send
 from tests.factories import COMMITTED, ROUTINE
 
 pytestmark = [pytest.mark.e2e, COMMITTED]

@@ -16,8 +16,10 @@ from playwright.sync_api import expect
 from clinic.models import Alert, AuditEvent
 from clinic.review import cases
 from screening.models import Flag
-from tests.browser.conftest import DESKTOP, PHONE, SCREENS
 from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
     assert_accessible,
     assert_focus_visible,
     press_tab_until,

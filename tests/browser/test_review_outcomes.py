@@ -19,8 +19,10 @@ from clinic.review import cases
 from core.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
-from tests.browser.conftest import DESKTOP, PHONE, SCREENS
 from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
     assert_focus_visible,
     assert_no_axe_violations,
     assert_no_sideways_scroll,

@@ -1,16 +1,14 @@
 """Fixtures for the screening tests: the default questionnaire and rule set as ``migrate``
-created them, a generator of valid answer sets, and submitting through the submission
-service."""
+created them, and submitting through the submission service.  The generator of valid answer
+sets for the property tests is in tests/factories.py."""
 
 import datetime
 import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import strategies as st
 
-from intake.models import Question, QuestionnaireVersion, Submission
-from intake.selectors import QuestionSpec, VersionSchema
+from intake.models import QuestionnaireVersion, Submission
 from intake.services.submissions import submit_intake
 from screening import services
 from screening.models import RuleSet
@@ -22,11 +20,15 @@ SLUG = "upper-back-pain"
 
 @pytest.fixture
 def version_1(db) -> QuestionnaireVersion:
+    """The first questionnaire version (published by migrate, answered before version 2 was
+    published, and kept so that those submissions stay readable)."""
     return QuestionnaireVersion.objects.get(questionnaire__slug=SLUG, number=1)
 
 
 @pytest.fixture
 def default_rule_set(db) -> RuleSet:
+    """Rule set version 1, for questionnaire version 1: retired by migrate when it made rule
+    set 2 active, kept so that the flags it raised can be explained."""
     return RuleSet.objects.get(questionnaire__slug=SLUG, version=1)
 
 
@@ -73,58 +75,6 @@ def fresh_compiled_cache(installed_rule_sets_compiled):
 def empty_compiled_cache(fresh_compiled_cache):
     """Nothing compiled at all when the test starts: for the tests of the cache itself."""
     services.clear_compiled_cache()
-
-
-# --- Answer sets for property tests ---------------------------------------------------------
-
-
-def questions_of(version) -> tuple[QuestionSpec, ...]:
-    return tuple(VersionSchema.of(version).questions.values())
-
-
-def answer_strategy(question: QuestionSpec):
-    if question.type == Question.Type.BOOLEAN:
-        return st.booleans()
-    if question.type == Question.Type.INTEGER:
-        return st.integers(question.min_value, question.max_value)
-    if question.type == Question.Type.SINGLE_CHOICE:
-        return st.sampled_from(question.choices)
-    if question.type == Question.Type.MULTI_CHOICE:
-        ordinary = [c for c in question.choices if c not in question.exclusive]
-        some = st.lists(st.sampled_from(ordinary), min_size=1, unique=True)
-        return st.one_of(some, *(st.just([e]) for e in question.exclusive))
-    return st.text(
-        alphabet=st.characters(blacklist_categories=("Cc", "Cs")),
-        min_size=1, max_size=min(question.max_length or 40, 40),
-    )
-
-
-def condition_holds(question: QuestionSpec, answers: dict) -> bool:
-    """Whether a question shown on a condition is shown: the answer it depends on is the one
-    named, or, for a several-choices question, includes it."""
-    expected = question.condition_answer
-    if expected in ("true", "false"):
-        expected = expected == "true"
-    given = answers.get(question.condition_question)
-    return expected in given if isinstance(given, list) else given == expected
-
-
-def valid_answers(questions: tuple[QuestionSpec, ...]):
-    """Answer sets the intake would accept: types and ranges respected, every required question
-    answered, an exclusive choice ('none') only on its own, a question shown on a condition
-    answered only when its condition holds, optional questions sometimes left out."""
-
-    @st.composite
-    def build(draw):
-        answers = {}
-        for question in questions:
-            if question.condition_question and not condition_holds(question, answers):
-                continue
-            if question.always_answered or draw(st.booleans()):
-                answers[question.code] = draw(answer_strategy(question))
-        return answers
-
-    return build()
 
 
 # --- Submissions, through the submission service ---------------------------------------------
