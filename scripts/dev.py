@@ -4,6 +4,15 @@
     python3 scripts/dev.py serve [--port 8000]   set up, migrate, seed the demo, run the server
     python3 scripts/dev.py test [pytest args]    set up, then ruff, the migrations check, pytest
 
+The fast selection, ``test -m "not e2e"`` (any ``-m`` expression with ``not e2e`` in it), runs
+on as many CPUs as there are, up to four (pytest-xdist's ``-n``; each worker has its own test
+database and Redis database, see tests/conftest.py), unless the arguments choose for themselves
+(``-n``, ``--numprocesses``, ``--dist``, ``-p no:xdist``) or one CPU is all there is.  Any other
+selection, the whole suite included, runs in one process: the e2e tests start Celery workers,
+servers and browsers that wait on each other with timeouts, and run one at a time (pytest-xdist's
+``--dist loadgroup`` would keep them to one worker, but does not group anything under pytest
+9.2, which renamed the node id it rewrites).
+
 Setting up means: create ``.venv`` in the project folder if it is missing, and install the
 project with its dev extras into it (``pip install ".[dev]"``), skipped when ``pyproject.toml``
 has not changed since the last successful install.  Delete ``.venv`` to start over.
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import os
 import subprocess
 import sys
@@ -27,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 INSTALL_STAMP = VENV / ".dev-install-stamp"
 PYTEST_NO_TESTS_COLLECTED = 5
+# More workers than this cost more in start-up (each migrates its own test database) than they
+# save on a suite of this size.
+MOST_PYTEST_WORKERS = 4
 
 
 class StepFailed(Exception):
@@ -119,9 +132,34 @@ def test(python: Path, options: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cpus() -> int:
+    return os.cpu_count() or 1
+
+
+def leaves_out_e2e(args: list[str]) -> bool:
+    """Whether ``args`` select by a marker expression that says ``not e2e``."""
+    expressions = [value for option, value in itertools.pairwise(args) if option == "-m"]
+    expressions += [arg.removeprefix("-m") for arg in args if arg.startswith("-m") and arg != "-m"]
+    return any("not e2e" in " ".join(expression.split()) for expression in expressions)
+
+
+def parallel_args(args: list[str]) -> list[str]:
+    """pytest-xdist's options for ``args``: for the fast selection, a worker per CPU, at most
+    MOST_PYTEST_WORKERS; none when the arguments choose for themselves, select anything else, or
+    there is only one CPU."""
+    workers = min(cpus(), MOST_PYTEST_WORKERS)
+    chosen = any(arg in ("-n", "--numprocesses", "--dist", "no:xdist")
+                 or arg.startswith(("-n", "--numprocesses=", "--dist=", "-pno:xdist"))
+                 for arg in args)
+    if chosen or workers < 2 or not leaves_out_e2e(args):
+        return []
+    return ["-n", str(workers)]
+
+
 def run_pytest(python: Path | str, args: list[str]) -> int:
-    """Run pytest; 'no tests collected' counts as a failure, as a suite that tests nothing."""
-    returncode = call(python, "-m", "pytest", *args)
+    """Run pytest (in parallel: ``parallel_args``); 'no tests collected' counts as a failure,
+    as a suite that tests nothing."""
+    returncode = call(python, "-m", "pytest", *parallel_args(args), *args)
     if returncode == PYTEST_NO_TESTS_COLLECTED:
         print("pytest collected no tests: counted as a failure.", file=sys.stderr)
     return returncode

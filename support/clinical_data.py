@@ -71,7 +71,7 @@ def routine_answers_v1() -> dict:
 
 # The patient most tests submit, with fixed details that tests check for: the FHIR Patient
 # resource made from them (tests/fhir), and the date of birth and phone number, in every form,
-# that an alert must never carry (tests/alerts/helpers.py).
+# that an alert must never carry (``PATIENT_DATA`` in tests/factories.py).
 PATIENT = {"full_name": "Ada Example", "date_of_birth": "1971-03-02",
            "phone": "+44 7700 900123", "email": "ada@example.org"}
 

@@ -8,9 +8,16 @@ when it needs a Redis server.  When the service is missing, the test is *skipped
 on a laptop, and *fails* with the reason when ``CI=true``, so CI can never go green by skipping
 what it was meant to test.  ``.ci/run`` provides both services.
 
-Redis for tests is found at ``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), never at
+Redis for tests is found at ``TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/12``), never at
 ``REDIS_URL``: that one switches Celery from in-process tasks to the broker, which a test that
 needs it arranges for itself.
+
+Running in parallel (pytest-xdist)
+----------------------------------
+``scripts/dev.py test -m "not e2e"`` runs pytest with ``-n`` (see its docstring).  Each xdist
+worker has a test database of its own (pytest-django names it ``test_<name>_gw0``, ``_gw1``...;
+the processes the alerting tests start are given that name) and a Redis database of its own:
+worker ``gwN`` uses the number in ``TEST_REDIS_URL`` plus N (12, 13, 14, 15 by default).
 
 Named users
 -----------
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+from urllib.parse import urlsplit
 
 import hypothesis
 import pytest
@@ -37,7 +45,7 @@ from core.roles import CLINICIANS_GROUP
 
 pytest_plugins = ["pytester"]
 
-DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/12"
 PROJECT_APPS = ("clinic", "intake", "screening")
 
 
@@ -48,8 +56,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() == "true"
 
 
+# Which pytest-xdist worker this process is (gwN: N), 0 without xdist.  Read from the worker's
+# own config, not from PYTEST_XDIST_WORKER, which the fresh Pythons that tests start inherit.
+_xdist_worker = 0
+
+
 def redis_test_url() -> str:
-    return os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    """``TEST_REDIS_URL``, with this xdist worker's database number: the URL's plus N for
+    worker gwN, so that two workers never empty each other's database."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    if not _xdist_worker:
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + _xdist_worker
+    return parts._replace(path=f"/{number}").geturl()
 
 
 def postgres_missing() -> str | None:
@@ -97,6 +117,9 @@ _missing_services = pytest.StashKey[str]()
 
 
 def pytest_configure(config):
+    global _xdist_worker
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    _xdist_worker = int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
     # Hashing passwords at production strength costs most of a second per user; tests create
     # many users and test nothing about the hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -130,7 +153,8 @@ def pytest_runtest_setup(item):
 @pytest.fixture
 def redis_url() -> str:
     """The URL of a reachable Redis database for this test, emptied first (the policy applies
-    when there is none).  Use a database of its own: the default is number 15."""
+    when there is none).  Use a database of its own: the default is number 12 (plus N on xdist
+    worker gwN)."""
     url = redis_test_url()
     require_service(redis_missing(url))
     connection = redis.Redis.from_url(url)

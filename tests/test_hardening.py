@@ -13,8 +13,15 @@ from rest_framework.test import APIClient
 from clinic.models import Alert
 from core.tokens import issue_token
 from intake.models import Submission
-from tests.factories import CHEST_PAIN, PATIENT, ROUTINE, form_data
-from tests.fhir.fhir_helpers import build_response, current_questionnaire, post_response
+from tests.factories import (
+    CHEST_PAIN,
+    PATIENT,
+    ROUTINE,
+    build_response,
+    current_questionnaire,
+    form_data,
+    post_response,
+)
 
 pytestmark = pytest.mark.django_db
 

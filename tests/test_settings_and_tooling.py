@@ -120,8 +120,11 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_the_broker():
 @pytest.fixture
 def dev_script(monkeypatch):
     """scripts/dev.py with its commands recorded instead of run; each returns 0 unless
-    ``dev_script.exit_codes`` names the command's first recognisable word."""
+    ``dev_script.exit_codes`` names the command's first recognisable word.  The machine has one
+    CPU, so pytest runs in one process with just the arguments given (the options for more
+    CPUs are tested on their own, below)."""
     dev = load_dev_script()
+    monkeypatch.setattr(dev, "cpus", lambda: 1)
     dev.commands_run = []
     dev.exit_codes = {}
 
@@ -156,6 +159,29 @@ def test_dev_test_passes_its_extra_arguments_to_pytest(dev_script):
 
     assert dev_script.test(Path("python"), options) == 0
     assert dev_script.commands_run[-1][-4:] == ["pytest", "-k", "seed", "-x"]
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(2, "2"), (4, "4"), (16, "4")])
+@pytest.mark.parametrize("selection", [["-m", "not e2e"], ["-mnot e2e and not browser"]])
+def test_dev_test_runs_the_fast_selection_on_every_cpu_up_to_four(dev_script, monkeypatch, cpus,
+                                                                   workers, selection):
+    monkeypatch.setattr(dev_script, "cpus", lambda: cpus)
+
+    assert dev_script.test(Path("python"), dev_script.parse_args(["test", *selection])) == 0
+    assert dev_script.commands_run[-1][-3 - len(selection):] == [
+        "pytest", "-n", workers, *selection]
+
+
+@pytest.mark.parametrize("args", [[], ["-k", "seed"], ["-m", "e2e"], ["-m", "not e2e", "-n", "0"],
+                                  ["-m", "not e2e", "-n3"], ["-m", "not e2e", "--numprocesses=3"],
+                                  ["-m", "not e2e", "--dist", "load"],
+                                  ["-m", "not e2e", "-p", "no:xdist"]])
+def test_dev_test_runs_in_one_process_unless_the_fast_selection_leaves_it_the_choice(
+        dev_script, monkeypatch, args):
+    monkeypatch.setattr(dev_script, "cpus", lambda: 4)
+
+    assert dev_script.test(Path("python"), dev_script.parse_args(["test", *args])) == 0
+    assert dev_script.commands_run[-1][-1 - len(args):] == ["pytest", *args]
 
 
 def test_dev_install_is_skipped_until_pyproject_changes(dev_script, tmp_path, monkeypatch):

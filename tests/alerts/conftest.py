@@ -12,8 +12,9 @@ and webhook receiver on loopback, and starts the worker and beat processes it ne
 program we start, not the shared server at ``TEST_REDIS_URL``: without ``redis-server`` on PATH
 the service policy applies (skip on a laptop, fail under ``CI=true``).
 
-The web side runs in the pytest process (Django's test client).  ``broker`` points this
-process's Celery app at the test's Redis, so ``transaction.on_commit`` really queues, and
+The web side runs in the pytest process (Django's test client).  ``broker`` makes a Celery app
+that publishes to the test's Redis this process's current app, so ``transaction.on_commit``
+really queues, and
 ``alert_settings`` points this process's email at the test's SMTP server, for the tests that
 call the alerting service here with the time under their control.
 """
@@ -40,8 +41,8 @@ from support.real_services import (
     start_beat,
     start_worker,
 )
-from tests.alerts.helpers import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
 from tests.conftest import require_service
+from tests.factories import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
 
 # The fixtures below that start a real server or process: a test that uses one, directly or
 # through another fixture (``celery_processes``, ``broker``, ``alert_settings``...), is marked
@@ -184,26 +185,25 @@ def celery_processes(transactional_db, worker_env, service_logs):
 
 @pytest.fixture
 def broker(redis_server):
-    """This process's Celery app, publishing to the test's Redis instead of running tasks
-    in-process; put back afterwards."""
-    from config.celery import app
+    """A Celery app of the test's own, configured as the project's (the CELERY_ settings) but
+    publishing to the test's Redis instead of running tasks in-process, and made this thread's
+    current app: the tasks are shared tasks, which run on the current app, and the check
+    before queuing asks it too.  Afterwards the project's app is current again and the broker
+    connections the test opened are closed.  Only Celery's and kombu's public API: the
+    project's app is never reconfigured in place."""
+    from celery import Celery
+    from kombu import pools
 
-    saved = {"broker_url": app.conf.broker_url,
-             "task_always_eager": app.conf.task_always_eager}
+    from config.celery import app as project_app
 
-    def drop_connections():
-        # The app keeps a pool of broker connections made for the old URL.
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    app.conf.broker_url = redis_server.url
-    app.conf.task_always_eager = False
-    drop_connections()
+    app = Celery("clinic-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.update(broker_url=redis_server.url, task_always_eager=False)
+    app.set_current()
     yield app
-    drop_connections()
-    app.conf.update(saved)
+    project_app.set_current()
+    app.close()
+    pools.reset()  # the test's Redis is gone; so are the pools of connections to it
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from clinic.alerting import delivery
 from clinic.models import Alert, Clinician, DeliveryAttempt, DutyShift, Notification
 from clinic.tasks import deliver_notification
 from support.real_services import wait_until
-from tests.alerts.helpers import (
+from tests.factories import (
+    COMMITTED,
     END_OF_DAY,
     SITE_URL,
     notification_for,
@@ -26,10 +27,7 @@ from tests.alerts.helpers import (
     wait_for_sweeps,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 
 def test_the_alert_email_and_webhook_carry_the_reference_and_link_but_no_patient_data(

@@ -24,13 +24,19 @@ from clinic.alerting import alerts, delivery
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.services.submissions import submit_intake
 from support.real_services import wait_until
-from tests.alerts.helpers import SITE_URL, patient_data_in, wait_for_status, wait_for_sweeps
-from tests.factories import date_of_birth_for, patient_aged, post_submission, routine_answers
+from tests.factories import (
+    COMMITTED,
+    SITE_URL,
+    date_of_birth_for,
+    patient_aged,
+    patient_data_in,
+    post_submission,
+    routine_answers,
+    wait_for_status,
+    wait_for_sweeps,
+)
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 URGENT = routine_answers(fever_chills=True)  # rule "fever"
 EMERGENCY = routine_answers(chest_pain=True)  # rule "cardiac_chest_pain"
@@ -57,7 +63,7 @@ def queued_tasks(redis_server) -> list[tuple[str, list]]:
 
 
 def patient_data_in_mail(mail, submitted_on: datetime.date) -> list[str]:
-    """What of the patient's details (``tests.alerts.helpers.PATIENT_DATA``, and the date of
+    """What of the patient's details (``tests.factories.PATIENT_DATA``, and the date of
     birth ``intake_at`` and ``submit`` give them) the message carries: it must be nothing."""
     text = mail.raw.decode() + text_of(mail)
     born = date_of_birth_for(40, submitted_on)

@@ -17,13 +17,17 @@ from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AuditEvent, Notification
 from intake.models import Submission
 from support.real_services import wait_until
-from tests.alerts.helpers import ANSWERS, notification_for, submit_emergency, wait_for_status
-from tests.factories import PATIENT, post_submission
+from tests.factories import (
+    ANSWERS,
+    COMMITTED,
+    PATIENT,
+    notification_for,
+    post_submission,
+    submit_emergency,
+    wait_for_status,
+)
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 SECOND = datetime.timedelta(seconds=1)
 

@@ -19,14 +19,16 @@ from django.utils import timezone
 from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AlertLink, AuditEvent, CallOutcome, Notification
 from intake.advice import advice_for
-from tests.alerts.helpers import (
+from tests.factories import (
+    PATIENT,
     SITE_URL,
     notification_for,
     patient_data_in,
+    post_submission,
+    routine_answers,
     submit_emergency,
     wait_for_status,
 )
-from tests.factories import PATIENT, post_submission, routine_answers
 
 pytestmark = [
     pytest.mark.postgres,

@@ -18,19 +18,19 @@ from clinic.alerting import delivery
 from clinic.models import Alert, DeliveryAttempt, Notification
 from intake.models import Submission
 from support.real_services import wait_until
-from tests.alerts.helpers import (
+from tests.factories import (
+    COMMITTED,
+    PATIENT,
+    ROUTINE,
     SITE_URL,
     patient_data_in,
+    post_submission,
     submit_emergency,
     wait_for_status,
     wait_for_sweeps,
 )
-from tests.factories import PATIENT, ROUTINE, post_submission
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 URGENT = {**ROUTINE, "fever_chills": True}
 BURST = 50

@@ -8,7 +8,7 @@ import pytest
 
 from clinic.alerting import alerts
 from clinic.models import Alert, Clinic, Clinician, DutyContact, DutyShift, OpeningHours
-from tests.alerts.helpers import raise_urgent
+from tests.factories import raise_urgent
 
 pytestmark = pytest.mark.django_db
 

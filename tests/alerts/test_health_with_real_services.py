@@ -10,12 +10,9 @@ from django.utils import timezone
 from clinic import heartbeats
 from clinic.models import DeliveryAttempt, Heartbeat
 from support.real_services import wait_until
-from tests.alerts.helpers import submit_emergency
+from tests.factories import COMMITTED, submit_emergency
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 
 def test_healthz_is_200_only_while_worker_beat_broker_and_smtp_all_work(

@@ -19,7 +19,7 @@ from clinic.models import Clinic
 from intake.models import Invitation
 from intake.services.invitations import send_due
 from support.real_services import wait_until
-from tests.alerts.helpers import SITE_URL
+from tests.factories import SITE_URL
 
 pytestmark = [
     pytest.mark.postgres,

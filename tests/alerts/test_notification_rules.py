@@ -23,7 +23,7 @@ from clinic.models import (
     OpeningHours,
 )
 from support.real_services import twilio_request_signature
-from tests.alerts.helpers import raise_urgent
+from tests.factories import raise_urgent
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,9 @@ from django.utils import timezone
 from clinic.hours import local_time
 from clinic.models import Alert, Clinician, DutyCover, Leave, Notification
 from clinic.tasks import check_rota_coverage
-from tests.alerts.helpers import SITE_URL, patient_data_in, submit_emergency, wait_for_status
+from tests.factories import COMMITTED, SITE_URL, patient_data_in, submit_emergency, wait_for_status
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 
 def test_a_cover_for_today_takes_the_alert_away_from_the_weekly_clinician(

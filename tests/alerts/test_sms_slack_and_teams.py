@@ -21,7 +21,7 @@ from clinic.models import (
     NotificationRule,
 )
 from support.real_services import wait_until
-from tests.alerts.helpers import (
+from tests.factories import (
     END_OF_DAY,
     SITE_URL,
     patient_data_in,

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.pages import PHONE
 from tests.conftest import require_service
 from tests.factories import VIGNETTES
 
@@ -49,8 +50,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 900}
 
 
 def browser_missing() -> str | None:

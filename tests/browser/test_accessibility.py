@@ -11,20 +11,24 @@ from playwright.sync_api import expect
 
 from intake import views
 from intake.advice import advice_for
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import assert_accessible, fill_case, scroll_width, send
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
+    assert_accessible,
+    fill_case,
+    scroll_width,
+    send,
+)
+from tests.factories import COMMITTED
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 # The default clinic is open Monday to Friday, 9:00 to 17:00, London time.
 WEDNESDAY_MORNING = datetime.datetime(2026, 11, 25, 11, 0, tzinfo=LONDON)
 SATURDAY_MORNING = datetime.datetime(2026, 11, 28, 11, 0, tzinfo=LONDON)
 
-SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 
 
 @pytest.fixture

@@ -15,8 +15,13 @@ from playwright.sync_api import expect
 
 from clinic.models import Alert, AuditEvent, Clinic, DutyShift, OpeningHours
 from support.real_services import SmtpServer
-from tests.browser.clinician import assert_no_axe_violations, assert_no_sideways_scroll, signed_in
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    assert_no_axe_violations,
+    assert_no_sideways_scroll,
+    signed_in,
+)
 from tests.factories import patient_aged, routine_answers
 
 pytestmark = [

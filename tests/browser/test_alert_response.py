@@ -16,14 +16,16 @@ from playwright.sync_api import expect
 
 from clinic.models import Alert, AuditEvent, Clinic, Clinician, DeliveryAttempt, Notification
 from core.roles import CLINICIANS_GROUP
-from tests.browser.clinician import assert_no_axe_violations, assert_no_sideways_scroll, signed_in
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.factories import make_case
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    assert_no_axe_violations,
+    assert_no_sideways_scroll,
+    signed_in,
+)
+from tests.factories import COMMITTED, make_case
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
 LEAD_PASSWORD = "lead-password"
 

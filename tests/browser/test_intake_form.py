@@ -9,14 +9,10 @@ from playwright.sync_api import expect
 
 from intake import views
 from intake.models import Submission
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import fill_case, fill_intake, scroll_width, send
-from tests.factories import ROUTINE
+from tests.browser.pages import DESKTOP, PHONE, fill_case, fill_intake, scroll_width, send
+from tests.factories import COMMITTED, ROUTINE
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
 
 def test_a_routine_submission_reaches_the_routine_advice(page, vignettes):

@@ -14,8 +14,7 @@ from clinic.models import Clinic
 from intake.models import Appointment, Submission
 from intake.services import appointments
 from intake.services.invitations import token_of
-from tests.browser.conftest import PHONE
-from tests.browser.patient import assert_accessible, fill_answers, scroll_width, send
+from tests.browser.pages import PHONE, assert_accessible, fill_answers, scroll_width, send
 from tests.factories import ROUTINE
 
 pytestmark = [

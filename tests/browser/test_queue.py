@@ -7,10 +7,8 @@ desktop.
 queue.js asks for the rows every 3 s and the issue promises a new case within 5 s: the tests
 wait for the real polls (about 3 s each), so they take a few seconds each."""
 
-import json
 import re
 import time
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -18,17 +16,23 @@ from playwright.sync_api import expect
 from clinic.models import Alert, AuditEvent
 from clinic.review import cases
 from screening.models import Flag
-from tests.browser.clinician import assert_focus_visible, row
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.patient import assert_accessible, scroll_width
-from tests.factories import CHEST_PAIN, PATIENT, make_case
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
+    assert_accessible,
+    assert_focus_visible,
+    press_tab_until,
+    row,
+    scroll_width,
+    sign_in,
+    signed_in,
+    submit_by_http,
+)
+from tests.factories import CHEST_PAIN, COMMITTED, PATIENT, make_case
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
-SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 ARRIVES_WITHIN_S = 5
 PASSWORD = "clinician-password"  # the ``clinician`` fixture's
 TIER_WORDS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
@@ -37,30 +41,13 @@ TIER_WORDS = {"emergency": "Emergency", "urgent": "Urgent", "soon": "Soon", "rou
 def submit_through_the_api(live_server, answers: dict = CHEST_PAIN) -> str:
     """A patient's submission by a plain HTTP POST to the live server, as the intake app sends
     it; its reference."""
-    request = urllib.request.Request(  # noqa: S310 - the live server's own http:// address
-        live_server.url + "/api/submissions/", method="POST",
-        data=json.dumps({"patient": PATIENT, "answers": answers}).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
-        assert response.status == 201
-        return json.load(response)["reference"]
+    return submit_by_http(live_server, answers, PATIENT)
 
 
 def open_signed_in(open_page, viewport: dict) -> object:
     """The queue, asked for before signing in: the login page, then the queue once the
     clinician has signed in through the form."""
-    page = open_page("/queue/", viewport=viewport)
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/queue/$"))
-    sign_in(page)
-    return page
-
-
-def sign_in(page, password: str = PASSWORD) -> None:
-    page.get_by_label("Username").fill("clinician")
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    return signed_in(open_page, "/queue/", viewport, "clinician", PASSWORD)
 
 
 @SCREENS
@@ -147,11 +134,11 @@ def test_every_tier_is_a_word_and_axe_passes_every_clinician_page(
 
     page = open_page("/queue/", viewport=viewport)
     assert_accessible(page)
-    sign_in(page, password="not-the-password")
+    sign_in(page, "clinician", "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     expect(page.locator("#error-summary")).to_be_focused()  # read out first
     assert_accessible(page)
-    sign_in(page)
+    sign_in(page, "clinician", PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
 
     for urgency, submission in made.items():
@@ -176,15 +163,8 @@ def test_the_queue_works_with_the_keyboard_alone(open_page, clinician):
     routine = make_case("routine", minutes_ago=50)
     page = open_signed_in(open_page, DESKTOP)
 
-    def tab_to(description: str, found: str, most: int = 25) -> None:
-        """Press Tab until the focused element matches the JavaScript test ``found``, checking
-        the focus is visible at every stop on the way."""
-        for _ in range(most):
-            page.keyboard.press("Tab")
-            assert_focus_visible(page)
-            if page.evaluate(f"() => {{ const e = document.activeElement; return {found}; }}"):
-                return
-        pytest.fail(f"{description} is not reached in {most} presses of Tab")
+    def tab_to(description: str, found: str) -> None:
+        press_tab_until(page, found, description, most=25)
 
     tab_to("The skip link", "e.classList.contains('skip-link')")
     tab_to("The filters", "e.tagName === 'SUMMARY'")

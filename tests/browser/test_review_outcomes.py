@@ -7,9 +7,7 @@ desktop, and neither page scrolls sideways on the 360 px phone."""
 
 import csv
 import io
-import json
 import re
-import urllib.request
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -21,22 +19,22 @@ from clinic.review import cases
 from core.roles import CLINICIANS_GROUP
 from intake.models import Submission
 from screening.models import Flag, Rule
-from tests.browser.clinician import (
+from tests.browser.pages import (
+    DESKTOP,
+    PHONE,
+    SCREENS,
     assert_focus_visible,
     assert_no_axe_violations,
     assert_no_sideways_scroll,
+    press_tab_until,
     row,
     signed_in,
+    submit_by_http,
 )
-from tests.browser.conftest import DESKTOP, PHONE
-from tests.factories import patient_aged, routine_answers
+from tests.factories import COMMITTED, patient_aged, routine_answers
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.e2e, COMMITTED]
 
-SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 # Soon: one heart-related feature (cardiac_feature) and pain spreading to an arm
 # (radiating_arm_pain).
 LEFT_ARM = routine_answers(pain_radiates_to=["left_arm"])
@@ -65,14 +63,7 @@ def submit(live_server, answers: dict, age: int = 45) -> str:
     """A patient's submission, POSTed to the live server's API as the intake app sends it; its
     reference."""
     patient = patient_aged(age, timezone.localdate(), full_name="Mary Seacole")
-    request = urllib.request.Request(  # noqa: S310 - the live server's own http:// address
-        live_server.url + "/api/submissions/", method="POST",
-        data=json.dumps({"patient": patient, "answers": answers}).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
-        assert response.status == 201
-        return json.load(response)["reference"]
+    return submit_by_http(live_server, answers, patient)
 
 
 def review_form(page):
@@ -146,15 +137,8 @@ def test_a_clinician_reviews_with_an_outcome_using_the_keyboard_alone(
     reference = submit(live_server, LEFT_ARM)
     page = signed_in(open_page, "/queue/", DESKTOP, "clinician", CLINICIAN_PASSWORD)
 
-    def tab_to(description: str, found: str, most: int = 30) -> None:
-        """Press Tab until the focused element matches the JavaScript test ``found``, the
-        focus drawn at every stop on the way."""
-        for _ in range(most):
-            page.keyboard.press("Tab")
-            assert_focus_visible(page)
-            if page.evaluate(f"() => {{ const e = document.activeElement; return {found}; }}"):
-                return
-        pytest.fail(f"{description} is not reached in {most} presses of Tab")
+    def tab_to(description: str, found: str) -> None:
+        press_tab_until(page, found, description, most=30)
 
     def arrow_to(value: str, most: int = 5) -> None:
         """Press the down arrow in a radio group until the radio for ``value`` is focused (and,

@@ -10,8 +10,7 @@ from core.tokens import issue_token
 from intake.models import Submission
 from intake.services.submissions import submit_intake
 from interop.fhir import mapping
-from tests.factories import PATIENT, ROUTINE
-from tests.fhir.fhir_helpers import FHIR_JSON, api, fhir_json, issues
+from tests.factories import FHIR_JSON, PATIENT, ROUTINE, api, fhir_json, issues
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from intake.selectors import current_version
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import create_draft_from
 from interop.fhir import mapping
-from tests.fhir.fhir_helpers import (
+from tests.factories import (
     CURRENT_ID,
     FHIR_JSON,
     api,

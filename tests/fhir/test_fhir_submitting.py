@@ -13,15 +13,18 @@ from intake.selectors import current_version
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import create_draft_from
 from interop.fhir import mapping
-from tests.factories import PATIENT, ROUTINE, VIGNETTES, patient_aged
-from tests.fhir.fhir_helpers import (
+from tests.factories import (
     FHIR_JSON,
+    PATIENT,
+    ROUTINE,
+    VIGNETTES,
     api,
     build_response,
     current_questionnaire,
     fhir_json,
     issue_text,
     issues,
+    patient_aged,
     post_response,
     validated,
 )

@@ -29,6 +29,7 @@ from intake.models import (
 )
 from intake.services.appointments import invite
 from intake.services.questionnaires import create_draft_from
+from tests.factories import version_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,13 @@ def row_index(data, prefix, **match) -> int:
         if all(str(data.get(f"{prefix}-{index}-{k}")) == str(v) for k, v in match.items()):
             return index
     raise AssertionError(f"no {prefix} row with {match}")
+
+
+def inline_form(admin_client, page: str, model) -> tuple[dict, str]:
+    """What the change page at ``page`` would post back untouched, and the form prefix of its
+    inline of ``model``."""
+    response = admin_client.get(page)
+    return form_data(response), inline_prefix(response, model)
 
 
 def add_row(data, prefix, **values) -> int:
@@ -302,19 +310,6 @@ def test_someone_who_may_only_view_cannot_publish_or_copy(questionnaire_viewer_c
 # --- New drafts ------------------------------------------------------------------------------
 
 
-def shape(version):
-    """Everything a patient sees of a version, without ids."""
-    return [
-        (s.title, [
-            (q.code, q.type, q.text, q.help_text, q.required, q.min_value, q.max_value,
-             q.max_length, q.condition_question, q.condition_answer,
-             [(c.value, c.label, c.is_exclusive) for c in q.choices.all()])
-            for q in s.questions.order_by("position")
-        ])
-        for s in version.sections.order_by("position")
-    ]
-
-
 def test_new_draft_button_copies_the_version_and_opens_it(admin_client, current):
     response = admin_client.post(version_url(current, "new_draft"))
     new_draft = QuestionnaireVersion.objects.get(questionnaire=current.questionnaire,
@@ -323,7 +318,7 @@ def test_new_draft_button_copies_the_version_and_opens_it(admin_client, current)
     assert response["Location"] == version_url(new_draft)
     assert new_draft.status == QuestionnaireVersion.Status.DRAFT
     assert new_draft.based_on == current
-    assert shape(new_draft) == shape(current)
+    assert version_shape(new_draft) == version_shape(current)
 
 
 def test_new_draft_button_needs_a_post(admin_client, current):
@@ -338,7 +333,7 @@ def test_new_draft_action_copies_the_version_and_opens_it(admin_client, current,
     new_draft = QuestionnaireVersion.objects.get(questionnaire=current.questionnaire,
                                                  number=4)
     assert response["Location"] == version_url(new_draft)
-    assert shape(new_draft) == shape(current)
+    assert version_shape(new_draft) == version_shape(current)
 
 
 # --- Published versions are view-only --------------------------------------------------------
@@ -370,13 +365,13 @@ def test_posting_to_a_published_version_changes_nothing(admin_client, current, d
     data["title"] = "Changed"
     prefix = inline_prefix(response, Question)
     data[f"{prefix}-0-text"] = "Changed"
-    before = shape(current)
+    before = version_shape(current)
     response = admin_client.post(version_url(current), data)
     assert response.status_code == 302
     assert any("is published and cannot be changed" in m for m in messages_of(response))
     current.refresh_from_db()
     assert current.title != "Changed"
-    assert shape(current) == before
+    assert version_shape(current) == before
 
 
 def test_posting_to_a_published_question_changes_nothing(admin_client, current):
@@ -425,9 +420,7 @@ def test_questions_of_published_versions_cannot_be_deleted_from_the_list(admin_c
 
 
 def test_draft_question_text_can_be_changed_on_the_version_page(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     row = row_index(data, prefix, code="chest_pain")
     data[f"{prefix}-{row}-text"] = "Do you have any chest pain or tightness?"
     response = admin_client.post(version_url(draft), data)
@@ -449,9 +442,7 @@ def test_section_dropdown_offers_only_the_versions_sections(admin_client, draft)
 
 
 def test_two_new_rows_with_the_same_code_are_refused_on_the_code_field(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     section = draft.sections.first().pk
     for text in ("First?", "Second?"):
         add_row(data, prefix, section=section, code="new_question", text=text, type="boolean")
@@ -466,9 +457,7 @@ def test_two_new_rows_with_the_same_code_are_refused_on_the_code_field(admin_cli
 
 
 def test_a_new_row_with_an_existing_code_is_refused_on_the_code_field(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     row = add_row(data, prefix, section=draft.sections.first().pk, code="chest_pain",
                   text="Chest pain again?", type="boolean")
     response = admin_client.post(version_url(draft), data)
@@ -480,9 +469,7 @@ def test_a_new_row_with_an_existing_code_is_refused_on_the_code_field(admin_clie
 
 
 def test_a_bad_condition_is_shown_on_the_condition_field_of_its_row(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     row = row_index(data, prefix, code="cancer_details")
     data[f"{prefix}-{row}-condition_question"] = "no_such_code"
     response = admin_client.post(version_url(draft), data)
@@ -496,9 +483,7 @@ def test_a_bad_condition_is_shown_on_the_condition_field_of_its_row(admin_client
 
 
 def test_renaming_a_code_others_depend_on_flags_the_dependants(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     data[f"{prefix}-{row_index(data, prefix, code='recent_trauma')}-code"] = "injury"
     response = admin_client.post(version_url(draft), data)
     assert response.status_code == 200
@@ -510,9 +495,7 @@ def test_renaming_a_code_others_depend_on_flags_the_dependants(admin_client, dra
 
 
 def test_a_new_choice_question_can_be_added_before_its_choices(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     add_row(data, prefix, section=draft.sections.first().pk, code="sleep", type="single_choice",
             text="How do you sleep?")
     response = admin_client.post(version_url(draft), data)
@@ -522,9 +505,7 @@ def test_a_new_choice_question_can_be_added_before_its_choices(admin_client, dra
 
 def test_reordering_questions_by_their_position(admin_client, draft):
     """The drag handle writes 1, 2, 3... into each row's position in the new order."""
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Question)
+    data, prefix = inline_form(admin_client, version_url(draft), Question)
     total = int(data[f"{prefix}-INITIAL_FORMS"])
     codes_in_order = [data[f"{prefix}-{index}-code"] for index in range(total)]
     first, second = codes_in_order[0], codes_in_order[1]
@@ -540,9 +521,7 @@ def test_reordering_questions_by_their_position(admin_client, draft):
 
 
 def test_reordering_sections_by_their_position(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Section)
+    data, prefix = inline_form(admin_client, version_url(draft), Section)
     titles = [s.title for s in draft.sections.order_by("position")]
     for index in range(len(titles)):
         data[f"{prefix}-{index}-position"] = str(len(titles) - index)
@@ -552,9 +531,7 @@ def test_reordering_sections_by_their_position(admin_client, draft):
 
 
 def test_a_section_with_questions_cannot_be_deleted(admin_client, draft):
-    response = admin_client.get(version_url(draft))
-    data = form_data(response)
-    prefix = inline_prefix(response, Section)
+    data, prefix = inline_form(admin_client, version_url(draft), Section)
     data[f"{prefix}-0-DELETE"] = "on"
     response = admin_client.post(version_url(draft), data)
     assert response.status_code == 200
@@ -570,11 +547,18 @@ def question_page(admin_client, question):
     return response, form_data(response)
 
 
-def test_min_greater_than_max_is_shown_on_the_largest_answer_field(admin_client, draft):
-    question = draft.questions.get(code="stress_level")
+def change_question(admin_client, draft, code: str, /, **changes):
+    """The question ``code`` of ``draft``, and the response to its page posted back with
+    ``changes`` made to what the form held (``code=`` among them changes the question's code)."""
+    question = draft.questions.get(code=code)
     _, data = question_page(admin_client, question)
-    data.update({"min_value": "9", "max_value": "2"})
-    response = admin_client.post(question_url(question), data)
+    data.update(changes)
+    return question, admin_client.post(question_url(question), data)
+
+
+def test_min_greater_than_max_is_shown_on_the_largest_answer_field(admin_client, draft):
+    question, response = change_question(
+        admin_client, draft, "stress_level", min_value="9", max_value="2")
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert form.errors["max_value"] == [
@@ -587,10 +571,7 @@ def test_min_greater_than_max_is_shown_on_the_largest_answer_field(admin_client,
 
 
 def test_duplicate_code_is_shown_on_the_code_field(admin_client, draft):
-    question = draft.questions.get(code="stress_level")
-    _, data = question_page(admin_client, question)
-    data["code"] = "chest_pain"
-    response = admin_client.post(question_url(question), data)
+    _, response = change_question(admin_client, draft, "stress_level", code="chest_pain")
     assert response.status_code == 200
     assert "also uses the code “chest_pain”" in response.context["adminform"].form.errors[
         "code"][0]
@@ -609,50 +590,39 @@ def test_adding_a_question_with_a_duplicate_code_is_refused(admin_client, draft)
 
 
 def test_condition_on_an_unknown_code_is_shown_on_its_field(admin_client, draft):
-    question = draft.questions.get(code="trauma_details")
-    _, data = question_page(admin_client, question)
-    data["condition_question"] = "no_such_code"
-    response = admin_client.post(question_url(question), data)
+    _, response = change_question(
+        admin_client, draft, "trauma_details", condition_question="no_such_code")
     assert response.context["adminform"].form.errors["condition_question"] == [
         "There is no question with code “no_such_code” in this version."
     ]
 
 
 def test_condition_answer_not_offered_is_shown_on_its_field(admin_client, draft):
-    question = draft.questions.get(code="trauma_details")
-    _, data = question_page(admin_client, question)
-    data.update({"condition_question": "pain_onset", "condition_answer": "suddenly"})
-    response = admin_client.post(question_url(question), data)
+    _, response = change_question(
+        admin_client, draft, "trauma_details", condition_question="pain_onset",
+        condition_answer="suddenly")
     errors = response.context["adminform"].form.errors["condition_answer"]
     assert "“suddenly” is not a choice of “pain_onset”" in errors[0]
 
 
 def test_a_conditional_question_cannot_be_required(admin_client, draft):
-    question = draft.questions.get(code="trauma_details")
-    _, data = question_page(admin_client, question)
-    data["required"] = "on"
-    response = admin_client.post(question_url(question), data)
+    _, response = change_question(admin_client, draft, "trauma_details", required="on")
     assert response.context["adminform"].form.errors["required"] == [
         "A question shown only on a condition cannot be required."
     ]
 
 
 def test_changing_the_type_of_a_question_others_depend_on_is_refused(admin_client, draft):
-    question = draft.questions.get(code="recent_trauma")
-    _, data = question_page(admin_client, question)
-    data["type"] = "text"
-    data["max_length"] = "100"
-    response = admin_client.post(question_url(question), data)
+    _, response = change_question(
+        admin_client, draft, "recent_trauma", type="text", max_length="100")
     assert response.status_code == 200
     assert "Question “trauma_mechanism” is shown only on an answer to this one" in \
         response.context["adminform"].form.errors["type"][0]
 
 
 def test_a_valid_change_on_the_question_page_is_saved(admin_client, draft):
-    question = draft.questions.get(code="stress_level")
-    _, data = question_page(admin_client, question)
-    data.update({"max_value": "5", "help_text": "0 to 5."})
-    response = admin_client.post(question_url(question), data)
+    question, response = change_question(
+        admin_client, draft, "stress_level", max_value="5", help_text="0 to 5.")
     assert response.status_code == 302
     question.refresh_from_db()
     assert (question.max_value, question.help_text, question.version) == (5, "0 to 5.", draft)
@@ -683,8 +653,7 @@ def test_published_sections_are_not_offered_for_new_questions(admin_client, curr
 
 def test_a_choice_question_needs_two_choices(admin_client, draft):
     question = draft.questions.get(code="sex")
-    response, data = question_page(admin_client, question)
-    prefix = inline_prefix(response, Choice)
+    data, prefix = inline_form(admin_client, question_url(question), Choice)
     for index in range(1, int(data[f"{prefix}-TOTAL_FORMS"])):
         data[f"{prefix}-{index}-DELETE"] = "on"
     response = admin_client.post(question_url(question), data)
@@ -695,8 +664,7 @@ def test_a_choice_question_needs_two_choices(admin_client, draft):
 
 def test_duplicate_choice_values_are_shown_on_the_value_field(admin_client, draft):
     question = draft.questions.get(code="sex")
-    response, data = question_page(admin_client, question)
-    prefix = inline_prefix(response, Choice)
+    data, prefix = inline_form(admin_client, question_url(question), Choice)
     add_row(data, prefix, value="female", label="Woman")
     response = admin_client.post(question_url(question), data)
     assert response.status_code == 200
@@ -707,8 +675,7 @@ def test_a_choice_another_question_waits_for_cannot_be_removed(admin_client, dra
     draft.questions.filter(code="trauma_details").update(
         condition_question="pain_onset", condition_answer="after_injury")
     question = draft.questions.get(code="pain_onset")
-    response, data = question_page(admin_client, question)
-    prefix = inline_prefix(response, Choice)
+    data, prefix = inline_form(admin_client, question_url(question), Choice)
     data[f"{prefix}-{row_index(data, prefix, value='after_injury')}-DELETE"] = "on"
     response = admin_client.post(question_url(question), data)
     assert response.status_code == 200
@@ -730,8 +697,7 @@ def test_a_broken_condition_can_be_mended_by_adding_the_choice_it_waits_for(admi
 
 def test_reordering_choices_by_their_position(admin_client, draft):
     question = draft.questions.get(code="sex")
-    response, data = question_page(admin_client, question)
-    prefix = inline_prefix(response, Choice)
+    data, prefix = inline_form(admin_client, question_url(question), Choice)
     values = [data[f"{prefix}-{index}-value"] for index in range(4)]
     for index in range(4):
         data[f"{prefix}-{index}-position"] = str(4 - index)

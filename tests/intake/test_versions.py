@@ -13,6 +13,7 @@ from intake.models import (
 from intake.selectors import current_version
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import create_draft_from
+from tests.factories import version_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +27,6 @@ def version_1():
 def current():
     """Version 2, which migrate publishes as the current version."""
     return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
-
-
-def shape(version):
-    """Everything a patient sees of a version, without ids."""
-    return [
-        (s.title, [
-            (q.code, q.type, q.text, q.help_text, q.required, q.min_value, q.max_value,
-             q.max_length, q.condition_question, q.condition_answer,
-             [(c.value, c.label, c.is_exclusive) for c in q.choices.all()])
-            for q in s.questions.order_by("position")
-        ])
-        for s in version.sections.order_by("position")
-    ]
 
 
 def test_migrate_publishes_version_2_and_keeps_version_1(current, version_1):
@@ -109,7 +97,7 @@ def test_new_draft_copies_the_version(current):
     assert draft.number == 3
     assert draft.status == QuestionnaireVersion.Status.DRAFT
     assert draft.based_on == current
-    assert shape(draft) == shape(current)
+    assert version_shape(draft) == version_shape(current)
     assert not set(draft.questions.values_list("pk", flat=True)) & set(
         current.questions.values_list("pk", flat=True))
     assert current_version() == current, "a draft is not served to patients"

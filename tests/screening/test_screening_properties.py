@@ -28,8 +28,7 @@ from screening import services
 from screening.default_rules_v2 import FREE_TEXT_TERMS, RULES
 from screening.engine import URGENCY_RANK, Facts, condition_values, screen
 from screening.evaluation import symbols
-from tests.factories import date_of_birth_for
-from tests.screening.conftest import condition_holds, questions_of, valid_answers
+from tests.factories import condition_holds, date_of_birth_for, questions_of, valid_answers
 
 # The examples never touch the database, but the session fixture that compiles the rule set
 # needs the test database to exist, which pytest-django arranges only for marked tests.
@@ -81,7 +80,7 @@ def more_concerning(answers: dict, questions) -> list[tuple[str, dict]]:
     ordered by concern, so they are never changed."""
     variants = []
     for question in questions:
-        if question.condition_question and not condition_holds(question, answers):
+        if question.condition_question and not condition_holds(question, answers, questions):
             continue
         current = answers.get(question.code)
         if question.type == Question.Type.BOOLEAN and current is not True:

@@ -21,8 +21,16 @@ from intake.selectors import current_version
 from screening.engine import Facts, screen
 from screening.models import RuleSet
 from screening.services import active_rule_set_for, compile_rule_set
-from tests.factories import VIGNETTES, VIGNETTES_V1, date_of_birth_for, patient_aged
-from tests.fhir.fhir_helpers import api, build_response, fhir_json, post_response
+from tests.factories import (
+    VIGNETTES,
+    VIGNETTES_V1,
+    api,
+    build_response,
+    date_of_birth_for,
+    fhir_json,
+    patient_aged,
+    post_response,
+)
 
 pytestmark = pytest.mark.django_db
 

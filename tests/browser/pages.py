@@ -1,0 +1,178 @@
+"""Driving the browser's pages, for the patient and for the clinician: filling the intake form
+as a person would (typing, ticking, choosing) and sending it, signing in, finding a row of the
+queue; and what the tests check on every page (axe-core, sideways scrolling, the focus
+indicator).  The data the pages are filled with comes from ``tests/factories.py``."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import PATIENT, patient_aged
+
+SEND = "Send my answers"
+SERIOUS = ("serious", "critical")
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+# A test on both screens (its ``viewport`` argument): a phone's and a desktop's.
+SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+
+
+# --- The patient's form ---------------------------------------------------------------------
+
+
+def fill_patient(page, patient: dict = PATIENT) -> None:
+    for field, value in patient.items():
+        page.fill(f"#patient_{field}", value)
+
+
+def fill_answers(page, answers: dict) -> None:
+    """Answer each question as the answers (typed as in the API and the vignettes) say, by the
+    form's ids: ``answer-<code>-<value>`` for an option, ``answer-<code>`` for a box."""
+    for code, value in answers.items():
+        if isinstance(value, bool):
+            page.check(f"#answer-{code}-{'true' if value else 'false'}")
+        elif isinstance(value, list):
+            for chosen in value:
+                page.check(f"#answer-{code}-{chosen}")
+        elif isinstance(value, int):
+            page.fill(f"#answer-{code}", str(value))
+        elif page.locator(f'[id="answer-{code}-{value}"]').count():  # one choice, or text
+            page.check(f'[id="answer-{code}-{value}"]')
+        else:
+            page.fill(f"#answer-{code}", value)
+
+
+def fill_intake(page, answers: dict, patient: dict = PATIENT) -> None:
+    fill_patient(page, patient)
+    fill_answers(page, answers)
+
+
+def fill_case(page, case: dict) -> None:
+    """Fill in a clinical vignette: its answers, and a patient who is the case's age today (the
+    version 2 rules use the age)."""
+    fill_intake(page, case["answers"], patient_aged(case["age"], timezone.localdate()))
+
+
+def send(page) -> None:
+    """Press the form's button and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=SEND).click()
+
+
+def submit_by_http(live_server, answers: dict, patient: dict = PATIENT) -> str:
+    """A patient's submission, POSTed to the live server's API as the intake app sends it (by
+    plain HTTP, not the browser); its reference."""
+    request = urllib.request.Request(  # noqa: S310 - the live server's own http:// address
+        live_server.url + "/api/submissions/", method="POST",
+        data=json.dumps({"patient": patient, "answers": answers}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
+        assert response.status == 201
+        return json.load(response)["reference"]
+
+
+# --- The clinician's pages ------------------------------------------------------------------
+
+
+def row(page, reference: str):
+    return page.locator(f'#queue-rows tr[data-reference="{reference}"]')
+
+
+def assert_focus_visible(page) -> None:
+    """The focused element draws a focus indicator: an outline or a ring (box-shadow)."""
+    style = page.evaluate("""() => {
+        const element = document.activeElement, style = getComputedStyle(element);
+        return {element: element.outerHTML.slice(0, 80), outline: style.outlineStyle,
+                width: parseFloat(style.outlineWidth), ring: style.boxShadow};
+    }""")
+    assert (style["outline"] != "none" and style["width"] >= 2) or style["ring"] != "none", style
+
+
+def signed_in(open_page, path: str, viewport: dict, username: str, password: str):
+    """``path``, asked for before signing in: the login page, then ``path`` once the user has
+    signed in through the form."""
+    from playwright.sync_api import expect  # here: without Playwright, the policy skips
+
+    page = open_page(path, viewport=viewport)
+    expect(page).to_have_url(re.compile(rf"/accounts/login/\?next={re.escape(path)}$"))
+    sign_in(page, username, password)
+    return page
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Sign in through the login form the page shows, and wait for the page it leads to."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+def press_tab_until(page, found: str, description: str, *, most: int) -> None:
+    """Press Tab until the focused element matches the JavaScript test ``found`` (on ``e``, the
+    element), checking the focus is drawn at every stop on the way; fail, naming
+    ``description``, if ``most`` presses do not reach it."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        assert_focus_visible(page)
+        if page.evaluate(f"() => {{ const e = document.activeElement; return {found}; }}"):
+            return
+    pytest.fail(f"{description} is not reached in {most} presses of Tab")
+
+
+# --- What every page is checked with --------------------------------------------------------
+
+
+def axe_violations(page, impacts: tuple[str, ...] | None = None) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each: those of the given
+    ``impacts`` ("minor", "moderate", "serious", "critical"), or all of them."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} - "
+        + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in Axe().run(page).response["violations"]
+        if impacts is None or violation["impact"] in impacts
+    ]
+
+
+def assert_accessible(page) -> None:
+    """axe-core finds nothing serious or critical on the page as it is now."""
+    violations = axe_violations(page, SERIOUS)
+    assert not violations, f"axe-core on {page.url}:\n" + "\n".join(violations)
+
+
+def assert_no_axe_violations(page) -> None:
+    """axe-core finds nothing on the page as it is now, whatever the impact (minor included)."""
+    violations = axe_violations(page)
+    assert not violations, f"axe-core on {page.url}:\n" + "\n".join(violations)
+
+
+def scroll_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def assert_no_sideways_scroll(page) -> None:
+    width, inner = scroll_width(page), page.evaluate("window.innerWidth")
+    if width > inner:
+        # The innermost elements that reach past the screen's edge: the ones to fix.
+        wide = page.evaluate("""() => {
+            const past = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
+            return [...document.querySelectorAll('main *')]
+                .filter(e => past(e) && ![...e.children].some(past))
+                .slice(0, 8).map(e => {
+                    const box = e.getBoundingClientRect();
+                    return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                        + (typeof e.className === 'string' && e.className.trim()
+                           ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+                        + ` (${Math.round(box.width)} px wide, right edge at `
+                        + `${Math.round(box.right)})`;
+                });
+        }""")
+        pytest.fail(f"{page.url} scrolls sideways: scrollWidth {width} > innerWidth {inner}; "
+                    f"wider than the screen: {wide}", pytrace=False)
