@@ -80,23 +80,24 @@ def about_you(patient=PATIENT) -> dict:
             "phone": patient["phone"], "email": patient.get("email", "")}
 
 
-def fill_form(client, answers=ROUTINE, patient=PATIENT, *, start="/"):
+def fill_form(client, answers=ROUTINE, patient=PATIENT, *, start="/", **request):
     """Fill in the patient's form page by page, as a browser without JavaScript does, from its
-    first page at ``start`` up to "Check your answers" (not sent).  Returns the last response:
-    the redirect to the check page, or the page that had problems (200)."""
-    response = client.post(start, about_you(patient))
+    first page at ``start`` up to "Check your answers" (not sent); ``request`` goes with each
+    POST (e.g. ``REMOTE_ADDR``).  Returns the last response: the redirect to the check page, or
+    the page that had problems (200)."""
+    response = client.post(start, about_you(patient), **request)
     while response.status_code == 302 and "/step/" in response["Location"]:
-        response = client.post(response["Location"], form_data(answers))
+        response = client.post(response["Location"], form_data(answers), **request)
     return response
 
 
-def send_form(client, answers=ROUTINE, patient=PATIENT, *, start="/"):
+def send_form(client, answers=ROUTINE, patient=PATIENT, *, start="/", **request):
     """Fill in the form (``fill_form``) and send it from "Check your answers"; returns the
     response to the send (a redirect to /advice/ when it went), or the page with problems."""
-    response = fill_form(client, answers, patient, start=start)
+    response = fill_form(client, answers, patient, start=start, **request)
     if response.status_code != 302:
         return response
-    return client.post(response["Location"])
+    return client.post(response["Location"], **request)
 
 
 def make_case(urgency, *, name="Ada Example", minutes_ago=0):

@@ -105,7 +105,7 @@ def _on_version(draft: FormDraft, version: QuestionnaireVersion) -> FormDraft:
         codes = set(VersionSchema.of(version).questions)
         draft.answers = {code: value for code, value in draft.answers.items() if code in codes}
         draft.version = version
-        draft.pages_done = min(draft.pages_done, 1)
+        draft.pages_done = 0
         draft.save(update_fields=["answers", "version", "pages_done"])
     return draft
 
