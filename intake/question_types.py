@@ -365,9 +365,10 @@ class WholeNumber(QuestionType):
     def patient_problem(self, question, posted, problem):
         if _is_blank(posted):
             return self.missing_message(question)
+        asked = f" for “{_asked(question.text)}”"
         if not _FORM_INTEGER.match(str(posted).strip()):
-            return _range_message(question, "Enter a whole number, like 4,").rstrip(".")
-        return _range_message(question, "Enter a number").rstrip(".")
+            return _range_message(question, "Enter a whole number, like 4,").rstrip(".") + asked
+        return _range_message(question, "Enter a number").rstrip(".") + asked
 
     def fhir_enable_when(self, condition_answer):
         if re.fullmatch(r"-?[0-9]+", condition_answer):
