@@ -7,8 +7,10 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from intake.models import FormDraft, QuestionnaireVersion, Submission
+from intake.services import drafts
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import create_draft_from
 from tests.factories import PATIENT, ROUTINE, about_you, fill_form, form_data, send_form
@@ -202,3 +204,11 @@ def test_an_emailed_copy_is_a_link_that_needs_the_date_of_birth(client, settings
     right = other.post(link, {"dob_day": "2", "dob_month": "3", "dob_year": "1971"})
     assert "How bad has the pain been" in right.content.decode()
     assert other.get(link[:-5] + "xxxx/").status_code == 410
+
+
+def test_expired_drafts_are_deleted_by_the_daily_retention(client):
+    fill_form(client)
+    assert drafts.delete_expired() == 0
+    FormDraft.objects.update(expires_at=timezone.now())
+    assert drafts.delete_expired() == 1
+    assert client.get("/step/2/")["Location"] == "/", "an expired draft starts afresh"
