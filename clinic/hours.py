@@ -35,3 +35,28 @@ def describe_hours(clinic: Clinic) -> str:
                     else ", ".join(names))
         parts.append(f"{day_text}, {opens.hour}:{opens:%M} to {closes.hour}:{closes:%M}")
     return "; ".join(parts)
+
+
+def closing_time(clinic: Clinic, at: datetime.datetime) -> datetime.datetime | None:
+    """When the opening that ``at`` falls in ends (the clinic's local time), or None when the
+    clinic is closed at ``at``."""
+    local = local_time(clinic, at)
+    for hours in clinic.opening_hours.all():
+        if hours.weekday == local.weekday() and hours.opens <= local.time() < hours.closes:
+            return datetime.datetime.combine(local.date(), hours.closes, tzinfo=local.tzinfo)
+    return None
+
+
+def next_opening(clinic: Clinic, at: datetime.datetime) -> datetime.datetime | None:
+    """When the clinic next opens after ``at`` (local time), within a week; None if it has no
+    opening hours."""
+    local = local_time(clinic, at)
+    for days_ahead in range(8):
+        day = local.date() + datetime.timedelta(days=days_ahead)
+        starts = sorted(hours.opens for hours in clinic.opening_hours.all()
+                        if hours.weekday == day.weekday())
+        for opens in starts:
+            moment = datetime.datetime.combine(day, opens, tzinfo=local.tzinfo)
+            if moment > local:
+                return moment
+    return None

@@ -278,6 +278,9 @@ if HEARTBEAT_URL:
                                                   "schedule": 60.0}
 # Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
+# A patient's form in progress is kept this many hours after its last change (an invitation's
+# until the appointment), so it can be resumed on the same device (intake.services.drafts).
+FORM_DRAFT_HOURS = env.int("FORM_DRAFT_HOURS", default=24)
 # Invitations to fill in the intake before an appointment (intake.services.invitations): wrong
 # dates of birth before a link locks, and the reminders' hours before the appointment.
 INVITATION_MAX_DOB_TRIES = env.int("INVITATION_MAX_DOB_TRIES", default=5)

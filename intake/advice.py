@@ -7,7 +7,7 @@ import dataclasses
 import datetime
 from dataclasses import dataclass
 
-from clinic.hours import describe_hours, is_open
+from clinic.hours import closing_time, describe_hours, is_open, local_time, next_opening
 from clinic.models import Clinic
 from screening.urgency import Urgency
 
@@ -85,3 +85,75 @@ def _advice(urgency: str, clinic: Clinic, at: datetime.datetime) -> Advice:
               f"you feel worse before then, call {clinic.out_of_hours_number}, or {emergency} "
               "in an emergency."),
     )
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """What happens next, for the advice page (the safety-netting PATCHS and eConsult give):
+    who will contact the patient and by when, what to do if nobody has by then, and what to do
+    if it gets worse."""
+
+    who_and_when: str
+    if_nobody: str
+    if_worse: str
+
+
+def next_steps(urgency: str, clinic: Clinic, at: datetime.datetime, *,
+               appointment_at: datetime.datetime | None = None) -> NextSteps:
+    emergency, out_of_hours = clinic.emergency_number, clinic.out_of_hours_number
+    phone = f" on {clinic.phone}" if clinic.phone else ""
+    if_worse = (f"If you feel worse, or get chest pain or trouble breathing, call {emergency}. "
+                f"For other urgent advice call {out_of_hours}.")
+    if urgency == Urgency.EMERGENCY:
+        return NextSteps(
+            who_and_when=(f"Call {emergency} now: do not wait for us. A clinician from "
+                          f"{clinic.name} will also look at your answers."),
+            if_nobody=f"If you cannot make the call, ask someone near you to call {emergency}.",
+            if_worse=f"Do not drive yourself to hospital. Stay on the line when you call "
+                     f"{emergency}.")
+    if urgency == Urgency.URGENT:
+        closes = closing_time(clinic, at)
+        if closes is not None:
+            return NextSteps(
+                who_and_when=f"A clinician from {clinic.name} will phone you today, before "
+                             f"{_clock(closes)}.",
+                if_nobody=f"If nobody has phoned you by {_clock(closes)}, call us{phone}; "
+                          f"after we close, call {out_of_hours}.",
+                if_worse=if_worse)
+        opens = next_opening(clinic, at)
+        return NextSteps(
+            who_and_when=(f"Call {out_of_hours} now for urgent advice. {clinic.name} is closed; "
+                          + (f"a clinician will also look at your answers when we open, "
+                             f"{_day_and_clock(opens, at)}." if opens else
+                             "a clinician will also look at your answers when we open.")),
+            if_nobody=f"Do not wait for us: call {out_of_hours} now.",
+            if_worse=if_worse)
+    if urgency == Urgency.SOON:
+        by = at + datetime.timedelta(hours=clinic.soon_review_hours)
+        if appointment_at is not None and appointment_at < by:
+            by = appointment_at
+        local = local_time(clinic, by)
+        return NextSteps(
+            who_and_when=(f"A clinician will read your answers by {_day_and_clock(local, at)}, "
+                          "and will phone you if they need to."),
+            if_nobody=("You do not need to do anything if nobody phones: come to your "
+                       f"appointment as planned. Questions: call us{phone}."),
+            if_worse=if_worse)
+    return NextSteps(
+        who_and_when=("Your physiotherapist will read your answers before your appointment. "
+                      "Nobody will phone you about them unless they need to."),
+        if_nobody=f"Come to your appointment as planned. Questions: call us{phone}.",
+        if_worse=if_worse)
+
+
+def _clock(moment: datetime.datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def _day_and_clock(moment: datetime.datetime, now: datetime.datetime) -> str:
+    local_now = moment.tzinfo and now.astimezone(moment.tzinfo)
+    if local_now and moment.date() == local_now.date():
+        return f"{_clock(moment)} today"
+    if local_now and moment.date() == local_now.date() + datetime.timedelta(days=1):
+        return f"{_clock(moment)} tomorrow"
+    return f"{moment:%A} {moment.day} {moment:%B} at {_clock(moment)}"

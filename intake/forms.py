@@ -9,7 +9,6 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from intake.selectors import VersionSchema
-from intake.services.patients import FIELDS as PATIENT_FIELDS
 
 
 def answers_from_form(schema: VersionSchema, data: QueryDict) -> dict:
@@ -19,15 +18,6 @@ def answers_from_form(schema: VersionSchema, data: QueryDict) -> dict:
         if answer is not None:
             answers[code] = answer
     return answers
-
-
-def form_values(schema: VersionSchema, data: QueryDict) -> dict:
-    """What the patient entered, as strings, to show again when the form has errors."""
-    return {code: q.kind.form_value(data, code) for code, q in schema.questions.items()}
-
-
-def patient_from_form(data: QueryDict) -> dict:
-    return {field: data.get(f"patient_{field}", "") for field in PATIENT_FIELDS}
 
 
 class DateInvalid(ValueError):

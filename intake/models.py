@@ -356,6 +356,32 @@ class Invitation(models.Model):
         return f"invitation for {self.appointment}"
 
 
+class FormDraft(models.Model):
+    """A patient's form in progress, saved page by page so that nothing typed is lost: the
+    answers so far as the form posted them (strings, a list for several choices), kept against
+    a random key in the patient's session (``key_hash``: the key is never stored, nor put in a
+    URL), or against their invitation, which any device can resume after the date-of-birth
+    check.  Deleted when the intake is sent, and when it expires (``expires_at``; the daily
+    retention task removes what is left)."""
+
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, null=True,
+                                      blank=True, related_name="draft")
+    version = models.ForeignKey(QuestionnaireVersion, on_delete=models.CASCADE,
+                                related_name="+")
+    patient = models.JSONField(default=dict)  # the "About you" fields, as posted
+    answers = models.JSONField(default=dict)  # {question code: as posted}
+    pages_done = models.PositiveSmallIntegerField(
+        default=0, help_text="How many pages in a row have been completed.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"form draft {self.pk}"
+
+
 class Submission(models.Model):
     """One patient's intake: who they are, the exact version they answered, and its screening."""
 

@@ -127,6 +127,18 @@ class QuestionType:
         """The options to pick from, in order (none for a question typed into a field)."""
         return ()
 
+    def patient_problem(self, question: Question, posted: Any, problem: str) -> str:
+        """What the patient reads when their answer to ``question`` was refused: ``posted`` is
+        what the form sent (empty: no answer), ``problem`` what validation said.  Specific to
+        the question, in GOV.UK's words, and never an internal value (a code or a choice's
+        value); validation's own message where it already is one."""
+        if _is_blank(posted):
+            return self.missing_message(question)
+        return problem
+
+    def missing_message(self, question: Question) -> str:
+        return f"Enter your answer to “{_asked(question.text)}”"
+
     # --- Questions shown on a condition about a question of this type ----------------------
 
     def matches_condition(self, answer: Any, condition_answer: str) -> bool:
@@ -211,6 +223,47 @@ def codes_of_types(**capabilities: bool) -> list[str]:
             if all(getattr(kind, name) == wanted for name, wanted in capabilities.items())]
 
 
+def _is_blank(posted: Any) -> bool:
+    return posted is None or (isinstance(posted, str) and not posted.strip()) or posted == []
+
+
+# A yes/no question as the statement "Select yes if ..." completes (GOV.UK's pattern, e.g.
+# "Do you have chest pain?" -> "Select yes if you have chest pain"); the question stands as it
+# is when it does not start like one of these.
+_STATEMENTS = (
+    (re.compile(r"^do you (.+)$", re.I), "you {}"),
+    (re.compile(r"^are you (.+)$", re.I), "you are {}"),
+    (re.compile(r"^have you (.+)$", re.I), "you have {}"),
+    (re.compile(r"^did you (.+)$", re.I), "you {}"),
+    (re.compile(r"^were you (.+)$", re.I), "you were {}"),
+    (re.compile(r"^is there (.+)$", re.I), "there is {}"),
+)
+# A question that asks a second question ("are you ..., does it hurt ...?") does not make one
+# statement: it gets "Select yes or no".
+_SECOND_QUESTION = re.compile(r",\s*(or\s+)?(do|does|did|is|are|was|were|has|have)\s", re.I)
+
+
+def _as_statement(text: str) -> str:
+    question = _unquestioned(text)
+    if _SECOND_QUESTION.search(question):
+        return ""
+    for pattern, template in _STATEMENTS:
+        match = pattern.match(question)
+        if match:
+            return template.format(match.group(1))
+    return ""
+
+
+def _unquestioned(text: str) -> str:
+    """The question's first sentence, without its question mark."""
+    return _asked(text).rstrip("?. :")
+
+
+def _asked(text: str) -> str:
+    """The question's first sentence, as asked (e.g. without "Tick all that apply.")."""
+    return re.split(r"(?<=[?.])\s", text.strip(), maxsplit=1)[0]
+
+
 # The types, in the order FHIR's answer value[x] elements are listed in messages.
 
 YES_NO = (Option("true", "Yes"), Option("false", "No"))
@@ -242,6 +295,14 @@ class YesNo(QuestionType):
 
     def options(self, question):
         return YES_NO
+
+    def missing_message(self, question):
+        statement = _as_statement(question.text)
+        return (f"Select yes if {statement}" if statement
+                else f"Select yes or no for “{_asked(question.text)}”")
+
+    def patient_problem(self, question, posted, problem):
+        return self.missing_message(question)  # anything but yes or no is no answer
 
     def matches_condition(self, answer, condition_answer):
         return answer is (condition_answer == "true")
@@ -296,6 +357,18 @@ class WholeNumber(QuestionType):
 
     def from_text(self, raw):
         return int(raw) if _FORM_INTEGER.match(raw) else raw
+
+    def missing_message(self, question):
+        return (_range_message(question, "Enter a whole number").rstrip(".")
+                + f" for “{_asked(question.text)}”")
+
+    def patient_problem(self, question, posted, problem):
+        if _is_blank(posted):
+            return self.missing_message(question)
+        asked = f" for “{_asked(question.text)}”"
+        if not _FORM_INTEGER.match(str(posted).strip()):
+            return _range_message(question, "Enter a whole number, like 4,").rstrip(".") + asked
+        return _range_message(question, "Enter a number").rstrip(".") + asked
 
     def fhir_enable_when(self, condition_answer):
         if re.fullmatch(r"-?[0-9]+", condition_answer):
@@ -362,6 +435,14 @@ class _Choice(QuestionType):
     def options(self, question):
         return tuple(Option(c.value, c.label, c.is_exclusive) for c in question.choices.all())
 
+    def missing_message(self, question):
+        return f"Select an answer for “{_asked(question.text)}”"
+
+    def patient_problem(self, question, posted, problem):
+        if _is_blank(posted):
+            return self.missing_message(question)
+        return "Select one of the answers shown"
+
     def condition_answer_problem(self, question, condition_answer):
         values = [choice.value for choice in question.choices.all()]
         if condition_answer not in values:
@@ -423,6 +504,24 @@ class SeveralChoices(_Choice):
 
     def form_value(self, data, code):
         return data.getlist(code)
+
+    def missing_message(self, question):
+        asked = _asked(question.text)
+        alone = [o.label for o in self.options(question) if o.is_exclusive]
+        if alone:
+            return f"Select all that apply for “{asked}”, or select “{alone[0]}”"
+        return f"Select all that apply for “{asked}”"
+
+    def patient_problem(self, question, posted, problem):
+        if _is_blank(posted):
+            return self.missing_message(question)
+        options = self.options(question)
+        chosen = [o for o in options if o.value in posted]
+        alone = [o for o in chosen if o.is_exclusive]
+        if alone and len(chosen) > 1:
+            return (f"Select “{alone[0].label}” on its own, or untick it and keep your other "
+                    "answers")
+        return "Select from the answers shown"
 
     def matches_condition(self, answer, condition_answer):
         return condition_answer in answer

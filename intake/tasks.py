@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from intake.services import invitations, retention
+from intake.services import drafts, invitations, retention
 
 logger = logging.getLogger(__name__)
 
@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 def apply_retention() -> None:
     retention.anonymise_expired()
     retention.anonymise_expired_appointments()
+    drafts.delete_expired()
     retention.forget_idempotency_keys()
 
 

@@ -63,11 +63,11 @@ __all__ = [
     "ANSWERS", "ANSWERS_BY_URGENCY", "CHEST_PAIN", "CLAIM_SECONDS", "COMMITTED", "CURRENT_ID",
     "EMERGENCY", "END_OF_DAY", "FHIR_JSON", "PATIENT", "PATIENT_DATA", "PATIENT_OF_ANY_AGE",
     "ROUTINE", "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT", "URGENT",
-    "VIGNETTES", "VIGNETTES_V1", "answer_strategy", "api", "build_response", "condition_holds",
-    "current_questionnaire", "date_of_birth_for", "facts", "fhir_json", "form_data", "issue_text",
-    "issues", "make_case", "notification_for", "patient_aged", "patient_data_in", "post_response",
-    "post_submission", "questions_of", "raise_urgent", "routine_answers", "routine_answers_v1",
-    "submit_emergency",
+    "VIGNETTES", "VIGNETTES_V1", "about_you", "answer_strategy", "api", "build_response",
+    "condition_holds", "current_questionnaire", "date_of_birth_for", "facts", "fhir_json",
+    "fill_form", "form_data", "issue_text", "issues", "make_case", "notification_for",
+    "patient_aged", "patient_data_in", "post_response", "post_submission", "questions_of",
+    "raise_urgent", "routine_answers", "routine_answers_v1", "send_form", "submit_emergency",
     "valid_answers", "validated", "version_shape", "vignette", "wait_for_status",
     "wait_for_sweeps",
 ]
@@ -88,10 +88,10 @@ def post_submission(client, body, **headers):
                        headers=headers)
 
 
-def form_data(answers=ROUTINE, patient=PATIENT, **extra):
-    """What a browser posts to the patient's form at /: strings, a list per several-choices
-    question."""
-    data = {f"patient_{k}": v for k, v in patient.items()}
+def form_data(answers=ROUTINE, **extra):
+    """What a browser posts from a page of the patient's form: the answers as strings, a list
+    per several-choices question (a page keeps the ones it asks and ignores the rest)."""
+    data = {}
     for code, value in answers.items():
         if isinstance(value, bool):
             data[code] = "true" if value else "false"
@@ -99,7 +99,36 @@ def form_data(answers=ROUTINE, patient=PATIENT, **extra):
             data[code] = value
         else:
             data[code] = str(value)
-    return {"version": "2", "form_token": "token-1", **data, **extra}
+    return {**data, **extra}
+
+
+def about_you(patient=PATIENT) -> dict:
+    """What a browser posts from the form's "About you" page (the date of birth in three
+    boxes)."""
+    born = datetime.date.fromisoformat(patient["date_of_birth"])
+    return {"full_name": patient["full_name"], "dob_day": str(born.day),
+            "dob_month": str(born.month), "dob_year": str(born.year),
+            "phone": patient["phone"], "email": patient.get("email", "")}
+
+
+def fill_form(client, answers=ROUTINE, patient=PATIENT, *, start="/", **request):
+    """Fill in the patient's form page by page, as a browser without JavaScript does, from its
+    first page at ``start`` up to "Check your answers" (not sent); ``request`` goes with each
+    POST (e.g. ``REMOTE_ADDR``).  Returns the last response: the redirect to the check page, or
+    the page that had problems (200)."""
+    response = client.post(start, about_you(patient), **request)
+    while response.status_code == 302 and "/step/" in response["Location"]:
+        response = client.post(response["Location"], form_data(answers), **request)
+    return response
+
+
+def send_form(client, answers=ROUTINE, patient=PATIENT, *, start="/", **request):
+    """Fill in the form (``fill_form``) and send it from "Check your answers"; returns the
+    response to the send (a redirect to /advice/ when it went), or the page with problems."""
+    response = fill_form(client, answers, patient, start=start, **request)
+    if response.status_code != 302:
+        return response
+    return client.post(response["Location"], **request)
 
 
 def version_shape(version):

@@ -17,26 +17,34 @@ from tests.factories import (
     CHEST_PAIN,
     PATIENT,
     ROUTINE,
+    about_you,
     build_response,
     current_questionnaire,
-    form_data,
     post_response,
+    send_form,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_nul_byte_in_the_form_token_is_not_a_500(client):
-    response = client.post("/", form_data(form_token="abc\x00def"))
-    assert response.status_code == 302
+def test_a_nul_byte_in_the_sessions_draft_key_or_a_field_is_not_a_500(client):
+    session = client.session
+    session["intake_drafts"] = {"bedford": "abc\x00def"}
+    session.save()
+    assert client.get("/").status_code == 200
+    response = client.post("/", {**about_you(), "full_name": "Ada\x00Example"})
+    assert response.status_code == 200
+    assert b"control characters" in response.content
+    assert send_form(client).status_code == 302
     assert Submission.objects.count() == 1
 
 
 def test_a_form_sent_again_with_other_answers_that_are_wrong_shows_the_errors(client):
     """Found while writing these tests: the same one-time token with different, invalid answers
-    was a 500 (the retry without the token raised outside the error handling)."""
-    assert client.post("/", form_data(form_token="token-1")).status_code == 302
-    again = client.post("/", form_data(form_token="token-1", patient={**PATIENT, "phone": ""}))
+    was a 500 (the retry without the token raised outside the error handling).  Now: a second
+    form after the first was sent starts afresh, and its problems are shown."""
+    assert send_form(client).status_code == 302
+    again = send_form(client, patient={**PATIENT, "phone": ""})
     assert again.status_code == 200
     assert b"phone number" in again.content
     assert Submission.objects.count() == 1
@@ -93,12 +101,13 @@ def test_a_csrf_failure_under_api_is_json(clinician):
 
 def test_every_response_with_patient_data_says_no_store(client, clinician, clinician_client,
                                                         admin_client):
-    assert client.post("/", form_data()).status_code == 302
+    assert send_form(client).status_code == 302
     reference = Submission.objects.get().reference
     api = APIClient()
     api.force_authenticate(clinician)
     responses = {
-        "the form with errors": client.post("/", form_data(patient={**PATIENT, "phone": ""})),
+        "the form with errors": client.post("/", {**about_you(), "phone": ""}),
+        "a page of the form": client.get("/"),
         "the advice page": client.get("/advice/"),
         "POST /api/submissions/": client.post(
             "/api/submissions/", content_type="application/json",

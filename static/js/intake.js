@@ -41,7 +41,10 @@
   form.addEventListener("submit", function () {
     var buttons = form.querySelectorAll("[data-prevent-double-submit]");
     window.setTimeout(function () {
-      buttons.forEach(function (b) { b.disabled = true; b.textContent = "Sending…"; });
+      buttons.forEach(function (b) {
+        b.disabled = true;
+        b.textContent = b.dataset.busyText || "Sending…";
+      });
     }, 0);
   });
 

@@ -1,5 +1,6 @@
 """Driving the browser's pages, for the patient and for the clinician: filling the intake form
-as a person would (typing, ticking, choosing) and sending it, signing in, finding a row of the
+page by page as a person would (typing, ticking, choosing, pressing Continue) and sending it
+from "Check your answers", signing in, finding a row of the
 queue; and what the tests check on every page (axe-core, sideways scrolling, the focus
 indicator).  The data the pages are filled with comes from ``tests/factories.py``."""
 
@@ -12,9 +13,10 @@ import urllib.request
 import pytest
 from django.utils import timezone
 
-from tests.factories import PATIENT, patient_aged
+from tests.factories import PATIENT, ROUTINE, patient_aged
 
 SEND = "Send my answers"
+CONTINUE = "Continue"
 SERIOUS = ("serious", "critical")
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
@@ -26,14 +28,24 @@ SCREENS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "d
 
 
 def fill_patient(page, patient: dict = PATIENT) -> None:
-    for field, value in patient.items():
-        page.fill(f"#patient_{field}", value)
+    """The "About you" page: the date of birth goes in its three boxes."""
+    born = patient["date_of_birth"]
+    year, month, day = born.split("-") if born else ("", "", "")
+    page.fill("#patient_full_name", patient["full_name"])
+    page.get_by_label("Day").fill(day.lstrip("0"))
+    page.get_by_label("Month").fill(month.lstrip("0"))
+    page.get_by_label("Year").fill(year)
+    page.fill("#patient_phone", patient["phone"])
+    page.fill("#patient_email", patient.get("email", ""))
 
 
 def fill_answers(page, answers: dict) -> None:
-    """Answer each question as the answers (typed as in the API and the vignettes) say, by the
-    form's ids: ``answer-<code>-<value>`` for an option, ``answer-<code>`` for a box."""
+    """Answer the questions on this page as the answers (typed as in the API and the
+    vignettes) say, by the form's ids: ``answer-<code>-<value>`` for an option,
+    ``answer-<code>`` for a box.  Answers to questions on other pages are skipped."""
     for code, value in answers.items():
+        if not page.locator(f"#question-{code}").count():
+            continue
         if isinstance(value, bool):
             page.check(f"#answer-{code}-{'true' if value else 'false'}")
         elif isinstance(value, list):
@@ -47,9 +59,36 @@ def fill_answers(page, answers: dict) -> None:
             page.fill(f"#answer-{code}", value)
 
 
+def press(page, name: str) -> None:
+    """Press the page's button called ``name`` and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+
+
+def next_page(page) -> None:
+    press(page, CONTINUE)
+
+
 def fill_intake(page, answers: dict, patient: dict = PATIENT) -> None:
+    """Fill in the whole form from its first page, page by page, up to "Check your answers"
+    (not sent).  Stops early on a page that shows problems."""
     fill_patient(page, patient)
-    fill_answers(page, answers)
+    next_page(page)
+    while page.get_by_role("button", name=CONTINUE).count():
+        if page.locator("#error-summary").count():
+            return
+        fill_answers(page, answers)
+        next_page(page)
+
+
+def go_to_page_with(page, code: str, answers: dict | None = None,
+                    patient: dict = PATIENT) -> None:
+    """From the first page, fill in the pages before the one that asks ``code``."""
+    fill_patient(page, patient)
+    next_page(page)
+    while not page.locator(f"#question-{code}").count():
+        fill_answers(page, answers if answers is not None else ROUTINE)
+        next_page(page)
 
 
 def fill_case(page, case: dict) -> None:
@@ -59,9 +98,8 @@ def fill_case(page, case: dict) -> None:
 
 
 def send(page) -> None:
-    """Press the form's button and wait for the page it leads to."""
-    with page.expect_navigation():
-        page.get_by_role("button", name=SEND).click()
+    """Press "Send my answers" on "Check your answers" and wait for the page it leads to."""
+    press(page, SEND)
 
 
 def submit_by_http(live_server, answers: dict, patient: dict = PATIENT) -> str:

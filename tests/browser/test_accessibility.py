@@ -16,11 +16,14 @@ from tests.browser.pages import (
     PHONE,
     SCREENS,
     assert_accessible,
+    fill_answers,
     fill_case,
+    fill_patient,
+    next_page,
     scroll_width,
     send,
 )
-from tests.factories import COMMITTED
+from tests.factories import COMMITTED, PATIENT, ROUTINE
 
 pytestmark = [pytest.mark.e2e, COMMITTED]
 
@@ -46,21 +49,38 @@ def advice_at(monkeypatch):
 
 
 @SCREENS
-def test_the_form_is_accessible(open_page, viewport):
+def test_every_page_of_the_form_is_accessible(open_page, viewport):
     page = open_page("/", viewport=viewport)
     assert_accessible(page)
-    # The conditional questions too, once shown.
-    page.check("#answer-history_of_cancer-true")
-    page.check("#answer-recent_trauma-true")
+    fill_patient(page)
+    next_page(page)
+    while page.get_by_role("button", name="Continue").count():
+        assert_accessible(page)
+        if page.locator("#question-history_of_cancer").count():
+            # The conditional questions too, once shown.
+            page.check("#answer-history_of_cancer-true")
+            page.check("#answer-recent_trauma-true")
+            assert_accessible(page)
+            page.check("#answer-history_of_cancer-false")
+            page.check("#answer-recent_trauma-false")
+        fill_answers(page, ROUTINE)
+        next_page(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Check your answers before sending them")
     assert_accessible(page)
 
 
 @SCREENS
 def test_the_form_with_errors_is_accessible(open_page, viewport):
     page = open_page("/", viewport=viewport)
-    page.fill("#patient_email", "not an email")
-    page.fill("#answer-pain_severity", "11")
-    send(page)
+    fill_patient(page, {**PATIENT, "email": "not an email", "date_of_birth": ""})
+    next_page(page)
+    expect(page.locator("#error-summary")).to_be_visible()
+    assert_accessible(page)
+    fill_patient(page)
+    next_page(page)
+    fill_answers(page, {**ROUTINE, "pain_severity": 11})
+    next_page(page)
     expect(page.locator("#error-summary")).to_be_visible()
     assert_accessible(page)
 

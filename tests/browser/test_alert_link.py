@@ -22,11 +22,11 @@ from tests.browser.pages import (
     assert_no_sideways_scroll,
     signed_in,
 )
-from tests.factories import patient_aged, routine_answers
+from tests.factories import COMMITTED, patient_aged, routine_answers
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    COMMITTED,
 ]
 
 CLINICIAN_PASSWORD = "clinician-password"  # the ``clinician`` fixture's

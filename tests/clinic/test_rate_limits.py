@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from core.throttling import PasswordResetThrottle, SignInThrottle, SubmissionThrottle
 from intake.models import Submission
 from support.real_services import free_port
-from tests.factories import PATIENT, ROUTINE, form_data
+from tests.factories import PATIENT, ROUTINE, send_form
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +46,9 @@ def api_post(client, address, **headers):
                        REMOTE_ADDR=address, headers=headers)
 
 
-def form_post(client, address, token, **headers):
-    return client.post("/", form_data(form_token=token), REMOTE_ADDR=address, headers=headers)
+def form_post(client, address, **headers):
+    """The patient's form, filled in page by page and sent, from ``address``."""
+    return send_form(client, REMOTE_ADDR=address, headers=headers)
 
 
 # --- The patient form -----------------------------------------------------------------------
@@ -56,23 +57,23 @@ def form_post(client, address, token, **headers):
 def test_the_patient_form_is_throttled_per_address_and_tells_the_patient_what_to_do(
         client, rates):
     rates(submissions="3/hour")
-    statuses = [form_post(client, "198.51.100.7", f"token-{n}").status_code for n in range(4)]
+    statuses = [form_post(client, "198.51.100.7").status_code for n in range(4)]
     assert statuses == [302, 302, 302, 429]
-    refused = form_post(client, "198.51.100.7", "token-5")
+    refused = form_post(client, "198.51.100.7")
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     page = refused.content.decode()
     assert "call 999 now" in page and "was not sent" in page
     assert Submission.objects.count() == 3
-    assert form_post(client, "198.51.100.8", "token-6").status_code == 302
+    assert form_post(client, "198.51.100.8").status_code == 302
 
 
 def test_the_form_and_the_api_share_one_limit_per_address(client, rates):
     rates(submissions="2/hour")
-    assert form_post(client, "198.51.100.7", "token-1").status_code == 302
+    assert form_post(client, "198.51.100.7").status_code == 302
     assert api_post(client, "198.51.100.7").status_code == 201
     assert api_post(client, "198.51.100.7").status_code == 429
-    assert form_post(client, "198.51.100.7", "token-2").status_code == 429
+    assert form_post(client, "198.51.100.7").status_code == 429
 
 
 # --- One address resolver, behind trusted proxies --------------------------------------------
@@ -87,7 +88,7 @@ def test_behind_a_trusted_proxy_the_limit_is_per_client_not_per_proxy(client, ra
     # What the client wrote before the proxy's entry is not trusted: still 203.0.113.1.
     assert api_post(client, proxy, **{"X-Forwarded-For": "1.2.3.4, 203.0.113.1"}
                     ).status_code == 429
-    assert form_post(client, proxy, "token-1", **{"X-Forwarded-For": "203.0.113.2"}
+    assert form_post(client, proxy, **{"X-Forwarded-For": "203.0.113.2"}
                      ).status_code == 429
 
 
@@ -132,7 +133,7 @@ def test_password_reset_mail_is_limited_per_address(client, rates, clinician, ma
 def test_with_the_cache_down_every_entry_point_still_takes_intakes(client, cache_down, caplog):
     with caplog.at_level(logging.WARNING, logger="core.throttling"):
         assert api_post(client, "198.51.100.7").status_code == 201
-        assert form_post(client, "198.51.100.7", "token-1").status_code == 302
+        assert form_post(client, "198.51.100.7").status_code == 302
         fhir = client.generic("POST", "/api/fhir/QuestionnaireResponse", data="{}",
                               content_type="application/fhir+json", REMOTE_ADDR="198.51.100.7")
         assert fhir.status_code == 400  # reached validation: the throttle let it through

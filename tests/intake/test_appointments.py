@@ -21,7 +21,7 @@ from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification, Ope
 from intake.models import Appointment, Invitation, Submission
 from intake.services import invitations, retention
 from support.real_services import SmsGateway
-from tests.factories import ANSWERS_BY_URGENCY, ROUTINE, form_data, post_submission
+from tests.factories import ANSWERS_BY_URGENCY, ROUTINE, post_submission, send_form
 
 URGENT = ANSWERS_BY_URGENCY["urgent"]
 EMERGENCY = ANSWERS_BY_URGENCY["emergency"]
@@ -268,7 +268,7 @@ def test_wrong_dates_of_birth_lock_the_link(invited, settings):
 def test_the_link_works_once(invited):
     client = Client()
     client.post(f"/i/{invited}/", dob())
-    response = client.post("/invitation/", form_data(answers=ROUTINE, patient=PATIENT))
+    response = send_form(client, ROUTINE, PATIENT, start="/invitation/")
     assert response.status_code == 302, response.content.decode()[:2000]
     submission = Submission.objects.get()
     assert submission.appointment == Appointment.objects.get()
@@ -388,7 +388,7 @@ def test_an_intake_for_clinic_b_alerts_clinic_bs_rota_and_never_clinic_as(bedfor
                                   emergency_number="999")
     in_bedford = open_all_week_with(bedford, "Dr Bedford")
     in_luton = open_all_week_with(luton, "Dr Luton")
-    response = Client().post("/c/luton/", form_data(answers=EMERGENCY))
+    response = send_form(Client(), EMERGENCY, start="/c/luton/")
     assert response.status_code == 302
     submission = Submission.objects.get()
     assert submission.clinic == luton
@@ -398,7 +398,7 @@ def test_an_intake_for_clinic_b_alerts_clinic_bs_rota_and_never_clinic_as(bedfor
     assert in_luton.pk in alerted and in_bedford.pk not in alerted
     # The advice names that clinic.
     advice = Client()
-    advice.post("/c/luton/", form_data(answers=URGENT, form_token="token-2"))
+    send_form(advice, URGENT, start="/c/luton/")
     assert "Luton Physio" in advice.get("/advice/").content.decode()
 
 

@@ -21,7 +21,7 @@ from interop.fhir.responses import ResponseInvalid, read_questionnaire_response
 from interop.fhir.selectors import version_with_contents
 from screening.conditions import compile_condition, data_type_of
 from screening.engine import condition_values
-from tests.factories import PATIENT, ROUTINE, form_data, post_submission
+from tests.factories import PATIENT, ROUTINE, about_you, post_submission, send_form
 
 pytestmark = pytest.mark.django_db
 
@@ -122,10 +122,11 @@ def test_a_new_type_validates_converts_the_form_and_checks_conditions(version_wi
 def test_a_new_type_is_asked_and_submitted_through_the_form_the_api_and_fhir(
     client, version_with_a_date
 ):
-    page = client.get("/").content.decode()
-    assert '<textarea id="answer-pain_started_on" name="pain_started_on"' in page
+    client.post("/", about_you())
+    pages = [client.get(f"/step/{n}/").content.decode() for n in (2,)]
+    assert '<textarea id="answer-pain_started_on" name="pain_started_on"' in pages[0]
 
-    response = client.post("/", form_data(ROUTINE, version="3", pain_started_on="2026-01-05"))
+    response = send_form(client, {**ROUTINE, "pain_started_on": "2026-01-05"})
     assert response.status_code == 302
     by_form = Submission.objects.latest("pk")
     assert Answer.objects.get(submission=by_form, question_code="pain_started_on").value == \
