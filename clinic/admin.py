@@ -426,3 +426,45 @@ class AuditEventAdmin(ReadOnlyAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and (
             request.user.is_superuser or request.user.has_perm("clinic.view_auditevent"))
+
+
+# --- The developer and security tables: superusers only ---------------------------------------
+
+# Users and groups, API tokens, sign-in lock-outs and authenticator devices mean nothing to a
+# practice manager and are the keys to the service: whatever permissions a staff user holds,
+# only a superuser sees them (and a task queue's tables, should one be installed).
+SUPERUSER_ONLY_APPS = frozenset({"auth", "knox", "axes", "otp_totp", "otp_static", "otp_email",
+                                 "django_celery_beat", "django_celery_results"})
+
+
+class SuperuserOnlyAdmin:
+    def has_module_permission(self, request):
+        return request.user.is_superuser and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+def _superusers_only(site) -> None:
+    """Re-register each developer or security table's admin with ``SuperuserOnlyAdmin`` mixed
+    in (their apps come before this one in INSTALLED_APPS, so their admins are registered)."""
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label in SUPERUSER_ONLY_APPS and not isinstance(
+            model_admin, SuperuserOnlyAdmin
+        ):
+            admin_class = type(model_admin)
+            site.unregister(model)
+            site.register(model, type(f"SuperuserOnly{admin_class.__name__}",
+                                      (SuperuserOnlyAdmin, admin_class), {}))
+
+
+_superusers_only(admin.site)
