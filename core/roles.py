@@ -20,6 +20,7 @@ def is_clinician(user) -> bool:
         return True
     return user.groups.filter(name=CLINICIANS_GROUP).exists()
 
+
 # The practice manager's role in the admin (created, with its model permissions, by migration
 # ``clinic.0015``): clinics, opening hours, the rota with its cover and leave, clinicians,
 # appointments, questionnaires (drafts: a published version is frozen whatever the permission),
@@ -28,9 +29,3 @@ def is_clinician(user) -> bool:
 # tokens, sign-in lock-outs, authenticator devices, users and groups) are for superusers only.
 PRACTICE_MANAGERS_GROUP = "Practice managers"
 
-
-def is_practice_manager(user) -> bool:
-    """True for an active member of the Practice managers group (superusers are not counted:
-    they see everything anyway)."""
-    return bool(user.is_authenticated and user.is_active
-                and user.groups.filter(name=PRACTICE_MANAGERS_GROUP).exists())
