@@ -534,9 +534,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
             '<th scope="col">Before</th><th scope="col">After</th></tr></thead>'
             "<tbody>{}</tbody></table>", rows)
 
-    class Media:
-        css = {"all": ["css/admin-editor.css"]}
-
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and (
             request.user.is_superuser or request.user.has_perm("clinic.view_auditevent"))

@@ -37,6 +37,7 @@ from django.utils.html import format_html, format_html_join
 
 from clinic.admin_audit import AuditedAdmin, record_admin_change
 from clinic.models import Clinic
+from core.admin_rows import LabelledRowsMixin
 from intake.models import (
     Choice,
     PublishedVersionError,
@@ -194,7 +195,7 @@ def _reused_code_message(code: str) -> str:
 # --- Sections and questions, edited on the version page --------------------------------------
 
 
-class SectionFormSet(CustomInlineFormSet):
+class SectionFormSet(LabelledRowsMixin, CustomInlineFormSet):
     def clean(self):
         super().clean()
         for form in self.deleted_forms:
@@ -736,7 +737,7 @@ class QuestionnaireAdmin(AuditedAdmin, admin.ModelAdmin):
 # --- Questions, with their choices -----------------------------------------------------------
 
 
-class ChoiceFormSet(CustomInlineFormSet):
+class ChoiceFormSet(LabelledRowsMixin, CustomInlineFormSet):
     """A question's choices, checked together with the question they belong to."""
 
     def clean(self):

@@ -50,11 +50,12 @@ def send(page) -> None:
         page.get_by_role("button", name=SEND).click()
 
 
-def serious_axe_violations(page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now, one line each."""
+def serious_axe_violations(page, options: dict | None = None) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each
+    (``options`` are axe.run's)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page).response
+    results = Axe().run(page, options=options).response
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} - "
         + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
