@@ -8,7 +8,6 @@ The practice manager is staff in the "Practice managers" group, not a superuser;
 activation they also hold the clinical safety officer's permission, as a manager who is the
 practice's safety officer would."""
 
-import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission
