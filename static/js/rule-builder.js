@@ -149,6 +149,11 @@
     this.element.appendChild(this.groupsElement);
     var actions = make("div", { "class": "builder-actions" });
     actions.appendChild(button("Add a group", function () { self.addGroup(); }));
+    actions.appendChild(button("Type the expression instead", function () {
+      self.element.remove();
+      textarea.readOnly = false;
+      textarea.focus();
+    }));
     this.element.appendChild(actions);
     this.element.appendChild(make("p", { "class": "rule-builder-note" },
       "The expression below is written from these choices and checked when you save."));
