@@ -3,10 +3,10 @@ rota as a week calendar and the rota check; clinicians with their leave and a te
 alerts with their deliveries and escalations (read-only); and the audit trail (read-only)."""
 
 import datetime
-import zoneinfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminTimeWidget
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpResponseNotAllowed
@@ -37,9 +37,65 @@ from clinic.models import (
 )
 from clinic.rota import rota_week
 
+# Times as 09:00, never 09:00:00: the rota has no seconds.
+HOURS_AND_MINUTES = {models.TimeField: {"widget": AdminTimeWidget(format="%H:%M")}}
+
+# The time zones offered for a clinic, by country; the country of the clinic's own zone comes
+# first.  A short list to pick from instead of the ~600 names of the time zone database; a
+# clinic's saved zone is always offered, so nothing is lost by saving its page.
+TIME_ZONES_BY_COUNTRY = {
+    "United Kingdom": ["Europe/London"],
+    "Ireland": ["Europe/Dublin"],
+    "Isle of Man, Jersey, Guernsey": ["Europe/Isle_of_Man", "Europe/Jersey", "Europe/Guernsey"],
+    "Gibraltar": ["Europe/Gibraltar"],
+    "Netherlands": ["Europe/Amsterdam"],
+    "Belgium": ["Europe/Brussels"],
+    "France": ["Europe/Paris"],
+    "Germany": ["Europe/Berlin"],
+    "Spain": ["Europe/Madrid", "Atlantic/Canary"],
+    "Portugal": ["Europe/Lisbon", "Atlantic/Madeira", "Atlantic/Azores"],
+    "Italy": ["Europe/Rome"],
+    "Switzerland": ["Europe/Zurich"],
+    "Denmark": ["Europe/Copenhagen"],
+    "Norway": ["Europe/Oslo"],
+    "Sweden": ["Europe/Stockholm"],
+    "Finland": ["Europe/Helsinki"],
+    "Poland": ["Europe/Warsaw"],
+    "Greece": ["Europe/Athens"],
+    "Malta": ["Europe/Malta"],
+    "Cyprus": ["Asia/Nicosia"],
+    "United States": ["America/New_York", "America/Chicago", "America/Denver",
+                      "America/Phoenix", "America/Los_Angeles", "America/Anchorage",
+                      "Pacific/Honolulu"],
+    "Canada": ["America/St_Johns", "America/Halifax", "America/Toronto", "America/Winnipeg",
+               "America/Edmonton", "America/Vancouver"],
+    "Australia": ["Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane",
+                  "Australia/Adelaide", "Australia/Perth", "Australia/Hobart",
+                  "Australia/Darwin"],
+    "New Zealand": ["Pacific/Auckland"],
+    "South Africa": ["Africa/Johannesburg"],
+    "United Arab Emirates": ["Asia/Dubai"],
+    "India": ["Asia/Kolkata"],
+    "Singapore": ["Asia/Singapore"],
+    "Hong Kong": ["Asia/Hong_Kong"],
+}
+
+
+def time_zone_choices(current: str) -> list:
+    """The grouped choices of the time zone field: the country of ``current`` first."""
+    countries = list(TIME_ZONES_BY_COUNTRY.items())
+    own = [item for item in countries if current in item[1]]
+    choices = [(country, [(zone, zone.split("/")[-1].replace("_", " ") + f" ({zone})")
+                          for zone in zones])
+               for country, zones in own + [item for item in countries if item not in own]]
+    if current and not own:
+        choices.insert(0, ("This clinic", [(current, current)]))
+    return choices
+
 
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
+    formfield_overrides = HOURS_AND_MINUTES
     fields = ("weekday", "opens", "closes")
     extra = 0
     verbose_name = "opening hours"
@@ -55,6 +111,7 @@ class OpeningHoursInline(admin.TabularInline):
 
 class DutyShiftInline(admin.TabularInline):
     model = DutyShift
+    formfield_overrides = HOURS_AND_MINUTES
     fields = ("weekday", "clinician", "starts", "ends")
     extra = 0
     verbose_name = "duty shift"
@@ -77,6 +134,7 @@ COVER_HELP = (
 class DutyCoverInline(admin.TabularInline):
     model = DutyCover
     fk_name = "clinic"
+    formfield_overrides = HOURS_AND_MINUTES
     fields = ("first_day", "last_day", "starts", "ends", "clinician", "instead_of", "note")
     extra = 0
     verbose_name = "cover or swap"
@@ -169,6 +227,7 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
             "next_week": monday + datetime.timedelta(weeks=1),
             "contacts": DutyContact.objects.filter(clinic=clinic).select_related("clinician"),
             "can_change": self.has_change_permission(request, clinic),
+            "can_add_cover": request.user.has_perm("clinic.add_dutycover"),
         })
 
     def coverage_view(self, request):
@@ -181,11 +240,20 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
             "reports": coverage.coverage_reports(),
         })
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        timezone_field = form.base_fields.get("timezone")
+        if timezone_field is not None:
+            timezone_field.choices = time_zone_choices(obj.timezone if obj else
+                                                       Clinic._meta.get_field("timezone").default)
+        return form
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "timezone":
-            # A list to pick from rather than a name to spell right.
+            # A short list to pick from rather than a name to spell right (get_form puts the
+            # clinic's own country first); the model still checks it is a real zone.
             return forms.TypedChoiceField(
-                choices=[(name, name) for name in sorted(zoneinfo.available_timezones())],
+                choices=time_zone_choices(db_field.default),
                 initial=db_field.default,
                 label="Time zone",
                 help_text=db_field.help_text,
@@ -302,10 +370,28 @@ class ClinicianAdmin(AuditedAdmin, SimpleHistoryAdmin):
 
 @admin.register(DutyCover)
 class DutyCoverAdmin(AuditedAdmin, SimpleHistoryAdmin):
-    """Every cover and swap, past ones included (the clinic's page lists what is to come)."""
+    """Every cover and swap, past ones included (the clinic's page lists what is to come).
+    Cover added from the rota calendar (“Cover” under a day) goes back to that week."""
 
-    list_display = ("first_day", "last_day", "starts", "ends", "clinic", "clinician",
+    list_display = ("first_day", "last_day", "starts_at", "ends_at", "clinic", "clinician",
                     "instead_of", "note")
+    formfield_overrides = HOURS_AND_MINUTES
+
+    @admin.display(description="Starts", ordering="starts")
+    def starts_at(self, cover):
+        return cover.starts.strftime("%H:%M") if cover.starts else "—"
+
+    @admin.display(description="Ends", ordering="ends")
+    def ends_at(self, cover):
+        return cover.ends.strftime("%H:%M") if cover.ends else "—"
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if any(key in request.POST for key in ("_continue", "_addanother", "_popup")):
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"{obj.clinician} covers on {obj.first_day:%A %d %B %Y}.",
+                          messages.SUCCESS)
+        return redirect(reverse("admin:clinic_clinic_rota", args=[obj.clinic_id])
+                        + f"?week={obj.first_day.isoformat()}")
     list_filter = ("clinic", "clinician")
     date_hierarchy = "first_day"
     fieldsets = [(None, {
@@ -415,14 +501,81 @@ class AlertAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor", "action", "reference", "detail")
+    """The audit trail: who did what, when; an admin change with each field before and after
+    and a link to what was changed."""
+
+    list_display = ("at", "actor", "action", "reference", "detail", "object_link")
     list_filter = ("action", "actor", "at")
     search_fields = ("reference", "actor__username", "detail")
     date_hierarchy = "at"
-    readonly_fields = ("at", "actor", "action", "reference", "detail")
+    readonly_fields = ("at", "actor", "action", "reference", "detail", "object_link",
+                       "change_table")
     fields = readonly_fields
     list_select_related = ("actor",)
+
+    @admin.display(description="Changed object")
+    def object_link(self, event):
+        return format_html('<a href="{}">Open it</a>', event.object_url) if event.object_url \
+            else "—"
+
+    @admin.display(description="Before and after")
+    def change_table(self, event):
+        if not event.changes:
+            return "No field changes recorded."
+        rows = format_html_join(
+            "", '<tr><th scope="row">{}</th><td class="audit-before">{}</td>'
+                '<td class="audit-after">{}</td></tr>',
+            ((" ".join(part for part in (change.get("what", ""), change.get("field", ""))
+                       if part) or "—", change.get("before", ""), change.get("after", ""))
+             for change in event.changes),
+        )
+        return format_html(
+            '<table class="audit-diff"><thead><tr><th scope="col">What</th>'
+            '<th scope="col">Before</th><th scope="col">After</th></tr></thead>'
+            "<tbody>{}</tbody></table>", rows)
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and (
             request.user.is_superuser or request.user.has_perm("clinic.view_auditevent"))
+
+
+# --- The developer and security tables: superusers only ---------------------------------------
+
+# Users and groups, API tokens, sign-in lock-outs and authenticator devices mean nothing to a
+# practice manager and are the keys to the service: whatever permissions a staff user holds,
+# only a superuser sees them (and a task queue's tables, should one be installed).
+SUPERUSER_ONLY_APPS = frozenset({"auth", "knox", "axes", "otp_totp", "otp_static", "otp_email",
+                                 "django_celery_beat", "django_celery_results"})
+
+
+class SuperuserOnlyAdmin:
+    def has_module_permission(self, request):
+        return request.user.is_superuser and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+def _superusers_only(site) -> None:
+    """Re-register each developer or security table's admin with ``SuperuserOnlyAdmin`` mixed
+    in (their apps come before this one in INSTALLED_APPS, so their admins are registered)."""
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label in SUPERUSER_ONLY_APPS and not isinstance(
+            model_admin, SuperuserOnlyAdmin
+        ):
+            admin_class = type(model_admin)
+            site.unregister(model)
+            site.register(model, type(f"SuperuserOnly{admin_class.__name__}",
+                                      (SuperuserOnlyAdmin, admin_class), {}))
+
+
+_superusers_only(admin.site)

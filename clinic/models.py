@@ -821,6 +821,10 @@ class AuditEvent(AppendOnly):
         max_length=20, blank=True, help_text="The case reference, kept if the case is erased."
     )
     detail = models.CharField(max_length=500, blank=True)
+    # An admin change, field by field: [{"what", "field", "before", "after"}, ...] in words.
+    changes = models.JSONField(default=list, blank=True)
+    # The admin page of what was changed (empty when it has none, or was deleted).
+    object_url = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -19,3 +19,13 @@ def is_clinician(user) -> bool:
     if user.is_superuser:
         return True
     return user.groups.filter(name=CLINICIANS_GROUP).exists()
+
+
+# The practice manager's role in the admin (created, with its model permissions, by migration
+# ``clinic.0015``): clinics, opening hours, the rota with its cover and leave, clinicians,
+# appointments, questionnaires (drafts: a published version is frozen whatever the permission),
+# rule sets (drafts; activating one stays the clinical safety officer's ``activate_ruleset``),
+# alerts and the audit trail, read-only.  Not superuser: the developer and security tables (API
+# tokens, sign-in lock-outs, authenticator devices, users and groups) are for superusers only.
+PRACTICE_MANAGERS_GROUP = "Practice managers"
+

@@ -15,7 +15,12 @@ same ``question_problems`` that publishing uses, so a mistake shows up beside th
 causes it, not later as a list when publishing.
 """
 
-from adminsortable2.admin import CustomInlineFormSet, SortableAdminBase, SortableTabularInline
+from adminsortable2.admin import (
+    CustomInlineFormSet,
+    SortableAdminBase,
+    SortableStackedInline,
+    SortableTabularInline,
+)
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -32,6 +37,7 @@ from django.utils.html import format_html, format_html_join
 
 from clinic.admin_audit import AuditedAdmin, record_admin_change
 from clinic.models import Clinic
+from core.admin_rows import LabelledRowsMixin
 from intake.models import (
     Choice,
     PublishedVersionError,
@@ -43,6 +49,7 @@ from intake.models import (
 from intake.question_types import UNTYPED, type_of
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import (
+    code_from_text,
     create_draft_from,
     next_version_number,
     question_problems,
@@ -60,13 +67,14 @@ QUESTION_LABELS = {
     "min_value": "Smallest answer",
     "max_value": "Largest answer",
     "max_length": "Most characters",
-    "condition_question": "Show only if the answer to (code)",
+    "condition_question": "Show only if the answer to",
     "condition_answer": "is",
 }
 
 QUESTION_HELP = {
-    "code": "Lower-case letters, digits and underscores, e.g. chest_pain. Screening rules and "
-    "exports use it, so keep the same code for the same question.",
+    "code": "Leave empty to have it made from the question when you save. Lower-case letters, "
+    "digits and underscores, e.g. chest_pain. Screening rules and exports use it, so keep the "
+    "same code for the same question; once the version is published it never changes.",
     "condition_question": "Leave empty to always show the question. Otherwise the code of a "
     "yes/no or choice question in this version.",
     "condition_answer": "true or false for a yes/no question; a choice value for a choice "
@@ -116,7 +124,11 @@ class VersionContentAdmin(ReadOnlyWhenPublished, SortableAdminBase):
         inlines = super().get_inline_instances(request, obj)
         if _is_published(obj):
             for inline in inlines:
-                inline.template = "admin/edit_inline/tabular.html"
+                inline.template = (
+                    "admin/edit_inline/stacked.html"
+                    if isinstance(inline, admin.StackedInline)
+                    else "admin/edit_inline/tabular.html"
+                )
         return inlines
 
     def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
@@ -183,7 +195,7 @@ def _reused_code_message(code: str) -> str:
 # --- Sections and questions, edited on the version page --------------------------------------
 
 
-class SectionFormSet(CustomInlineFormSet):
+class SectionFormSet(LabelledRowsMixin, CustomInlineFormSet):
     def clean(self):
         super().clean()
         for form in self.deleted_forms:
@@ -220,21 +232,47 @@ class SectionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
         return getattr(section, "number_of_questions", None) or 0
 
 
-class VersionQuestionForm(forms.ModelForm):
+class QuestionCodeOptional:
+    """A question's code may be left empty: it is then made from the question's text when the
+    form is saved (``code_from_text``), so nobody has to invent one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "code" in self.fields:
+            self.fields["code"].required = False
+            self.fields["code"].help_text = QUESTION_HELP["code"]
+
+
+def _new_code(form, taken: set[str]) -> str | None:
+    """The code made for a form whose code was left empty, or None when it has one (or no
+    text to make one from)."""
+    if form.cleaned_data.get("code") or not form.cleaned_data.get("text"):
+        return None
+    code = code_from_text(form.cleaned_data["text"], taken=taken)
+    form.cleaned_data["code"] = code
+    form.instance.code = code
+    return code
+
+
+class VersionQuestionForm(QuestionCodeOptional, forms.ModelForm):
+    """One question's card on the version page."""
+
     class Meta:
         model = Question
         fields = ["section", "code", "text", "help_text", "type", "required", "min_value",
                   "max_value", "max_length", "condition_question", "condition_answer"]
         labels = QUESTION_LABELS
+        help_texts = {
+            "condition_question": "Leave empty to always show the question.",
+            "condition_answer": "true or false for a yes/no question; a choice's value for a "
+            "choice question.",
+        }
         widgets = {
-            "code": forms.TextInput(attrs={"size": 18}),
-            "text": forms.Textarea(attrs={"rows": 2, "cols": 34}),
-            "help_text": forms.Textarea(attrs={"rows": 2, "cols": 24}),
-            "min_value": forms.NumberInput(attrs={"style": "width: 5em"}),
-            "max_value": forms.NumberInput(attrs={"style": "width: 5em"}),
-            "max_length": forms.NumberInput(attrs={"style": "width: 6em"}),
-            "condition_question": forms.TextInput(attrs={"size": 16}),
-            "condition_answer": forms.TextInput(attrs={"size": 12}),
+            "text": forms.Textarea(attrs={"rows": 2, "class": "question-text"}),
+            "help_text": forms.Textarea(attrs={"rows": 2, "class": "question-help"}),
+            # Offered as the version's questions by their text (get_formset); still a code
+            # underneath, checked by question_problems like before.
+            "condition_question": forms.Select(),
         }
 
 
@@ -242,6 +280,7 @@ class VersionQuestionFormSet(CustomInlineFormSet):
     """All questions of one version: checks codes and conditions across the rows together."""
 
     def clean(self):
+        self._make_missing_codes()
         # Django's own cross-row uniqueness check (BaseModelFormSet.clean) is replaced by the
         # check below, which says which code is duplicated and puts it on the code field.
         kept = [
@@ -289,13 +328,45 @@ class VersionQuestionFormSet(CustomInlineFormSet):
             )
             _add_problems(form, _without_choice_count_problems(question, problems))
 
+    def _make_missing_codes(self) -> None:
+        """Each question saved without a code gets one made from its text, unique among the
+        codes of this version (saved or typed in this submit)."""
+        forms_kept = [
+            form for form in self.forms
+            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
+            and (form.instance.pk is not None or form.has_changed())
+        ]
+        taken = {form.cleaned_data.get("code") for form in forms_kept} - {None, ""}
+        if self.instance.pk:
+            taken |= set(Question.objects.filter(version=self.instance)
+                         .values_list("code", flat=True))
+        for form in forms_kept:
+            code = _new_code(form, taken)
+            if code:
+                taken.add(code)
 
-class QuestionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
+
+class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
+    """The questions as cards in form order, each reading like the form: its text and hint,
+    the answer type and choices, whether it is required, when it is shown; the code last."""
+
     model = Question
     fk_name = "version"
     form = VersionQuestionForm
     formset = VersionQuestionFormSet
-    fields = [*VersionQuestionForm.Meta.fields, "choice_summary"]
+    fieldsets = [
+        (None, {"fields": ["section", "text", "help_text", "type", "choice_summary",
+                           "required"]}),
+        ("Whole-number answers", {"fields": [("min_value", "max_value")],
+                                  "classes": ["question-range"]}),
+        ("Text answers", {"fields": ["max_length"], "classes": ["question-length"]}),
+        ("Show only on an answer to another question", {
+            "fields": [("condition_question", "condition_answer")],
+        }),
+        # The position is a hidden field that dragging a card fills in.
+        ("Code (for rules and exports)", {"fields": ["code", "position"],
+                                          "classes": ["question-code"]}),
+    ]
     readonly_fields = ("choice_summary",)
     # adminsortable2 reads the drag-to-reorder field from the first ordering entry; the rows are
     # shown section by section (get_ordering), and dragging renumbers them all in that order.
@@ -304,8 +375,8 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
     show_change_link = True
     verbose_name = "question"
     verbose_name_plural = (
-        "Questions (drag to reorder within a section; change a question's section to move it; "
-        "edit choices on the question's own page)"
+        "Questions (in form order: drag to reorder within a section; change a question's "
+        "section to move it; edit its choices with “Edit choices”)"
     )
 
     def get_ordering(self, request):
@@ -313,7 +384,7 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
 
     def get_queryset(self, request):
         # The section is read per row when the page is view-only; the choices for the summary.
-        return super().get_queryset(request).select_related("section").prefetch_related(
+        return super().get_queryset(request).select_related("section", "version").prefetch_related(
             Prefetch("choices", queryset=Choice.objects.order_by("position", "pk"))
         )
 
@@ -328,16 +399,35 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
                 (section.pk, section.title) for section in sections
             ]
             section_field.help_text = "New sections appear here once you save them."
+        condition_field = formset.form.base_fields.get("condition_question")
+        if condition_field is not None:
+            # The version's questions by their text; the code is the value (question_problems
+            # says when one cannot be waited for).  Every question is offered, so a saved
+            # condition is always shown as it is and never lost by saving the page.
+            targets = (
+                Question.objects.filter(version=obj)
+                .order_by("section__position", "position", "pk").values_list("code", "text")
+                if obj else []
+            )
+            condition_field.widget.choices = [("", "Always show it")] + [
+                (code, f"{text} ({code})") for code, text in targets
+            ]
         return formset
 
     @admin.display(description="Choices")
     def choice_summary(self, question):
         if question.pk is None:
-            return ""
+            return "Save first, then add its choices."
         labels = [choice.label for choice in question.choices.all()]
         if not type_of(question, default=UNTYPED).has_choices and not labels:
             return "None"
-        return "; ".join(labels) or "None yet: add them on the question's page"
+        published = _is_published(question)
+        return format_html(
+            '<span class="choice-labels">{}</span> <a href="{}" class="choice-edit">{}</a>',
+            "; ".join(labels) or "None yet",
+            reverse("admin:intake_question_change", args=[question.pk]),
+            "See the question" if published else "Edit choices",
+        )
 
 
 # --- Versions --------------------------------------------------------------------------------
@@ -647,11 +737,12 @@ class QuestionnaireAdmin(AuditedAdmin, admin.ModelAdmin):
 # --- Questions, with their choices -----------------------------------------------------------
 
 
-class ChoiceFormSet(CustomInlineFormSet):
+class ChoiceFormSet(LabelledRowsMixin, CustomInlineFormSet):
     """A question's choices, checked together with the question they belong to."""
 
     def clean(self):
         question = self.instance  # already carries the values submitted for the question
+        self._make_missing_values()
         kept = [
             form for form in self.forms
             if not self._should_delete_form(form)
@@ -674,6 +765,22 @@ class ChoiceFormSet(CustomInlineFormSet):
             if problems.get("type"):
                 raise ValidationError(problems["type"])
         self._check_conditions_still_offered(question, set(values))
+
+    def _make_missing_values(self) -> None:
+        """A choice saved without a value gets one made from what the patient reads."""
+        kept = [
+            form for form in self.forms
+            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
+            and (form.instance.pk is not None or form.has_changed())
+        ]
+        taken = {form.cleaned_data.get("value") for form in kept} - {None, ""}
+        for form in kept:
+            if form.cleaned_data.get("value") or not form.cleaned_data.get("label"):
+                continue
+            value = code_from_text(form.cleaned_data["label"], taken=taken, fallback="choice",
+                                   may_start_with_digit=True)
+            form.cleaned_data["value"] = form.instance.value = value
+            taken.add(value)
 
     def _check_conditions_still_offered(self, question, values: set[str]) -> None:
         """Refuse to remove a choice that another question's show-condition waits for."""
@@ -710,6 +817,10 @@ class ChoiceInline(ReadOnlyInlineWhenPublished, SortableTabularInline):
                   "is_exclusive": "Excludes the others"}
         if field is not None and db_field.name in labels:
             field.label = labels[db_field.name]
+        if field is not None and db_field.name == "value":
+            # Made from the label on save when left empty (ChoiceFormSet).
+            field.required = False
+            field.help_text = "Leave empty: it is made from the label when you save."
         return field
 
     def get_extra(self, request, obj=None, **kwargs):
@@ -721,7 +832,7 @@ class SectionChoiceField(forms.ModelChoiceField):
         return f"{section.version}: {section.title}"
 
 
-class QuestionForm(forms.ModelForm):
+class QuestionForm(QuestionCodeOptional, forms.ModelForm):
     class Meta:
         model = Question
         fields = ["section", "code", "text", "help_text", "type", "required", "min_value",
@@ -746,6 +857,7 @@ class QuestionForm(forms.ModelForm):
             Question.objects.filter(version=version).exclude(pk=self.instance.pk)
             .prefetch_related("choices")
         )
+        _new_code(self, {other.code for other in others})
         code = cleaned_data.get("code")
         if code and any(other.code == code for other in others):
             self.add_error("code", _duplicate_code_message(code))

@@ -84,7 +84,20 @@ class DerivedValueInline(DraftOnlyInline, admin.TabularInline):
 
 class RuleForm(forms.ModelForm):
     """A rule's form: besides the field checks, its condition must fit the rule set's questions,
-    choices and derived values (``services.check_rule``), the message going on the condition."""
+    choices and derived values (``services.check_rule``), the message going on the condition.
+
+    The condition is what the rule builder (static/js/rule-builder.js) writes from the
+    questions, operators and values chosen; typed or built, it is checked the same way."""
+
+    class Meta:
+        model = Rule
+        fields = ["rule_set", "code", "title", "category", "tier", "enabled", "position",
+                  "condition", "explanation"]
+        widgets = {"condition": forms.Textarea(attrs={"rows": 2, "cols": 100,
+                                                      "class": "rule-expression"})}
+        labels = {"condition": "Condition (the expression)"}
+        help_texts = {"condition": "Build it above by choosing questions, operators and "
+                      "values; or type it in the rule language."}
 
     def clean(self):
         cleaned = super().clean()
@@ -234,6 +247,23 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
                 obj.version = services.next_version_number(obj.questionnaire_id)
             super().save_model(request, obj, form, change)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        rule_set = self.get_object(request, object_id)
+        extra = {}
+        if rule_set is not None:
+            latest = (rule_set.questionnaire.versions.published().order_by("-number").first()
+                      if rule_set.is_draft else None)
+            extra = {
+                "rule_vocabulary": services.rule_vocabulary(rule_set) if rule_set.is_draft
+                else [],
+                # A draft still checked against an older questionnaire version than the one
+                # patients answer: said at the top, before its rules are judged against it.
+                "newer_version": latest if latest is not None
+                and latest.pk != rule_set.questionnaire_version_id else None,
+            }
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), **extra})
+
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         view = self.admin_site.admin_view
@@ -304,12 +334,19 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
         rule_set = self._rule_set(request, object_id)
         form = DryRunForm(request.GET or None, initial={"limit": DRY_RUN_DEFAULT})
         report = None
+        rules_changed = []
         if form.is_bound and form.is_valid():
             report = services.dry_run(rule_set, limit=form.cleaned_data["limit"])
+            rules = {rule.code: rule for rule in rule_set.rules.all()}
+            rules_changed = [
+                {"code": code, "rule": rules.get(code), "added": added, "removed": removed}
+                for code, added, removed in report.by_rule
+            ]
         return TemplateResponse(
             request,
             "admin/screening/ruleset/dry_run.html",
-            self._context(request, rule_set, f"Dry run: {rule_set}", form=form, report=report),
+            self._context(request, rule_set, f"Dry run: {rule_set}", form=form, report=report,
+                          rules_changed=rules_changed),
         )
 
     def activate_view(self, request, object_id):
@@ -380,14 +417,71 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
 
 @admin.register(Rule)
 class RuleAdmin(RuleSetPartAdmin):
-    """Every rule of every rule set, mainly for its history; edit rules in their rule set."""
+    """Every rule of every rule set with its history; a rule of a draft is edited here with the
+    rule builder (or in its rule set), and added here from its draft rule set's page."""
 
     form = RuleForm
-    list_display = ["code", "rule_set", "category", "tier", "enabled"]
+    list_display = ["code", "title", "rule_set", "category", "tier", "enabled"]
     list_filter = ["rule_set__status", "tier", "category"]
     search_fields = ["code", "condition", "explanation"]
-    fields = ["rule_set", "code", "title", "category", "tier", "enabled", "position", "condition",
-              "explanation"]
+    fieldsets = [
+        (None, {"fields": ["rule_set", ("code", "title"), ("tier", "category"),
+                           ("enabled", "position")]}),
+        ("When it fires", {"fields": ["condition"],
+                           "description": "Choose a question (or a value such as age), how to "
+                           "compare it and the answer; group conditions with “all of” or “any "
+                           "of”. The expression below is written for you."}),
+        ("What the clinician reads", {"fields": ["explanation"]}),
+    ]
+    change_form_template = "admin/screening/rule/change_form.html"
+
+    def has_add_permission(self, request):
+        # Rules are added to a draft (get_form offers drafts only); the parts of an active or
+        # retired set stay frozen.
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["rule_set"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        rule_set_field = form.base_fields.get("rule_set")
+        if rule_set_field is not None:
+            rule_set_field.queryset = RuleSet.objects.filter(status=RuleSet.Status.DRAFT)
+            rule_set_field.help_text = "Rules are added to a draft rule set."
+        return form
+
+    def _builder_context(self, request, obj) -> dict:
+        rule_set = obj.rule_set if obj is not None else RuleSet.objects.filter(
+            pk=request.GET.get("rule_set") if str(request.GET.get("rule_set", "")).isdigit()
+            else None
+        ).select_related("questionnaire_version").first()
+        return {"rule_vocabulary": services.rule_vocabulary(rule_set) if rule_set else [],
+                "rule_set": rule_set}
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **self._builder_context(request, None)}
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), **self._builder_context(request, obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"Added the rule “{obj.code}” to {obj.rule_set}.",
+                          messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:screening_ruleset_change",
+                                            args=[obj.rule_set_id]))
+
+    def response_change(self, request, obj):
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return super().response_change(request, obj)
+        self.message_user(request, f"Saved the rule “{obj.code}”.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:screening_ruleset_change",
+                                            args=[obj.rule_set_id]))
 
 
 class SafetyCaseImportForm(forms.Form):

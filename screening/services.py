@@ -41,11 +41,13 @@ from django.db import transaction
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
-from intake.models import QuestionnaireVersion, Submission
+from intake.models import Choice, QuestionnaireVersion, Submission
+from intake.question_types import ConditionType
 from intake.selectors import VersionSchema
 from intake.services.questionnaires import next_number_for
 from screening.conditions import ConditionError, compile_condition
 from screening.engine import (
+    BUILTIN_TITLES,
     BUILTIN_TYPES,
     FREE_TEXT_MATCH,
     URGENCY_RANK,
@@ -553,6 +555,15 @@ class DryRunReport:
     def changed(self) -> tuple[DryRunRow, ...]:
         return tuple(r for r in self.rows if r.change != SAME or r.added or r.removed)
 
+    @property
+    def by_rule(self) -> list[tuple[str, int, int]]:
+        """(rule code, submissions it now flags, submissions it no longer flags) for each rule
+        that changed a result, most changes first: the rule to look at after an edit."""
+        added = Counter(code for row in self.rows for code in row.added)
+        removed = Counter(code for row in self.rows for code in row.removed)
+        return sorted(((code, added[code], removed[code]) for code in set(added) | set(removed)),
+                      key=lambda item: (-(item[1] + item[2]), item[0]))
+
 
 def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
     """Screen the questionnaire's ``limit`` most recent submissions with ``rule_set`` (any
@@ -626,3 +637,58 @@ def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
         values=tuple((title, value) for _name, title, value in result.derived_values
                      if value is not False and value != 0),
     )
+
+
+# --- What the rule builder offers ---------------------------------------------------------
+
+
+def rule_vocabulary(rule_set: RuleSet) -> list[dict[str, Any]]:
+    """What a rule of ``rule_set`` may ask about, for the admin's rule builder: the questions
+    of its questionnaire version in form order, then the built-in values (``age``,
+    ``free_text_match``) and the rule set's derived values.
+
+    Each is ``{"name", "title", "kind", "nullable", "choices"}``: ``kind`` is ``yes_no``,
+    ``number``, ``one_choice`` or ``choices`` (text answers are left out: only
+    ``free_text_match`` reads them), ``nullable`` whether an unanswered optional question is
+    null (so a comparison must allow for it), ``choices`` the ``[value, label]`` pairs.  The
+    builder only writes the condition; ``check_rule`` judges it as if it had been typed.
+    """
+    if rule_set.questionnaire_version_id is None:
+        return []
+    schema = VersionSchema.read(rule_set.questionnaire_version)
+    labels = {
+        (code, value): label
+        for code, value, label in Choice.objects.filter(
+            question__version_id=rule_set.questionnaire_version_id
+        ).values_list("question__code", "value", "label")
+    }
+    vocabulary = []
+    for spec in schema.questions.values():
+        kind = _BUILDER_KINDS.get(spec.kind.condition_type)
+        if kind is None:
+            continue
+        vocabulary.append({
+            "name": spec.code, "title": spec.text, "kind": kind,
+            "nullable": spec.kind.unanswered is None and not spec.always_answered,
+            "choices": [[value, labels.get((spec.code, value), value)] for value in spec.choices],
+        })
+    for name, data_type in BUILTIN_TYPES.items():
+        vocabulary.append({"name": name, "title": BUILTIN_TITLES[name],
+                           "kind": "yes_no" if data_type == DataType.BOOLEAN else "number",
+                           "nullable": False, "choices": []})
+    for derived in rule_set.derived_values.order_by("position", "name"):
+        vocabulary.append({
+            "name": derived.name, "title": derived.title,
+            "kind": "yes_no" if derived.kind == DerivedValue.Kind.CONDITION else "number",
+            "nullable": False, "choices": [],
+        })
+    return vocabulary
+
+
+# How the builder offers each kind of answer; text answers are not offered (see above).
+_BUILDER_KINDS = {
+    ConditionType.YES_NO: "yes_no",
+    ConditionType.NUMBER: "number",
+    ConditionType.ONE_CHOICE: "one_choice",
+    ConditionType.CHOICES: "choices",
+}

@@ -220,6 +220,27 @@ def staff_admin(django_user_model):
 
 
 @pytest.fixture
+def practice_manager(django_user_model):
+    """A practice manager: staff, in the "Practice managers" group (migration clinic 0015) and
+    nothing else, not a superuser."""
+    from core.roles import PRACTICE_MANAGERS_GROUP
+
+    user = django_user_model.objects.create_user(
+        username="practice-manager", email="manager@example.org",
+        password="practice-manager-password", is_staff=True,
+    )
+    user.groups.add(Group.objects.get(name=PRACTICE_MANAGERS_GROUP))
+    return user
+
+
+@pytest.fixture
+def practice_manager_client(practice_manager) -> Client:
+    client = Client()
+    client.force_login(practice_manager)
+    return client
+
+
+@pytest.fixture
 def clinician_client(clinician) -> Client:
     client = Client()
     client.force_login(clinician)

@@ -7,12 +7,41 @@ at, so it never changes again; to change a questionnaire, copy a version into a 
 """
 
 from collections import defaultdict
+from collections.abc import Collection
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
+from django.utils.text import slugify
 
 from intake.models import Choice, Question, Questionnaire, QuestionnaireVersion, Section
 from intake.question_types import UNTYPED, type_of
+
+# Long enough to read, short enough for a rule to name; the field holds 64.
+CODE_LENGTH = 40
+
+
+def code_from_text(text: str, *, taken: Collection[str], fallback: str = "question",
+                   may_start_with_digit: bool = False) -> str:
+    """A code (or choice value) made from what the patient reads: lower-case words joined by
+    underscores (accents dropped, other characters left out), cut at a word to
+    ``CODE_LENGTH``, and numbered ``_2``, ``_3``... when ``taken`` already has it.
+
+    "Where is your pain?" gives ``where_is_your_pain``.  A question's code must start with a
+    letter (``q_`` is put before a leading digit); a choice value may start with a digit.
+    """
+    words = slugify(text).replace("-", "_").strip("_")
+    words = "_".join(part for part in words.split("_") if part)
+    if len(words) > CODE_LENGTH:
+        words = words[:CODE_LENGTH + 1].rsplit("_", 1)[0] or words[:CODE_LENGTH]
+    if not words:
+        words = fallback
+    elif words[0].isdigit() and not may_start_with_digit:
+        words = f"q_{words}"
+    code, number = words, 1
+    while code in taken:
+        number += 1
+        code = f"{words}_{number}"
+    return code
 
 
 def question_problems(question: Question, *, choice_values: list[str],

@@ -166,15 +166,17 @@ def press_tab_until(page, found: str, description: str, *, most: int) -> None:
 # --- What every page is checked with --------------------------------------------------------
 
 
-def axe_violations(page, impacts: tuple[str, ...] | None = None) -> list[str]:
+def axe_violations(page, impacts: tuple[str, ...] | None = None,
+                   options: dict | None = None) -> list[str]:
     """axe-core's violations on the page as it is now, one line each: those of the given
-    ``impacts`` ("minor", "moderate", "serious", "critical"), or all of them."""
+    ``impacts`` ("minor", "moderate", "serious", "critical"), or all of them (``options`` are
+    axe.run's)."""
     from axe_playwright_python.sync_playwright import Axe
 
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} - "
         + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
-        for violation in Axe().run(page).response["violations"]
+        for violation in Axe().run(page, options=options).response["violations"]
         if impacts is None or violation["impact"] in impacts
     ]
 
