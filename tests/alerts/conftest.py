@@ -189,10 +189,9 @@ def broker(redis_server):
     publishing to the test's Redis instead of running tasks in-process, and made this thread's
     current app: the tasks are shared tasks, which run on the current app, and the check
     before queuing asks it too.  Afterwards the project's app is current again and the broker
-    connections the test opened are closed.  Only Celery's and kombu's public API: the
+    connections the test's app opened are closed.  Only Celery's and kombu's public API: the
     project's app is never reconfigured in place."""
     from celery import Celery
-    from kombu import pools
 
     from config.celery import app as project_app
 
@@ -202,8 +201,10 @@ def broker(redis_server):
     app.set_current()
     yield app
     project_app.set_current()
+    # Only the test's app is closed: kombu's pools.reset() would close the project app's pools
+    # too (its in-memory broker's, which even eager tasks take a producer from), and every
+    # task queued afterwards would fail with "Acquire on closed pool".
     app.close()
-    pools.reset()  # the test's Redis is gone; so are the pools of connections to it
 
 
 @pytest.fixture
