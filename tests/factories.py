@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from clinic.alerting import alerts
-from clinic.models import Alert, Heartbeat, Notification
+from clinic.models import Alert, Heartbeat, Notification, OpeningHours
 from intake.models import Question, Submission
 from intake.selectors import QuestionSpec, VersionSchema
 from intake.services.submissions import submit_intake
@@ -344,6 +344,14 @@ def submit_emergency(client) -> str:
     assert response.status_code == 201, response.content
     assert response.json()["urgency"] == "emergency"
     return response.json()["reference"]
+
+
+def open_round_the_clock(clinic) -> None:
+    """The clinic open every hour of every day, so a test's alerts never fall out of hours."""
+    clinic.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(
+        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
+                     closes=datetime.time(23, 59, 59)) for day in range(7))
 
 
 def raise_urgent() -> Alert:

@@ -7,8 +7,8 @@ import datetime
 import pytest
 
 from clinic.alerting import alerts
-from clinic.models import Alert, Clinic, Clinician, DutyContact, DutyShift, OpeningHours
-from tests.factories import raise_urgent
+from clinic.models import Alert, Clinic, Clinician, DutyContact, DutyShift
+from tests.factories import open_round_the_clock, raise_urgent
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +18,7 @@ def clinic(clinician) -> Clinic:
     """The default clinic, open round the clock, Dr Duty (the ``clinician`` user) always on
     duty, Dr Backup the first backup."""
     clinic = Clinic.objects.get(is_default=True)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for day in range(7))
+    open_round_the_clock(clinic)
     duty = Clinician.objects.get(user=clinician)
     duty.name = "Dr Duty"
     duty.save()

@@ -20,10 +20,9 @@ from clinic.models import (
     DutyShift,
     Notification,
     NotificationRule,
-    OpeningHours,
 )
 from support.real_services import twilio_request_signature
-from tests.factories import raise_urgent
+from tests.factories import open_round_the_clock, raise_urgent
 
 pytestmark = pytest.mark.django_db
 
@@ -119,10 +118,7 @@ def test_short_texts_carry_the_reference_and_link_within_300_characters():
 def duty(clinician, sms_on) -> Clinician:
     """Dr Duty (email and mobile), always on duty at the default clinic, open round the clock."""
     clinic = Clinic.objects.get(is_default=True)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for day in range(7))
+    open_round_the_clock(clinic)
     duty = Clinician.objects.get(user=clinician)
     duty.name, duty.email, duty.phone = "Dr Duty", "duty@clinic.test", PHONE
     duty.save()

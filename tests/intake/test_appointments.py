@@ -17,11 +17,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification, OpeningHours
+from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification
 from intake.models import Appointment, Invitation, Submission
 from intake.services import invitations, retention
 from support.real_services import SmsGateway
-from tests.factories import ANSWERS_BY_URGENCY, ROUTINE, post_submission, send_form
+from tests.factories import (
+    ANSWERS_BY_URGENCY,
+    ROUTINE,
+    open_round_the_clock,
+    post_submission,
+    send_form,
+)
 
 URGENT = ANSWERS_BY_URGENCY["urgent"]
 EMERGENCY = ANSWERS_BY_URGENCY["emergency"]
@@ -372,10 +378,7 @@ class FailingBackend:
 
 
 def open_all_week_with(clinic: Clinic, name: str) -> Clinician:
-    OpeningHours.objects.filter(clinic=clinic).delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for day in range(7))
+    open_round_the_clock(clinic)
     clinician = Clinician.objects.create(name=name, email=f"{name.split()[-1].lower()}@x.test")
     clinician.clinics.add(clinic)
     DutyShift.objects.bulk_create(DutyShift(clinic=clinic, clinician=clinician, weekday=day)
