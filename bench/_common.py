@@ -244,6 +244,27 @@ def stop_all(things: Iterable) -> None:
             print(f"could not stop {thing!r}: {error}", file=sys.stderr)
 
 
+def open_round_the_clock_with_one_clinician_on_duty(*, phone: str = "") -> None:
+    """The default clinic open every hour of the week with Dr Duty always on duty (by email,
+    and by text when given a ``phone``), so that every alert pages at once.  Django must be set
+    up (``setup_django``)."""
+    import datetime
+
+    from clinic.models import Clinic, Clinician, DutyShift, OpeningHours
+
+    clinic = Clinic.objects.get(is_default=True)
+    end_of_day = datetime.time(23, 59, 59, 999999)
+    clinic.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(
+        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=end_of_day)
+        for day in range(7))
+    duty = Clinician.objects.create(name="Dr Duty", email="duty@clinic.test", phone=phone)
+    DutyShift.objects.bulk_create(
+        DutyShift(clinic=clinic, clinician=duty, weekday=day, starts=datetime.time(0),
+                  ends=end_of_day)
+        for day in range(7))
+
+
 def add_service_arguments(parser, *, database: str) -> None:
     """The options every HTTP benchmark takes for the services it starts."""
     parser.add_argument("--gc-freeze", action="store_true",

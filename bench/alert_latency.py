@@ -42,7 +42,6 @@ email or text does not arrive within a minute or a submission is not an emergenc
 """
 
 import argparse
-import datetime
 import multiprocessing
 import os
 import platform
@@ -59,9 +58,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
-from bench._common import load_average  # noqa: E402
+from bench._common import (  # noqa: E402
+    cpu_model,
+    drop_database,
+    fresh_database,
+    load_average,
+    open_round_the_clock_with_one_clinician_on_duty,
+    percentile,
+)
 from support.real_services import (  # noqa: E402
     RedisServer,
     ServiceProcess,
@@ -92,31 +97,6 @@ def parse_args():
     parser.add_argument("--database", default="clinic_bench")
     parser.add_argument("--keep-database", action="store_true")
     return parser.parse_args()
-
-
-def recreate_database(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def percentile(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 class Sinks:
@@ -164,30 +144,13 @@ class Sinks:
             self.process.kill()
 
 
-def make_rota():
-    from clinic.models import Clinic, Clinician, DutyShift, OpeningHours
-
-    clinic = Clinic.objects.get(is_default=True)
-    end_of_day = datetime.time(23, 59, 59, 999999)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=end_of_day)
-        for day in range(7))
-    duty = Clinician.objects.create(name="Dr Duty", email="duty@clinic.test",
-                                    phone="+447700900555")
-    DutyShift.objects.bulk_create(
-        DutyShift(clinic=clinic, clinician=duty, weekday=day, starts=datetime.time(0),
-                  ends=end_of_day)
-        for day in range(7))
-
-
 def run(args, workdir: Path) -> int:
     redis_server = RedisServer(workdir)
     sinks = Sinks()
     processes: list[ServiceProcess] = []
     database_url = f"{args.server}/{args.database}"
     try:
-        recreate_database(args.server, args.database)
+        fresh_database(args.server, args.database)
         redis_server.start()
         # Production settings (DJANGO_DEBUG false), which refuse to start without a strong
         # secret key: a random one, for this process and the worker and beat it starts.
@@ -212,7 +175,7 @@ def run(args, workdir: Path) -> int:
         from support.clinical_data import CHEST_PAIN, PATIENT
 
         call_command("migrate", verbosity=0)
-        make_rota()
+        open_round_the_clock_with_one_clinician_on_duty(phone="+447700900555")
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             postgres_version = cursor.fetchone()[0]

@@ -77,6 +77,7 @@ from bench._common import (
     bench_main,
     describe_machine,
     fresh_database,
+    open_round_the_clock_with_one_clinician_on_duty,
     print_table,
     run_load,
     service_environment,
@@ -157,24 +158,6 @@ def requests_for(path: str, bodies: list[tuple[str, bytes]], first_address: int)
 
 
 # --- The clinic -------------------------------------------------------------------------------
-
-
-def open_round_the_clock_with_one_clinician_on_duty() -> None:
-    import datetime
-
-    from clinic.models import Clinic, Clinician, DutyShift, OpeningHours
-
-    clinic = Clinic.objects.get(is_default=True)
-    end_of_day = datetime.time(23, 59, 59, 999999)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=end_of_day)
-        for day in range(7))
-    duty = Clinician.objects.create(name="Dr Duty", email="duty@clinic.test")
-    DutyShift.objects.bulk_create(
-        DutyShift(clinic=clinic, clinician=duty, weekday=day, starts=datetime.time(0),
-                  ends=end_of_day)
-        for day in range(7))
 
 
 def alerts_outstanding() -> int:
