@@ -278,6 +278,11 @@ if HEARTBEAT_URL:
                                                   "schedule": 60.0}
 # Submissions older than this are anonymised (8 years: the NHS minimum for adult records).
 DATA_RETENTION_DAYS = env.int("DATA_RETENTION_DAYS", default=8 * 365 + 2)
+# The languages a patient may fill the form in: English, then those a questionnaire version
+# may be translated into (intake.QuestionnaireTranslation); a translation is offered only once
+# signed off.  Urdu is written right to left.
+PATIENT_LANGUAGES = [("en-gb", "English"), ("cy", "Cymraeg (Welsh)"), ("ur", "اردو (Urdu)")]
+RIGHT_TO_LEFT_LANGUAGES = {"ur"}
 # A patient's form in progress is kept this many hours after its last change (an invitation's
 # until the appointment), so it can be resumed on the same device (intake.services.drafts).
 FORM_DRAFT_HOURS = env.int("FORM_DRAFT_HOURS", default=24)

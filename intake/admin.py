@@ -993,4 +993,6 @@ class QuestionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
             )
             return None
         return django_delete_selected(self, request, queryset)
-from intake import admin_appointments  # noqa: E402,F401 - registers the appointments' admin
+# The admin of appointments and of translations live in their own modules; importing them
+# registers them.
+from intake import admin_appointments, admin_translations  # noqa: E402,F401

@@ -281,6 +281,50 @@ class Choice(VersionContent):
         return self.question.version
 
 
+class QuestionnaireTranslation(models.Model):
+    """A questionnaire version's texts in another language: its title and introduction, section
+    titles, question texts and hints, and choice labels (``texts``, keyed as
+    ``intake.services.translations`` describes).  Codes, answers and screening are the same in
+    every language.  A translation is offered to patients only once someone with the
+    ``intake.sign_off_translation`` permission has signed it off as clinically reviewed; from
+    then on it is frozen, as its version is (a correction is a new version)."""
+
+    class Status(models.TextChoices):
+        AWAITING_REVIEW = "awaiting_review", "Awaiting clinical review"
+        SIGNED_OFF = "signed_off", "Signed off: offered to patients"
+
+    version = models.ForeignKey(QuestionnaireVersion, on_delete=models.CASCADE,
+                                related_name="translations")
+    language = models.CharField(max_length=10, choices=settings.PATIENT_LANGUAGES[1:])
+    texts = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices,
+                              default=Status.AWAITING_REVIEW, editable=False)
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                      null=True, blank=True, related_name="+", editable=False)
+    signed_off_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["version", "language"]
+        permissions = [("sign_off_translation",
+                        "Can sign off a translation as clinically reviewed")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "language"], name="one_translation_per_language",
+                violation_error_message="This version already has a translation into this "
+                "language."),
+        ]
+
+    def __str__(self):
+        return f"{self.get_language_display()} translation of {self.version}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and QuestionnaireTranslation.objects.filter(
+                pk=self.pk, status=self.Status.SIGNED_OFF).exists():
+            raise ValidationError("A signed-off translation cannot be changed: translate a new "
+                                  "version instead.")
+        super().save(*args, **kwargs)
+
+
 class Appointment(models.Model):
     """A booked appointment at a clinic: the patient fills in the intake before it, from the
     invitation it sends.  Made in the admin, by CSV import, or by a booking system over REST,
@@ -462,6 +506,10 @@ class Submission(models.Model):
         max_length=64, blank=True,
         help_text="The flag the judgement is about (the one that was wrong, or missing).",
     )
+    language = models.CharField(
+        max_length=10, default="en-gb", choices=settings.PATIENT_LANGUAGES,
+        help_text="The language the patient filled the form in (the answers are the same codes "
+        "in every language; clinicians read them in English).")
     appointment = models.OneToOneField(
         Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake",
         help_text="The appointment whose invitation it was made from (none for walk-ins).",

@@ -20,6 +20,7 @@ urlpatterns = [
     *flow("c/<slug:slug>/", "clinic-"),
     *flow("invitation/", "invitation-", from_invitation=True),
     path("i/<str:token>/", views.InvitationView.as_view(), name="invitation"),
+    path("language/", views.LanguageView.as_view(), name="language"),
     path("advice/", views.AdviceView.as_view(), name="advice"),
     path("advice/answers/", views.AnswersCopyView.as_view(), name="answers-copy"),
     path("copy/<str:token>/", views.EmailedCopyView.as_view(), name="copy"),

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from clinic.hours import local_time
@@ -23,7 +24,7 @@ from intake import copies, forms
 from intake.advice import advice_for, next_steps
 from intake.models import FormDraft, Invitation, Submission
 from intake.selectors import current_version
-from intake.services import drafts, invitations
+from intake.services import drafts, invitations, translations
 from intake.services.submissions import IdempotencyKeyReused, SubmissionInvalid, submit_intake
 from screening.models import Category
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_KEY = "intake_submission"
 DRAFTS_KEY = "intake_drafts"  # {clinic slug: the key of this session's draft there}
+LANGUAGE_KEY = "intake_language"  # the language the patient chose for the form
 INVITATION_KEY = "intake_invitation"  # the invitation whose date of birth the patient gave
 
 
@@ -90,6 +92,9 @@ class FormFlowMixin:
                           status=503)
         self.pages = drafts.pages_of(self.version)
         self.draft = self._find_draft(request)
+        self.language = translations.language_offered(self.version,
+                                                      request.session.get(LANGUAGE_KEY))
+        self.texts = translations.texts_for(self.version, self.language)
         return super().dispatch(request, *args, **kwargs)
 
     def _find_draft(self, request) -> FormDraft | None:
@@ -119,7 +124,8 @@ class FormFlowMixin:
             # than in the site's time zone.
             "appointment_time": (local_time(self.flow.clinic, appointment.starts_at)
                                  .replace(tzinfo=None) if appointment else None),
-            "steps": len(self.pages), **extra,
+            "steps": len(self.pages), **_language_context(self.language, self.texts),
+            "languages": translations.offered_languages(self.version), **extra,
         }
 
 
@@ -207,7 +213,7 @@ class CheckAnswersView(FormFlowMixin, View):
             "patient": drafts.patient_details(self.draft.patient),
             "answers": drafts.submitted_answers(self.draft),
             "version_number": self.version.number, "clinic": self.flow.clinic,
-            "invitation": self.flow.invitation,
+            "invitation": self.flow.invitation, "language": self.language,
         }
         try:
             try:
@@ -233,9 +239,32 @@ class CheckAnswersView(FormFlowMixin, View):
 
     def _render(self, request, problems=None):
         return render(request, self.template_name, self._context(
-            checked=drafts.answers_to_check(self.draft, self.pages),
+            checked=drafts.answers_to_check(self.draft, self.pages, self.texts),
             page_urls={page.number: self.flow.page_url(page.number) for page in self.pages},
             back_url=self.flow.page_url(len(self.pages)), problems=problems or []))
+
+
+class LanguageView(View):
+    """The patient's choice of language for the form (POST ``language``, and ``next``, the
+    page to go back to): kept in their session; only a language offered for the current
+    version (English, or a signed-off translation) is taken."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        version = current_version()
+        if version is not None:
+            request.session[LANGUAGE_KEY] = translations.language_offered(
+                version, request.POST.get("language"))
+        back = request.POST.get("next", "/")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+            back = "/"
+        return redirect(back)
+
+
+def _language_context(language: str, texts: dict) -> dict:
+    return {"texts": texts, "language": language,
+            "page_language": "en-GB" if language == translations.ENGLISH else language,
+            "text_direction": "rtl" if translations.is_right_to_left(language) else "ltr"}
 
 
 class AdviceView(View):

@@ -271,9 +271,12 @@ class CheckedPage:
     answers: list[CheckedAnswer]
 
 
-def answers_to_check(draft: FormDraft, pages: list[Page]) -> list[CheckedPage]:
-    """Every page's answers in words the patient chose them by (labels, not values), for the
-    "Check your answers" page; questions not shown to them are left out."""
+def answers_to_check(draft: FormDraft, pages: list[Page],
+                     texts: dict | None = None) -> list[CheckedPage]:
+    """Every page's answers in words the patient chose them by (labels, not values, in their
+    language: ``texts``), for the "Check your answers" page; questions not shown to them are
+    left out."""
+    texts = texts or {}
     sent = submitted_answers(draft)
     checked = []
     for page in pages:
@@ -286,7 +289,8 @@ def answers_to_check(draft: FormDraft, pages: list[Page]) -> list[CheckedPage]:
                     CheckedAnswer("Email address", patient.get("email", "") or "Not given",
                                   "patient_email")]
         else:
-            rows = [CheckedAnswer(question.text, _in_words(question, sent.get(question.code)),
+            rows = [CheckedAnswer(texts.get(f"question:{question.code}") or question.text,
+                                  _in_words(question, sent.get(question.code), texts),
                                   f"question-{question.code}")
                     for question in page.section.questions.all()
                     if not question.condition_question or question.code in sent]
@@ -294,12 +298,13 @@ def answers_to_check(draft: FormDraft, pages: list[Page]) -> list[CheckedPage]:
     return checked
 
 
-def _in_words(question: Question, answer: Any) -> str:
+def _in_words(question: Question, answer: Any, texts: dict) -> str:
     if answer is None or answer == [] or answer == "":
         return "Not answered"
-    labels = {option.value: option.label for option in type_of(question).options(question)}
+    labels = {option.value: texts.get(f"choice:{question.code}:{option.value}") or option.label
+              for option in type_of(question).options(question)}
     if isinstance(answer, bool):
-        return "Yes" if answer else "No"
+        return texts.get("yes", "Yes") if answer else texts.get("no", "No")
     if isinstance(answer, list):
         return ", ".join(labels.get(value, value) for value in answer)
     return labels.get(str(answer), str(answer))

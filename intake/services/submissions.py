@@ -134,6 +134,7 @@ def submit_intake(
     idempotency_key: str | None = None,
     clinic: Clinic | None = None,
     invitation: Invitation | None = None,
+    language: str = "en-gb",
     now: datetime.datetime | None = None,
 ) -> SubmissionOutcome:
     """Validate, screen and store one intake; return what the patient is to be told.
@@ -182,7 +183,8 @@ def submit_intake(
                     "You have already sent your answers with this link. Thank you: the clinic "
                     "has them."]})
             outcome = _store(clinic, version, schema, details, cleaned, now,
-                             appointment=invitation.appointment if invitation else None)
+                             appointment=invitation.appointment if invitation else None,
+                             language=language)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint,
@@ -219,12 +221,13 @@ def _version(version_number) -> QuestionnaireVersion:
 
 
 def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details, cleaned,
-           now, *, appointment=None) -> SubmissionOutcome:
+           now, *, appointment=None, language: str = "en-gb") -> SubmissionOutcome:
     questions = schema.questions
     submission = Submission(
         reference=new_reference(),
         clinic=clinic,
         appointment=appointment,
+        language=language,
         questionnaire_version=version,
         full_name=details.full_name,
         date_of_birth=details.date_of_birth,

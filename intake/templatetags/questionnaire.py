@@ -36,13 +36,17 @@ def questions_by_code(version) -> dict:
     }
 
 
-@register.simple_tag
-def condition_hint(question, by_code: dict) -> str:
+@register.simple_tag(takes_context=True)
+def condition_hint(context, question, by_code: dict) -> str:
     """When to answer a conditional question, in the patient's words, e.g. "Answer this only if
     you answered Yes to “Have you ever been told you have cancer?”."; "" for a question that is
-    always asked.  Escaped by the template like any other value."""
+    always asked.  Escaped by the template like any other value.  In the patient's language
+    when the page has a translation (``texts`` in the context)."""
     if not question.condition_question:
         return ""
+    translated = _texts(context).get(f"condition:{question.code}")
+    if translated:
+        return translated
     wanted = question.condition_answer
     target = by_code.get(question.condition_question)
     if target is None:
@@ -91,3 +95,33 @@ def is_chosen(answer, value: str) -> bool:
     if isinstance(answer, list | tuple):
         return value in answer
     return answer == value
+
+
+# --- The patient's language (``texts``: a signed-off translation, intake.services.translations)
+
+
+def _texts(context) -> dict:
+    return context.get("texts") or {}
+
+
+@register.simple_tag(takes_context=True)
+def section_title(context, section) -> str:
+    return _texts(context).get(f"section:{section.position}") or section.title
+
+
+@register.simple_tag(takes_context=True)
+def question_text(context, question) -> str:
+    return _texts(context).get(f"question:{question.code}") or question.text
+
+
+@register.simple_tag(takes_context=True)
+def question_help(context, question) -> str:
+    return _texts(context).get(f"help:{question.code}") or question.help_text
+
+
+@register.simple_tag(takes_context=True)
+def option_label(context, question, option) -> str:
+    texts = _texts(context)
+    if type_of(question).has_choices:
+        return texts.get(f"choice:{question.code}:{option.value}") or option.label
+    return texts.get({"true": "yes", "false": "no"}.get(option.value, "")) or option.label

@@ -24,6 +24,7 @@ from intake.models import (
     Choice,
     Question,
     Questionnaire,
+    QuestionnaireTranslation,
     QuestionnaireVersion,
     Section,
 )
@@ -166,6 +167,8 @@ REGISTERED = [
 
 
 def an_object_of(model, current, draft):
+    if model is QuestionnaireTranslation:
+        return QuestionnaireTranslation.objects.create(version=current, language="cy")
     if model is Appointment:
         return invite(Appointment.objects.create(
             clinic=Clinic.objects.get(is_default=True), starts_at=timezone.now(),

@@ -1,0 +1,55 @@
+"""The whole form in Welsh and in Urdu (right to left), on a phone, checked by axe-core at every
+step, once a translation of the questionnaire has been signed off (issue 17)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from intake.models import QuestionnaireTranslation, Submission
+from intake.selectors import current_version
+from intake.services import translations
+from tests.browser.pages import (
+    PHONE,
+    assert_accessible,
+    fill_answers,
+    fill_patient,
+    next_page,
+    scroll_width,
+    send,
+)
+from tests.factories import COMMITTED, ROUTINE
+
+pytestmark = [pytest.mark.e2e, COMMITTED]
+
+
+@pytest.mark.parametrize(("language", "direction", "prefix"), [
+    ("cy", "ltr", "Cymraeg:"), ("ur", "rtl", "اردو:"),
+], ids=["welsh", "urdu"])
+def test_a_whole_form_in_another_language(open_page, admin_user, language, direction, prefix):
+    version = current_version()
+    made = QuestionnaireTranslation.objects.create(
+        version=version, language=language,
+        texts={key: f"{prefix} {text}"
+               for key, text in translations.english_texts(version).items()})
+    translations.sign_off(made, by=admin_user)
+
+    page = open_page("/", viewport=PHONE)
+    page.get_by_label("Language / Iaith / زبان").select_option(language)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Change language").click()
+    expect(page.locator("html")).to_have_attribute("dir", direction)
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    assert_accessible(page)
+    fill_patient(page)
+    next_page(page)
+    while page.get_by_role("button", name="Continue").count():
+        expect(page.locator("h1")).to_contain_text(prefix)
+        assert_accessible(page)
+        assert scroll_width(page) <= PHONE["width"]
+        fill_answers(page, ROUTINE)
+        next_page(page)
+    expect(page.locator("main")).to_contain_text(f"{prefix} Where is your pain?")
+    assert_accessible(page)
+    send(page)
+    assert_accessible(page)
+    submission = Submission.objects.get()
+    assert (submission.language, submission.urgency) == (language, "routine")
