@@ -7,6 +7,7 @@ import datetime
 
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from intake.selectors import VersionSchema
 
@@ -28,26 +29,28 @@ class DateInvalid(ValueError):
         self.part = part
 
 
-def date_from_parts(*, day: str, month: str, year: str, what: str,
+def date_from_parts(*, day: str, month: str, year: str, what: str = "",
                     today: datetime.date | None = None) -> datetime.date:
-    """A past date from the day, month and year fields, with GOV.UK's messages for what is
-    wrong (``what`` names the date, e.g. "Your date of birth")."""
+    """A past date of birth from the day, month and year fields, with GOV.UK's messages for
+    what is wrong, in the language active now."""
     parts = {"day": day, "month": month, "year": year}
+    names = {"day": _("day"), "month": _("month"), "year": _("year")}
     missing = [name for name, value in parts.items() if not value]
     if len(missing) == 3:
-        raise DateInvalid(f"Enter {what[0].lower()}{what[1:]}")
+        raise DateInvalid(_("Enter your date of birth"))
     if missing:
-        raise DateInvalid(f"{what} must include a {' and '.join(missing)}", missing[0])
+        raise DateInvalid(_("Your date of birth must include a %(parts)s") % {
+            "parts": _(" and ").join(str(names[name]) for name in missing)}, missing[0])
     if not all(value.isascii() and value.isdigit() for value in parts.values()):
         wrong = next(name for name, value in parts.items()
                      if not (value.isascii() and value.isdigit()))
-        raise DateInvalid(f"{what} must be a real date", wrong)
+        raise DateInvalid(_("Your date of birth must be a real date"), wrong)
     if len(year) != 4:
-        raise DateInvalid("Year must include 4 numbers", "year")
+        raise DateInvalid(_("Year must include 4 numbers"), "year")
     try:
         date = datetime.date(int(year), int(month), int(day))
     except ValueError:
-        raise DateInvalid(f"{what} must be a real date") from None
+        raise DateInvalid(_("Your date of birth must be a real date")) from None
     if date >= (today or timezone.localdate()):
-        raise DateInvalid(f"{what} must be in the past")
+        raise DateInvalid(_("Your date of birth must be in the past"))
     return date

@@ -23,6 +23,8 @@ import re
 from typing import Any, NamedTuple
 
 from django.http import QueryDict
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from intake.models import Question
 from intake.quoting import quoted
@@ -137,7 +139,7 @@ class QuestionType:
         return problem
 
     def missing_message(self, question: Question) -> str:
-        return f"Enter your answer to “{_asked(question.text)}”"
+        return _("Enter your answer to “%(question)s”") % {"question": _asked(question.text)}
 
     # --- Questions shown on a condition about a question of this type ----------------------
 
@@ -223,6 +225,10 @@ def codes_of_types(**capabilities: bool) -> list[str]:
             if all(getattr(kind, name) == wanted for name, wanted in capabilities.items())]
 
 
+def _has_both_limits(question) -> bool:
+    return question.min_value is not None and question.max_value is not None
+
+
 def _is_blank(posted: Any) -> bool:
     return posted is None or (isinstance(posted, str) and not posted.strip()) or posted == []
 
@@ -297,9 +303,12 @@ class YesNo(QuestionType):
         return YES_NO
 
     def missing_message(self, question):
-        statement = _as_statement(question.text)
-        return (f"Select yes if {statement}" if statement
-                else f"Select yes or no for “{_asked(question.text)}”")
+        # "Select yes if ..." is made from an English question; other languages get the
+        # question as it is.
+        statement = _as_statement(question.text) if get_language() == "en-gb" else ""
+        if statement:
+            return f"Select yes if {statement}"
+        return _("Select yes or no for “%(question)s”") % {"question": _asked(question.text)}
 
     def patient_problem(self, question, posted, problem):
         return self.missing_message(question)  # anything but yes or no is no answer
@@ -359,16 +368,15 @@ class WholeNumber(QuestionType):
         return int(raw) if _FORM_INTEGER.match(raw) else raw
 
     def missing_message(self, question):
-        return (_range_message(question, "Enter a whole number").rstrip(".")
-                + f" for “{_asked(question.text)}”")
+        return _("Enter a whole number from %(low)s to %(high)s for “%(question)s”") % {
+            "low": question.min_value, "high": question.max_value,
+            "question": _asked(question.text)} if _has_both_limits(question) else (
+            _("Enter a whole number for “%(question)s”") % {"question": _asked(question.text)})
 
     def patient_problem(self, question, posted, problem):
         if _is_blank(posted):
             return self.missing_message(question)
-        asked = f" for “{_asked(question.text)}”"
-        if not _FORM_INTEGER.match(str(posted).strip()):
-            return _range_message(question, "Enter a whole number, like 4,").rstrip(".") + asked
-        return _range_message(question, "Enter a number").rstrip(".") + asked
+        return self.missing_message(question)
 
     def fhir_enable_when(self, condition_answer):
         if re.fullmatch(r"-?[0-9]+", condition_answer):
@@ -436,12 +444,12 @@ class _Choice(QuestionType):
         return tuple(Option(c.value, c.label, c.is_exclusive) for c in question.choices.all())
 
     def missing_message(self, question):
-        return f"Select an answer for “{_asked(question.text)}”"
+        return _("Select an answer for “%(question)s”") % {"question": _asked(question.text)}
 
     def patient_problem(self, question, posted, problem):
         if _is_blank(posted):
             return self.missing_message(question)
-        return "Select one of the answers shown"
+        return _("Select one of the answers shown")
 
     def condition_answer_problem(self, question, condition_answer):
         values = [choice.value for choice in question.choices.all()]
@@ -509,8 +517,9 @@ class SeveralChoices(_Choice):
         asked = _asked(question.text)
         alone = [o.label for o in self.options(question) if o.is_exclusive]
         if alone:
-            return f"Select all that apply for “{asked}”, or select “{alone[0]}”"
-        return f"Select all that apply for “{asked}”"
+            return _("Select all that apply for “%(question)s”, or select “%(none)s”") % {
+                "question": asked, "none": alone[0]}
+        return _("Select all that apply for “%(question)s”") % {"question": asked}
 
     def patient_problem(self, question, posted, problem):
         if _is_blank(posted):
@@ -519,9 +528,9 @@ class SeveralChoices(_Choice):
         chosen = [o for o in options if o.value in posted]
         alone = [o for o in chosen if o.is_exclusive]
         if alone and len(chosen) > 1:
-            return (f"Select “{alone[0].label}” on its own, or untick it and keep your other "
-                    "answers")
-        return "Select from the answers shown"
+            return _("Select “%(none)s” on its own, or untick it and keep your other "
+                     "answers") % {"none": alone[0].label}
+        return _("Select from the answers shown")
 
     def matches_condition(self, answer, condition_answer):
         return condition_answer in answer

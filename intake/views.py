@@ -13,7 +13,7 @@ from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
@@ -95,7 +95,8 @@ class FormFlowMixin:
         self.language = translations.language_offered(self.version,
                                                       request.session.get(LANGUAGE_KEY))
         self.texts = translations.texts_for(self.version, self.language)
-        return super().dispatch(request, *args, **kwargs)
+        with translation.override(self.language):
+            return super().dispatch(request, *args, **kwargs)
 
     def _find_draft(self, request) -> FormDraft | None:
         if self.flow.invitation is not None:
@@ -336,7 +337,7 @@ class EmailedCopyView(View):
         values = {part: request.POST.get(f"dob_{part}", "").strip()
                   for part in ("day", "month", "year")}
         try:
-            born = forms.date_from_parts(**values, what="Your date of birth")
+            born = forms.date_from_parts(**values)
         except forms.DateInvalid as invalid:
             return render(request, self.template_name, {
                 "values": values, "error": str(invalid), "error_field": invalid.part,
@@ -403,7 +404,7 @@ class InvitationView(View):
         values = {part: request.POST.get(f"dob_{part}", "").strip()
                   for part in ("day", "month", "year")}
         try:
-            born = forms.date_from_parts(**values, what="Your date of birth")
+            born = forms.date_from_parts(**values)
         except forms.DateInvalid as invalid:
             # 200, as the form's own errors are: the page is the answer, asking again.
             return render(request, self.template_name,

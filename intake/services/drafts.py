@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from clinic.hours import local_time
 from clinic.models import Clinic
@@ -170,7 +171,7 @@ def about_you_problems(patient: dict, clinic: Clinic, now) -> PageProblems:
     errors: dict[str, list[str]] = {}
     try:
         born = date_from_parts(day=patient.get("dob_day", ""), month=patient.get("dob_month", ""),
-                               year=patient.get("dob_year", ""), what="Your date of birth",
+                               year=patient.get("dob_year", ""),
                                today=local_time(clinic, now).date())
     except DateInvalid as invalid:
         errors["date_of_birth"] = [str(invalid)]
@@ -190,7 +191,7 @@ def patient_details(patient: dict, born: datetime.date | None = None) -> dict:
         try:
             born = date_from_parts(day=patient.get("dob_day", ""),
                                    month=patient.get("dob_month", ""),
-                                   year=patient.get("dob_year", ""), what="Your date of birth")
+                                   year=patient.get("dob_year", ""))
         except DateInvalid:
             born = None
     return {"full_name": patient.get("full_name", ""),
@@ -283,10 +284,12 @@ def answers_to_check(draft: FormDraft, pages: list[Page],
         if page.is_about_you:
             patient = draft.patient
             born = patient_details(patient)["date_of_birth"]
-            rows = [CheckedAnswer("Full name", patient.get("full_name", ""), "patient_full_name"),
-                    CheckedAnswer("Date of birth", _long_date(born), "dob_day"),
-                    CheckedAnswer("Phone number", patient.get("phone", ""), "patient_phone"),
-                    CheckedAnswer("Email address", patient.get("email", "") or "Not given",
+            rows = [CheckedAnswer(_("Full name"), patient.get("full_name", ""),
+                                  "patient_full_name"),
+                    CheckedAnswer(_("Date of birth"), _long_date(born), "dob_day"),
+                    CheckedAnswer(_("Phone number"), patient.get("phone", ""),
+                                  "patient_phone"),
+                    CheckedAnswer(_("Email address"), patient.get("email", "") or _("Not given"),
                                   "patient_email")]
         else:
             rows = [CheckedAnswer(texts.get(f"question:{question.code}") or question.text,
@@ -300,11 +303,11 @@ def answers_to_check(draft: FormDraft, pages: list[Page],
 
 def _in_words(question: Question, answer: Any, texts: dict) -> str:
     if answer is None or answer == [] or answer == "":
-        return "Not answered"
+        return _("Not answered")
     labels = {option.value: texts.get(f"choice:{question.code}:{option.value}") or option.label
               for option in type_of(question).options(question)}
     if isinstance(answer, bool):
-        return texts.get("yes", "Yes") if answer else texts.get("no", "No")
+        return texts.get("yes", _("Yes")) if answer else texts.get("no", _("No"))
     if isinstance(answer, list):
         return ", ".join(labels.get(value, value) for value in answer)
     return labels.get(str(answer), str(answer))
@@ -312,6 +315,6 @@ def _in_words(question: Question, answer: Any, texts: dict) -> str:
 
 def _long_date(iso: str) -> str:
     if not iso:
-        return "Not given"
+        return _("Not given")
     born = datetime.date.fromisoformat(iso)
     return f"{born.day} {born:%B %Y}"

@@ -32,9 +32,9 @@ def fill_patient(page, patient: dict = PATIENT) -> None:
     born = patient["date_of_birth"]
     year, month, day = born.split("-") if born else ("", "", "")
     page.fill("#patient_full_name", patient["full_name"])
-    page.get_by_label("Day").fill(day.lstrip("0"))
-    page.get_by_label("Month").fill(month.lstrip("0"))
-    page.get_by_label("Year").fill(year)
+    page.fill("#dob_day", day.lstrip("0"))
+    page.fill("#dob_month", month.lstrip("0"))
+    page.fill("#dob_year", year)
     page.fill("#patient_phone", patient["phone"])
     page.fill("#patient_email", patient.get("email", ""))
 

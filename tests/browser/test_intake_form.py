@@ -83,7 +83,7 @@ def test_an_error_is_summarised_linked_kept_and_then_fixed(page):
     severity_link = summary.get_by_role("link", name=re.compile("How bad has the pain been"))
     expect(severity_link).to_have_attribute("href", "#question-pain_severity")
     expect(summary.get_by_role("link")).to_have_count(1)
-    expect(page.locator("#error-pain_severity")).to_contain_text("between 0 and 10")
+    expect(page.locator("#error-pain_severity")).to_contain_text("from 0 to 10")
     severity = page.locator("#answer-pain_severity")
     expect(severity).to_have_attribute("aria-invalid", "true")
     expect(severity).to_have_attribute("aria-describedby", re.compile(r"\berror-pain_severity\b"))

@@ -90,8 +90,8 @@ def test_each_page_shows_only_its_own_problems_in_the_patients_words(client):
                                                "pain_radiates_to": ["none", "jaw"]}))
     problems = error_summary(page.content.decode())
     assert problems == [
-        ("#question-pain_severity", "Enter a whole number, like 4, between 0 and 10 for “How "
-                                    "bad has the pain been at its worst in the last 24 hours?”"),
+        ("#question-pain_severity", "Enter a whole number from 0 to 10 for “How bad has the "
+                                    "pain been at its worst in the last 24 hours?”"),
         ("#question-pain_radiates_to", "Select “No, it does not spread” on its own, or "
                                        "untick it and keep your other answers")]
     assert "'none'" not in page.content.decode() and "“none”" not in page.content.decode()

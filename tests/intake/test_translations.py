@@ -137,3 +137,15 @@ def test_an_admin_translates_a_version_text_by_text(admin_client, django_user_mo
     assert made.status == QuestionnaireTranslation.Status.SIGNED_OFF
     assert admin_client.get(f"/admin/intake/questionnairetranslation/{made.pk}/change/"
                             ).status_code == 200
+
+
+def test_the_sites_own_words_are_in_the_patients_language(client, admin_user):
+    translation("cy", prefix="CY", by=admin_user)
+    choose(client, "cy")
+    first = client.get("/").content.decode()
+    assert "Cam 1 o 4" in first and "Amdanoch chi" in first and ">Parhau<" in first
+    assert "Nid yw'r ffurflen hon ar gyfer argyfyngau." in first
+    missing_month = client.post("/", {**about_you(), "dob_month": ""}).content.decode()
+    assert "Rhaid i&#x27;ch dyddiad geni gynnwys mis" in missing_month
+    # Clinicians' pages stay in English.
+    assert "Sign in" in Client().get("/accounts/login/").content.decode()
