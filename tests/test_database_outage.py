@@ -27,7 +27,7 @@ from support.real_services import (
     start_gunicorn,
 )
 from tests.conftest import require_service
-from tests.factories import PATIENT, ROUTINE, form_data
+from tests.factories import PATIENT, ROUTINE, about_you, form_data
 
 pytestmark = pytest.mark.e2e
 
@@ -113,18 +113,27 @@ class Browser:
         body = json.dumps({"patient": PATIENT, "answers": ROUTINE}).encode()
         return self.request("POST", "/api/submissions/", body, headers)
 
-    def form_token(self) -> tuple[str, str]:
+    def fill_form(self) -> str:
+        """Fill in the patient's form page by page up to "Check your answers"; the CSRF token
+        its pages carry."""
         status, _, page, _ = self.request("GET", "/")
         assert status == 200, page
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
-        return csrf, token
+        path, data = "/", about_you()
+        while path != "/check/":
+            status, headers, page, _ = self.post_form(path, {**data, "csrfmiddlewaretoken": csrf})
+            assert status == 302, page
+            path, data = headers["Location"], form_data()
+        return csrf
 
-    def send_form(self, csrf: str, token: str):
-        data = {**form_data(form_token=token), "csrfmiddlewaretoken": csrf}
-        return self.request("POST", "/", urlencode(data, doseq=True).encode(),
+    def send_form(self, csrf: str):
+        """Press "Send my answers" on "Check your answers"."""
+        return self.post_form("/check/", {"csrfmiddlewaretoken": csrf})
+
+    def post_form(self, path: str, data: dict):
+        return self.request("POST", path, urlencode(data, doseq=True).encode(),
                             {"Content-Type": "application/x-www-form-urlencoded",
-                             "Referer": self.base + "/"})
+                             "Referer": self.base + path})
 
     def sign_in(self, username: str, password: str) -> None:
         _, _, page, _ = self.request("GET", "/accounts/login/")
@@ -161,7 +170,7 @@ def test_postgresql_down_gives_prompt_503s_loses_nothing_and_recovers_without_re
     status, _, body, _ = patient.submit()
     assert status == 201, body
     accepted.add(json.loads(body)["reference"])
-    csrf, token = patient.form_token()  # the patient opened the form before the outage
+    csrf = patient.fill_form()  # the patient reached "Check your answers" before the outage
     clinician = Browser(base)
     clinician.sign_in("lead", LEAD_PASSWORD)
     assert clinician.request("GET", "/queue/")[0] == 200
@@ -170,7 +179,7 @@ def test_postgresql_down_gives_prompt_503s_loses_nothing_and_recovers_without_re
     retried_key = str(uuid.uuid4())
     answers = {
         "POST /api/submissions/": patient.submit(retried_key),
-        "POST / (the patient form)": patient.send_form(csrf, token),
+        "POST /check/ (sending the patient form)": patient.send_form(csrf),
         "GET / (the patient form)": patient.request("GET", "/"),
         "POST /api/fhir/QuestionnaireResponse": patient.fhir_post(),
         "GET /api/questionnaires/current/": patient.request("GET",
@@ -199,7 +208,7 @@ def test_postgresql_down_gives_prompt_503s_loses_nothing_and_recovers_without_re
     assert outcome["resourceType"] == "OperationOutcome"
     assert answers["POST /api/fhir/QuestionnaireResponse"][1]["Content-Type"].startswith(
         "application/fhir+json")
-    for page in ("POST / (the patient form)", "GET / (the patient form)"):
+    for page in ("POST /check/ (sending the patient form)", "GET / (the patient form)"):
         assert "call 999 now" in answers[page][2]
         assert "Nothing you entered has been saved" in answers[page][2]
     assert json.loads(answers["GET /healthz"][2])["database"] == "down"
@@ -211,7 +220,7 @@ def test_postgresql_down_gives_prompt_503s_loses_nothing_and_recovers_without_re
     # The client retries as it was told; both web workers' pools reconnect on their own.
     status, _, body, _ = retry_until(lambda: patient.submit(retried_key), 201)
     accepted.add(json.loads(body)["reference"])
-    status, headers, body, _ = retry_until(lambda: patient.send_form(csrf, token), 302)
+    status, headers, body, _ = retry_until(lambda: patient.send_form(csrf), 302)
     assert headers["Location"] == "/advice/"
     recovered = time.monotonic() - restarted
     print(f"recovered {recovered:.1f} s after PostgreSQL accepted connections again")

@@ -160,11 +160,24 @@ def save_page(draft: FormDraft, page: Page, posted: QueryDict, *,
         problems = section_problems(draft, page)
     if not problems and draft.pages_done == page.number - 1:
         draft.pages_done = page.number
+    # Judged as typed (a NUL is a problem named to the patient), stored without NULs, which
+    # PostgreSQL's JSON cannot hold.
+    draft.patient, draft.answers = _storable(draft.patient), _storable(draft.answers)
     draft.updated_at = now
     if draft.invitation_id is None:
         draft.expires_at = _expiry(None, now)
     draft.save(update_fields=["patient", "answers", "pages_done", "updated_at", "expires_at"])
     return problems
+
+
+def _storable(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    return value
 
 
 def about_you_problems(patient: dict, clinic: Clinic, now) -> PageProblems:

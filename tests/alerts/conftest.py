@@ -199,8 +199,10 @@ def broker(redis_server):
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.update(broker_url=redis_server.url, task_always_eager=False)
     app.set_current()
+    app.set_default()  # for requests served in other threads too
     yield app
     project_app.set_current()
+    project_app.set_default()
     # Only the test's app is closed: kombu's pools.reset() would close the project app's pools
     # too (its in-memory broker's, which even eager tasks take a producer from), and every
     # task queued afterwards would fail with "Acquire on closed pool".
