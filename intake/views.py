@@ -274,6 +274,12 @@ class AdviceView(View):
 
     template_name = "intake/advice.html"
 
+    def dispatch(self, request, *args, **kwargs):
+        # In the language the patient filled the form in.
+        sent = _just_sent(request)
+        with translation.override(sent.language if sent else translations.ENGLISH):
+            return super().dispatch(request, *args, **kwargs)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         submission = _just_sent(request)
         if submission is None:
@@ -368,6 +374,7 @@ def _just_sent(request) -> Submission | None:
 
 
 def _advice_context(request, submission: Submission) -> dict:
+    """In the language the patient filled the form in (active while this runs)."""
     now = timezone.now()
     advice = advice_for(
         submission.urgency, submission.clinic, now,
@@ -379,6 +386,7 @@ def _advice_context(request, submission: Submission) -> dict:
         "next": next_steps(submission.urgency, submission.clinic, now,
                            appointment_at=appointment.starts_at if appointment else None),
         "email_value": submission.email,
+        **_language_context(submission.language, {}),
     }
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from intake.models import QuestionnaireTranslation, Submission
 from intake.selectors import current_version
 from intake.services import translations
-from tests.factories import ANSWERS_BY_URGENCY, about_you, form_data, send_form
+from tests.factories import ANSWERS_BY_URGENCY, PATIENT, ROUTINE, about_you, form_data, send_form
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +149,16 @@ def test_the_sites_own_words_are_in_the_patients_language(client, admin_user):
     assert "Rhaid i&#x27;ch dyddiad geni gynnwys mis" in missing_month
     # Clinicians' pages stay in English.
     assert "Sign in" in Client().get("/accounts/login/").content.decode()
+
+
+def test_the_advice_and_what_happens_next_are_in_the_patients_language(client, admin_user):
+    translation("cy", prefix="CY", by=admin_user)
+    choose(client, "cy")
+    send_form(client)
+    advice = client.get("/advice/").content.decode()
+    assert "Diolch. Byddwn yn eich gweld yn eich apwyntiad." in advice
+    assert "Beth sy'n digwydd nesaf" in advice and '<html lang="cy" dir="ltr">' in advice
+    # The same intake through the API is answered in English.
+    api = Client().post("/api/submissions/", data={"patient": PATIENT, "answers": ROUTINE},
+                        content_type="application/json")
+    assert api.json()["advice"].startswith("Thank you. We will see you at your appointment.")
