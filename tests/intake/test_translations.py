@@ -18,10 +18,11 @@ pytestmark = pytest.mark.django_db
 
 def translation(language: str, *, prefix: str, signed_off: bool = True, by=None):
     version = current_version()
-    made = QuestionnaireTranslation.objects.create(
+    # The shipped translation (awaiting review), its texts replaced by recognisable ones.
+    made, _ = QuestionnaireTranslation.objects.update_or_create(
         version=version, language=language,
-        texts={key: f"{prefix} {text}"
-               for key, text in translations.english_texts(version).items()})
+        defaults={"texts": {key: f"{prefix} {text}"
+                            for key, text in translations.english_texts(version).items()}})
     if signed_off:
         translations.sign_off(made, by=by)
     return made
@@ -106,12 +107,23 @@ def test_a_language_not_offered_is_not_taken(client):
                        )["Location"] == "/"
 
 
+def test_welsh_and_urdu_ship_complete_and_awaiting_review():
+    shipped = QuestionnaireTranslation.objects.filter(version=current_version())
+    assert sorted(shipped.values_list("language", "status")) == [
+        ("cy", "awaiting_review"), ("ur", "awaiting_review")]
+    english = translations.english_texts(current_version())
+    for made in shipped:
+        assert all(made.texts.get(key, "").strip() for key in english), made.language
+        assert made.texts["question:chest_pain"] != english["question:chest_pain"]
+
+
 def test_an_admin_translates_a_version_text_by_text(admin_client, django_user_model):
     version = current_version()
+    QuestionnaireTranslation.objects.filter(language="cy").delete()
     response = admin_client.post("/admin/intake/questionnairetranslation/add/",
                                  {"version": version.pk, "language": "cy"})
     assert response.status_code == 302
-    made = QuestionnaireTranslation.objects.get()
+    made = QuestionnaireTranslation.objects.get(language="cy")
     page = admin_client.get(f"/admin/intake/questionnairetranslation/{made.pk}/change/")
     html = page.content.decode()
     assert "English: Where is your pain?" in html
