@@ -17,9 +17,11 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from intake.models import Answer, Submission
 from intake.question_types import type_of
+from intake.services import translations
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +38,21 @@ class AnsweredQuestion:
 
 def answers_in_words(submission: Submission) -> list[AnsweredQuestion]:
     """The answers as the patient gave them: the question as they saw it, and the labels of
-    what they chose."""
+    what they chose, in the language they filled the form in (its translation's texts)."""
+    texts = translations.texts_for(submission.questionnaire_version, submission.language)
     answers = (Answer.objects.filter(submission=submission).select_related("question")
                .prefetch_related("question__choices").order_by("pk"))
-    return [AnsweredQuestion(answer.question_text, _in_words(answer)) for answer in answers]
+    return [AnsweredQuestion(texts.get(f"question:{answer.question_code}")
+                             or answer.question_text, _in_words(answer, texts))
+            for answer in answers]
 
 
-def _in_words(answer: Answer) -> str:
+def _in_words(answer: Answer, texts: dict) -> str:
     value = answer.value
     if isinstance(value, bool):
-        return "Yes" if value else "No"
-    labels = {option.value: option.label
+        return texts.get("yes" if value else "no") or (_("Yes") if value else _("No"))
+    labels = {option.value: texts.get(f"choice:{answer.question_code}:{option.value}")
+              or option.label
               for option in type_of(answer.question).options(answer.question)}
     if isinstance(value, list):
         return ", ".join(labels.get(v, v) for v in value)

@@ -357,12 +357,15 @@ class EmailedCopyView(View):
 
 
 def _copy_page(request, submission):
-    return render(request, "intake/answers_copy.html", {
-        "clinic": submission.clinic, "submission": submission,
-        "answers": copies.answers_in_words(submission),
-        "submitted_at": local_time(submission.clinic, submission.submitted_at).replace(
-            tzinfo=None),
-    })
+    """The answers, in the language the patient filled the form in."""
+    with translation.override(submission.language):
+        return render(request, "intake/answers_copy.html", {
+            "clinic": submission.clinic, "submission": submission,
+            "answers": copies.answers_in_words(submission),
+            "submitted_at": local_time(submission.clinic, submission.submitted_at).replace(
+                tzinfo=None),
+            **_language_context(submission.language, {}),
+        })
 
 
 def _just_sent(request) -> Submission | None:

@@ -3,14 +3,20 @@ data, offered only once signed off as clinically reviewed, then frozen; the same
 and screening whatever the language; the clinician reads the answers in English with the
 language noted; a right-to-left language lays the page out right to left."""
 
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import timezone
 
-from intake.models import QuestionnaireTranslation, Submission
+from clinic.models import Clinic
+from intake.models import Appointment, QuestionnaireTranslation, Submission
 from intake.selectors import current_version
 from intake.services import translations
+from intake.services.appointments import invite
+from intake.services.invitations import token_of
 from tests.factories import ANSWERS_BY_URGENCY, PATIENT, ROUTINE, about_you, form_data, send_form
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +180,29 @@ def test_the_advice_and_what_happens_next_are_in_the_patients_language(client, a
     api = Client().post("/api/submissions/", data={"patient": PATIENT, "answers": ROUTINE},
                         content_type="application/json")
     assert api.json()["advice"].startswith("Thank you. We will see you at your appointment.")
+
+
+def test_the_copy_of_the_answers_is_in_the_patients_language(client, admin_user):
+    translation("cy", prefix="CY", by=admin_user)
+    choose(client, "cy")
+    send_form(client)
+    copy = client.get("/advice/answers/").content.decode()
+    assert "Eich atebion" in copy and "CY Where is your pain?" in copy
+
+
+def test_an_invitation_resumes_on_another_device_after_the_date_of_birth(db):
+    appointment = Appointment.objects.create(
+        clinic=Clinic.objects.get(is_default=True),
+        starts_at=timezone.now() + datetime.timedelta(days=2), full_name="Ada Example",
+        date_of_birth=datetime.date(1971, 3, 2), phone="07700 900123")
+    link = f"/i/{token_of(invite(appointment))}/"
+    dob = {"dob_day": "2", "dob_month": "3", "dob_year": "1971"}
+    phone = Client()
+    phone.post(link, dob)
+    phone.post("/invitation/", about_you())
+    phone.post("/invitation/step/2/", form_data({**ROUTINE, "pain_severity": 6}))
+    laptop = Client()
+    laptop.post(link, dob)
+    assert laptop.get("/invitation/step/4/")["Location"] == "/invitation/step/3/"
+    page = laptop.get("/invitation/step/2/").content.decode()
+    assert 'value="6"' in page
