@@ -21,6 +21,7 @@ clinic, the time and the link: nothing about the patient's health.
 """
 
 import base64
+import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -195,10 +196,8 @@ def _tally(report: SendReport, sent: bool | None, what: str) -> SendReport:
     if sent is None:
         return report
     if not sent:
-        return SendReport(report.invitations, report.reminders, report.failed + 1)
-    counts = {"invitations": report.invitations, "reminders": report.reminders}
-    counts[what] += 1
-    return SendReport(counts["invitations"], counts["reminders"], report.failed)
+        return dataclasses.replace(report, failed=report.failed + 1)
+    return dataclasses.replace(report, **{what: getattr(report, what) + 1})
 
 
 def send(invitation: Invitation, *, now: datetime.datetime | None = None,
