@@ -11,7 +11,9 @@ small load generator.
   runs a Celery worker; Redis and the SMTP sink come from ``support/real_services.py``
   (shared with the tests and ``bench/alert_latency.py``).
 - ``run_load`` sends a fixed number of requests from N client threads and returns each one's
-  latency; ``summarise`` and ``print_table`` turn them into the printed figures.
+  latency; ``summarise`` and ``print_table`` turn them into the printed figures.  ``run_wrk``
+  sends the same kind of requests with ``wrk`` (Debian package), a load generator in C that does
+  not compete for this interpreter, for a fixed time, and returns the same ``Summary``.
 
 Every process is started in its own process group and stopped by its id; every wait and every
 loop is bounded in count and in time.  All traffic stays on 127.0.0.1.
@@ -20,10 +22,12 @@ loop is bounded in count and in time.  All traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import socket
@@ -265,6 +269,73 @@ def open_round_the_clock_with_one_clinician_on_duty(*, phone: str = "") -> None:
         for day in range(7))
 
 
+# wrk: each of its threads runs this script in a Lua state of its own.  The request bodies are read
+# from a file (one JSON body per line) and sent in turn, each from an X-Forwarded-For address of
+# its own (10.<thread>.x.y), so the throttle keeps a short history per patient as in production.
+# ``done`` prints the figures as one JSON line.
+WRK_SCRIPT = r"""
+local bodies, path, headers = {}, os.getenv("WRK_PATH"), {}
+for line in io.lines(os.getenv("WRK_BODIES")) do bodies[#bodies + 1] = line end
+for name, value in string.gmatch(os.getenv("WRK_HEADERS"), "([^\n:]+): ([^\n]*)") do
+  headers[name] = value
+end
+local threads = 0
+function setup(thread)
+  thread:set("thread_number", threads)
+  threads = threads + 1
+end
+local sent = 0
+function request()
+  sent = sent + 1
+  headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", (thread_number or 0) % 256,
+                                             math.floor(sent / 256) % 256, sent % 256)
+  return wrk.format("POST", path, headers, bodies[(sent - 1) % #bodies + 1])
+end
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "microseconds": %d, "status": %d, "connect": %d, "read": %d, ' ..
+    '"write": %d, "timeout": %d, "p50": %f, "p95": %f, "p99": %f, "max": %f}\n',
+    summary.requests, summary.duration, errors.status, errors.connect, errors.read,
+    errors.write, errors.timeout, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+def run_wrk(port: int, path: str, bodies: Sequence[bytes], *, connections: int, seconds: float,
+            workdir: Path, headers: dict[str, str] | None = None, threads: int = 2) -> Summary:
+    """POST ``bodies`` in turn to ``path`` with ``wrk`` for ``seconds``, from ``connections``
+    connections on ``threads`` threads; its figures as a ``Summary`` (latency in ms).  Errors
+    are responses outside 2xx-3xx, and failed connects, reads, writes and timeouts (10 s)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk), or use the threads client")
+    script, bodies_file = workdir / "wrk.lua", workdir / "wrk-bodies.txt"
+    script.write_text(WRK_SCRIPT)
+    bodies_file.write_bytes(b"\n".join(body.replace(b"\n", b" ") for body in bodies) + b"\n")
+    sent_headers = {"Content-Type": "application/json", **PROXY_HEADERS, **(headers or {})}
+    env = {**os.environ, "WRK_PATH": path, "WRK_BODIES": str(bodies_file),
+           "WRK_HEADERS": "\n".join(f"{name}: {value}" for name, value in sent_headers.items())}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finished = subprocess.run(
+        [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout",
+         "10s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+        env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = next((json.loads(line) for line in finished.stdout.splitlines()
+                    if line.startswith("{")), None)
+    if finished.returncode != 0 or figures is None:
+        raise RuntimeError(f"wrk failed ({finished.returncode}): {finished.stderr[-500:]}")
+    wall = figures["microseconds"] / 1e6
+    errors = sum(figures[kind] for kind in ("status", "connect", "read", "write", "timeout"))
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Summary(
+        requests=figures["requests"], errors=errors, rps=figures["requests"] / wall,
+        p50=figures["p50"] / 1000, p95=figures["p95"] / 1000, p99=figures["p99"] / 1000,
+        max=figures["max"] / 1000, client_cpu_share=client_cpu / wall)
+
+
 def add_service_arguments(parser, *, database: str) -> None:
     """The options every HTTP benchmark takes for the services it starts."""
     parser.add_argument("--gc-freeze", action="store_true",
@@ -465,7 +536,7 @@ class CpuMeter:
             comm = raw[raw.index("(") + 1: raw.rindex(")")]
             fields = raw[raw.rindex(")") + 2:].split()
             pgrp, ticks = int(fields[2]), int(fields[11]) + int(fields[12])
-            if pid == me:
+            if pid == me or comm == "wrk":
                 name = "client"
             elif pgrp in self.groups:
                 name = self.groups[pgrp]

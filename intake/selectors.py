@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from intake.models import Question, QuestionnaireVersion, Section
 from intake.question_types import QuestionType, type_of
@@ -25,17 +25,26 @@ def current_version(slug: str | None = None) -> QuestionnaireVersion | None:
     its id and publication time; each call costs one small query to learn which version is
     current (a newly published one is picked up at once).
     """
+    latest = latest_published(slug).values_list("pk", "published_at").first()
+    return loaded_version(slug, *latest) if latest else None
+
+
+def latest_published(slug: str | None = None) -> QuerySet:
+    """The questionnaire's published versions, the current one first: ``.first()`` of it, or a
+    subquery of it in a larger query, says which version is current."""
     slug = slug or settings.INTAKE_QUESTIONNAIRE_SLUG
-    latest = (
-        QuestionnaireVersion.objects.published().filter(questionnaire__slug=slug)
-        .order_by("-number").values_list("pk", "published_at").first()
-    )
-    if latest is None:
-        return None
+    return (QuestionnaireVersion.objects.published().filter(questionnaire__slug=slug)
+            .order_by("-number"))
+
+
+def loaded_version(slug: str | None, pk: int, published_at) -> QuestionnaireVersion:
+    """The current version, which ``latest_published`` named by its id and publication time,
+    with its questions loaded: from this process's memory when it was loaded before."""
+    slug = slug or settings.INTAKE_QUESTIONNAIRE_SLUG
     cached = _loaded_versions.get(slug)
-    if cached is not None and (cached.pk, cached.published_at) == latest:
+    if cached is not None and (cached.pk, cached.published_at) == (pk, published_at):
         return cached
-    version = _load_version(latest[0])
+    version = _load_version(pk)
     _loaded_versions[slug] = version
     return version
 

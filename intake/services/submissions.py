@@ -8,6 +8,7 @@ is valid (``SubmissionInvalid``), and a failure inside screening never loses the
 is stored, marked ``screening_failed`` and treated as urgent).
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -15,18 +16,20 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from clinic.alerting import alerts
-from clinic.hours import local_time
+from clinic.hours import clinic_with_hours, local_time
 from clinic.models import Clinic
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
 from intake.models import Answer, IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
 from intake.quoting import quoted
 from intake.references import new_reference
-from intake.selectors import VersionSchema, current_version
+from intake.selectors import VersionSchema, latest_published, loaded_version
 from intake.services import invitations
 from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
@@ -153,8 +156,6 @@ def submit_intake(
         if replay:
             return replay
 
-    version = _version(version_number)
-    schema = VersionSchema.of(version)
     now = now or timezone.now()
     errors: dict[str, Any] = {}
     if invitation is not None:
@@ -163,8 +164,10 @@ def submit_intake(
             invitations.check_usable(invitation, now=now)
         except invitations.InvitationUnusable as unusable:
             errors["invitation"] = [unusable.reason]
-    # Its opening hours are read for the advice and the rota: load them once.
-    clinic = clinic or Clinic.objects.prefetch_related("opening_hours").get(is_default=True)
+    # The clinic, annotated with the current version and the active rule set.
+    clinic = _clinic_with_current(clinic)
+    version = _version(clinic, version_number)
+    schema = VersionSchema.of(version)
     try:
         details = clean_patient(patient, today=local_time(clinic, now).date())
     except PatientInvalid as invalid:
@@ -176,15 +179,22 @@ def submit_intake(
     if errors:
         raise SubmissionInvalid(errors)
 
+    submission = Submission(
+        reference=new_reference(), clinic=clinic,
+        appointment=invitation.appointment if invitation else None, language=language,
+        questionnaire_version=version, full_name=details.full_name,
+        date_of_birth=details.date_of_birth, phone=details.phone, email=details.email,
+        submitted_at=now)
+    # Screening is a pure function of the answers and the compiled rule set: done before the
+    # transaction starts, it keeps the transaction short.
+    result = _screen(submission, cleaned, clinic)
     try:
         with transaction.atomic():
             if invitation is not None and not invitations.mark_used(invitation, now=now):
                 raise SubmissionInvalid({"invitation": [
                     "You have already sent your answers with this link. Thank you: the clinic "
                     "has them."]})
-            outcome = _store(clinic, version, schema, details, cleaned, now,
-                             appointment=invitation.appointment if invitation else None,
-                             language=language)
+            outcome = _store(submission, schema, cleaned, result, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint,
@@ -202,12 +212,30 @@ def submit_intake(
     return outcome
 
 
-def _version(version_number) -> QuestionnaireVersion:
+def _clinic_with_current(clinic: Clinic | None) -> Clinic:
+    """What a submission depends on, read in one query: its clinic (by default the default
+    clinic) with its opening hours, which version of the questionnaire is current
+    (``version_pk``, ``version_published_at``) and which rule set is active (``rule_set_*``),
+    as annotations on the clinic.  The version's questions and the compiled rule set then come
+    from this process's memory (both are frozen once published or active)."""
+    clinics = (Clinic.objects.filter(pk=clinic.pk) if clinic is not None
+               else Clinic.objects.filter(is_default=True))
+    current = latest_published()
+    found = clinic_with_hours(clinics.annotate(
+        version_pk=Subquery(current.values("pk")[:1]),
+        version_published_at=Subquery(current.values("published_at")[:1]),
+        **screening.active_rule_set_columns(settings.INTAKE_QUESTIONNAIRE_SLUG)))
+    if found is None:
+        raise Clinic.DoesNotExist("no default clinic" if clinic is None else "no such clinic")
+    return found
+
+
+def _version(clinic: Clinic, version_number) -> QuestionnaireVersion:
     """The current version; a client that names a version must name the current one, since the
     active rules are checked against it (an older version may lack what they ask about)."""
-    version = current_version()
-    if version is None:
+    if clinic.version_pk is None:
         raise SubmissionInvalid({"version": ["No questionnaire has been published yet."]})
+    version = loaded_version(None, clinic.version_pk, clinic.version_published_at)
     if version_number is None:
         return version
     if type(version_number) is not int:
@@ -220,26 +248,13 @@ def _version(version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details, cleaned,
-           now, *, appointment=None, language: str = "en-gb") -> SubmissionOutcome:
+def _store(submission: Submission, schema: VersionSchema, cleaned, result, now
+           ) -> SubmissionOutcome:
     questions = schema.questions
-    submission = Submission(
-        reference=new_reference(),
-        clinic=clinic,
-        appointment=appointment,
-        language=language,
-        questionnaire_version=version,
-        full_name=details.full_name,
-        date_of_birth=details.date_of_birth,
-        phone=details.phone,
-        email=details.email,
-        submitted_at=now,
-    )
-    result = _screen(submission, cleaned)
     submission.urgency = result.urgency
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
-    submission.save()
+    submission.save(force_insert=True)
     Answer.objects.bulk_create(
         Answer(submission=submission, question_id=questions[code].pk, question_code=code,
                question_text=questions[code].text, value=value)
@@ -248,7 +263,7 @@ def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details
     screening.record_flags(submission, result)
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
-    advice = advice_for(submission.urgency, clinic, now, possible_cardiac=any(
+    advice = advice_for(submission.urgency, submission.clinic, now, possible_cardiac=any(
         flag.category == Category.POSSIBLE_CARDIAC for flag in result.flags))
     logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
     return SubmissionOutcome(
@@ -258,17 +273,20 @@ def _store(clinic, version: QuestionnaireVersion, schema: VersionSchema, details
                                  explanation=f.explanation) for f in result.flags))
 
 
-def _screen(submission: Submission, answers: dict):
+def _screen(submission: Submission, answers: dict, clinic: Clinic):
     """Screen the answers; if screening raises, treat the submission as urgent and say so.
 
-    The savepoint keeps a database error inside screening from spoiling the submission's own
-    transaction.  The log line names the submission and the error's type only: an exception's
-    message may quote an answer.
+    Screening reads the database only to compile a rule set it has not compiled before.
+    Inside a caller's transaction a savepoint keeps a database error there from spoiling it;
+    outside one (a request) there is nothing to spoil and no savepoint is paid for.  The log
+    line names the submission and the error's type only: an exception's message may quote an
+    answer.
     """
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():
-            return screening.screen_answers(submission.questionnaire_version, answers,
-                                            screening.facts_of(submission))
+        with guard:
+            rule_set = screening.compiled_active(submission.questionnaire_version, clinic)
+            return screening.screen(answers, rule_set, screening.facts_of(submission))
     except Exception as error:
         logger.error("screening failed for submission %s: %s; stored as urgent",
                      submission.reference, type(error).__name__)
