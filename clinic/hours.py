@@ -12,19 +12,27 @@ from core.db import JSONList
 
 
 def clinic_with_hours(clinics: QuerySet) -> Clinic | None:
-    """The first clinic of ``clinics`` with its opening hours, in one query: the hours come as
-    a JSON list beside the clinic's row, and are put where ``prefetch_related("opening_hours")``
-    would put them, so ``clinic.opening_hours.all()`` reads no more.  Other annotations on
-    ``clinics`` are kept (a submission reads its questionnaire version and rule set in the same
-    query)."""
-    hours = (OpeningHours.objects.filter(clinic=OuterRef("pk")).order_by().values("clinic")
-             .annotate(rows=JSONList(JSONObject(id=F("pk"), weekday=F("weekday"),
-                                                opens=F("opens"), closes=F("closes"))))
-             .values("rows"))
-    clinic = clinics.annotate(hours_json=Subquery(hours)).first()
-    if clinic is None:
-        return None
-    rows = sorted(clinic.hours_json or [], key=lambda row: (row["weekday"], row["opens"]))
+    """The first clinic of ``clinics`` with its opening hours, in one query (see
+    ``hours_as_json``)."""
+    clinic = clinics.annotate(hours_json=hours_as_json()).first()
+    return None if clinic is None else with_hours(clinic, clinic.hours_json)
+
+
+def hours_as_json() -> Subquery:
+    """The opening hours of the clinic of the outer query, as a JSON list: read beside the
+    clinic's row, one query instead of two (``with_hours`` puts them in place)."""
+    return Subquery(
+        OpeningHours.objects.filter(clinic=OuterRef("pk")).order_by().values("clinic")
+        .annotate(rows=JSONList(JSONObject(id=F("pk"), weekday=F("weekday"), opens=F("opens"),
+                                           closes=F("closes"))))
+        .values("rows"))
+
+
+def with_hours(clinic: Clinic, rows: list[dict] | None) -> Clinic:
+    """``clinic``, with the opening hours that ``hours_as_json`` read put where
+    ``prefetch_related("opening_hours")`` would put them, so that ``clinic.opening_hours.all()``
+    reads no more."""
+    rows = sorted(rows or [], key=lambda row: (row["weekday"], row["opens"]))
     loaded = [OpeningHours(pk=row["id"], clinic=clinic, weekday=row["weekday"],
                            opens=datetime.time.fromisoformat(row["opens"]),
                            closes=datetime.time.fromisoformat(row["closes"])) for row in rows]

@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Subquery
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from clinic.alerting import alerts
-from clinic.hours import clinic_with_hours, local_time
+from clinic.hours import hours_as_json, local_time, with_hours
 from clinic.models import Clinic
+from core.db import CompiledRead
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
 from intake.models import Answer, IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
@@ -216,18 +217,41 @@ def _clinic_with_current(clinic: Clinic | None) -> Clinic:
     """What a submission depends on, read in one query: its clinic (by default the default
     clinic) with its opening hours, which version of the questionnaire is current
     (``version_pk``, ``version_published_at``) and which rule set is active (``rule_set_*``),
-    as annotations on the clinic.  The version's questions and the compiled rule set then come
-    from this process's memory (both are frozen once published or active)."""
-    clinics = (Clinic.objects.filter(pk=clinic.pk) if clinic is not None
-               else Clinic.objects.filter(is_default=True))
-    current = latest_published()
-    found = clinic_with_hours(clinics.annotate(
-        version_pk=Subquery(current.values("pk")[:1]),
-        version_published_at=Subquery(current.values("published_at")[:1]),
-        **screening.active_rule_set_columns(settings.INTAKE_QUESTIONNAIRE_SLUG)))
-    if found is None:
+    as attributes of the clinic.  The version's questions and the compiled rule set then come
+    from this process's memory (both are frozen once published or active).  The query is
+    compiled once per process (``CompiledRead``): building it cost more than running it."""
+    slug = settings.INTAKE_QUESTIONNAIRE_SLUG
+    if clinic is None:
+        row = _DEFAULT_CLINIC_WITH_CURRENT.first(0, key=(slug,))
+    else:
+        row = _CLINIC_WITH_CURRENT.first(clinic.pk, key=(slug,))
+    if row is None:
         raise Clinic.DoesNotExist("no default clinic" if clinic is None else "no such clinic")
-    return found
+    fields = len(_CLINIC_FIELDS)
+    found = Clinic.from_db(DEFAULT_DB_ALIAS, _CLINIC_FIELDS, row[:fields])
+    for name, value in zip(_CURRENT, row[fields:], strict=True):
+        setattr(found, name, value)
+    return with_hours(found, found.hours_json)
+
+
+_CLINIC_FIELDS = [field.attname for field in Clinic._meta.concrete_fields]
+_CURRENT = ("version_pk", "version_published_at", "rule_set_pk", "rule_set_version",
+            "rule_set_created_at", "hours_json")
+
+
+def _with_current(clinics) -> QuerySet:
+    latest = latest_published()
+    return clinics.annotate(
+        version_pk=Subquery(latest.values("pk")[:1]),
+        version_published_at=Subquery(latest.values("published_at")[:1]),
+        **screening.active_rule_set_columns(settings.INTAKE_QUESTIONNAIRE_SLUG),
+        hours_json=hours_as_json(),
+    ).values_list(*_CLINIC_FIELDS, *_CURRENT)
+
+
+_CLINIC_WITH_CURRENT = CompiledRead(lambda pk: _with_current(Clinic.objects.filter(pk=pk)))
+_DEFAULT_CLINIC_WITH_CURRENT = CompiledRead(
+    lambda _: _with_current(Clinic.objects.filter(is_default=True)))
 
 
 def _version(clinic: Clinic, version_number) -> QuestionnaireVersion:
