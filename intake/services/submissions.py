@@ -24,7 +24,7 @@ from django.utils import timezone
 from clinic.alerting import alerts
 from clinic.hours import hours_as_json, local_time, with_hours
 from clinic.models import Clinic
-from core.db import CompiledRead
+from core.db import CompiledRead, insert_rows
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
 from intake.models import Answer, IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
@@ -279,11 +279,9 @@ def _store(submission: Submission, schema: VersionSchema, cleaned, result, now
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
     submission.save(force_insert=True)
-    Answer.objects.bulk_create(
-        Answer(submission=submission, question_id=questions[code].pk, question_code=code,
-               question_text=questions[code].text, value=value)
-        for code, value in cleaned.items()
-    )
+    insert_rows(Answer, ("submission", "question", "question_code", "question_text", "value"),
+                ((submission.pk, questions[code].pk, code, questions[code].text, value)
+                 for code, value in cleaned.items()))
     screening.record_flags(submission, result)
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
