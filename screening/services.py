@@ -433,10 +433,15 @@ def compiled_active(questionnaire_version: QuestionnaireVersion, row) -> Compile
 
 
 def screen_answers(
-    questionnaire_version: QuestionnaireVersion, answers: dict, facts: Facts | None = None
+    questionnaire_version: QuestionnaireVersion, answers: dict, facts: Facts | None = None,
+    *, active=None,
 ) -> ScreeningResult:
-    """Screen cleaned answers to ``questionnaire_version`` with the active rule set."""
-    return screen(answers, active_rule_set_for(questionnaire_version), facts or Facts())
+    """Screen cleaned answers to ``questionnaire_version`` with the active rule set: the one
+    ``active`` names when given (a row read with ``active_rule_set_columns``), else the one
+    active now."""
+    rule_set = (active_rule_set_for(questionnaire_version) if active is None
+                else compiled_active(questionnaire_version, active))
+    return screen(answers, rule_set, facts or Facts())
 
 
 def facts_of(submission: Submission) -> Facts:

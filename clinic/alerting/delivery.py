@@ -109,18 +109,23 @@ def deliver(notification_id: int, *, now: datetime.datetime | None = None) -> De
     times, concurrently: only the run that claims the notification sends.  A held (grouped)
     notification is never claimed here, only in its digest."""
     now = now or timezone.now()
-    claimed = Notification.objects.filter(claimable(now), pk=notification_id,
-                                          grouped=False).update(
-        status=Notification.Status.SENDING, claimed_until=_lease(now))
-    if claimed != 1:
-        return DeliveryOutcome(claimed=False)
-    notification = Notification.objects.select_related(
-        "clinician", "alert__submission", "alert__clinic").get(pk=notification_id)
-    if not still_needed(notification):
-        _finish([notification], status=Notification.Status.CANCELLED)
-        return DeliveryOutcome()
-    return DeliveryOutcome(delivered=_send([notification], _message(notification),
-                                           what=f"notification {notification.pk}"))
+    # Everything up to the moment of sending in one transaction, one commit: the claim, the
+    # message with its acknowledgement link, the attempt on record.  Committed before anything
+    # leaves this process, as a claim and an attempt must be.
+    with transaction.atomic():
+        claimed = Notification.objects.filter(claimable(now), pk=notification_id,
+                                              grouped=False).update(
+            status=Notification.Status.SENDING, claimed_until=_lease(now))
+        if claimed != 1:
+            return DeliveryOutcome(claimed=False)
+        notification = Notification.objects.select_related(
+            "clinician", "alert__submission", "alert__clinic").get(pk=notification_id)
+        if not still_needed(notification):
+            _finish([notification], status=Notification.Status.CANCELLED)
+            return DeliveryOutcome()
+        sending = _prepare([notification], _message(notification),
+                           what=f"notification {notification.pk}")
+    return DeliveryOutcome(delivered=_send(sending))
 
 
 @dataclass(frozen=True)
@@ -156,46 +161,70 @@ def deliver_digest(clinician_id: int, *,
     # to the next, and each is sent on the channel it has reached.
     for _, on_channel in itertools.groupby(waiting, key=lambda n: (n.channel, n.channel_index)):
         on_channel = list(on_channel)
-        if _send(on_channel, _digest_message(on_channel, now), digest_token=token,
-                 what=f"digest {token} ({len(on_channel)} notifications)"):
+        with transaction.atomic():
+            sending = _prepare(on_channel, _digest_message(on_channel, now), digest_token=token,
+                               what=f"digest {token} ({len(on_channel)} notifications)")
+        if _send(sending):
             delivered += len(on_channel)
     return DigestOutcome(claimed=claimed, delivered=delivered)
 
 
-def _send(notifications: list[Notification], message: Message, *, what: str,
-          digest_token: uuid.UUID | None = None) -> bool:
-    """Send ``message`` to the person these claimed notifications are for, on the channel they
-    have reached; record an attempt per notification before sending and its outcome after, and
-    move each on after a failure.  Returns whether the message was sent."""
+@dataclass(frozen=True)
+class _Sending:
+    """A message about to go to one person on one channel, its attempts on record."""
+
+    notifications: list[Notification]
+    message: Message
+    channel: str
+    address: str
+    attempts: list[DeliveryAttempt]
+    what: str
+
+
+def _prepare(notifications: list[Notification], message: Message, *, what: str,
+             digest_token: uuid.UUID | None = None) -> _Sending | None:
+    """Record an attempt per claimed notification on the channel they have reached, before
+    anything is sent; None when the person has no channel left (given up on)."""
     first = notifications[0]
-    clinician = first.clinician
     channels = first.route
     if first.channel_index >= len(channels):
         for notification in notifications:
             _give_up_on_person(notification, timezone.now())
-        return False
+        return None
     channel, address = channels[first.channel_index]
-
-    # The attempts are on record before anything leaves this process.
     attempts = DeliveryAttempt.objects.bulk_create(
         [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
          for n in notifications])
-    try:
-        provider_id = TRANSPORTS[channel].send(address, message)
-    except DeliveryError as error:
-        _record(attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE if error.permanent
-                else DeliveryAttempt.Outcome.TEMPORARY_FAILURE, str(error))
-        logger.warning("%s: %s delivery failed (%s)", what, channel, error)
-        now = timezone.now()
-        moved_on = [n.pk for n in notifications
-                    if _after_failure(n, permanent=error.permanent, now=now)]
-        if moved_on and first.grouped:
-            transaction.on_commit(lambda: queue_digests({clinician.pk: moved_on}))
-        elif moved_on:
-            transaction.on_commit(lambda: queue_delivery(moved_on))
+    return _Sending(notifications, message, channel, address, attempts, what)
+
+
+def _send(sending: _Sending | None) -> bool:
+    """Send the prepared message, then record its outcome per notification and move each on
+    after a failure, in one transaction.  Returns whether the message was sent."""
+    if sending is None:
         return False
-    _record(attempts, DeliveryAttempt.Outcome.SENT, provider_id=provider_id or "")
-    _finish(notifications, status=Notification.Status.DELIVERED, delivered_at=timezone.now())
+    notifications, channel, what = sending.notifications, sending.channel, sending.what
+    try:
+        provider_id = TRANSPORTS[channel].send(sending.address, sending.message)
+    except DeliveryError as error:
+        with transaction.atomic():
+            _record(sending.attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE
+                    if error.permanent else DeliveryAttempt.Outcome.TEMPORARY_FAILURE,
+                    str(error))
+            logger.warning("%s: %s delivery failed (%s)", what, channel, error)
+            now = timezone.now()
+            moved_on = [n.pk for n in notifications
+                        if _after_failure(n, permanent=error.permanent, now=now)]
+            clinician_id = notifications[0].clinician_id
+            if moved_on and notifications[0].grouped:
+                transaction.on_commit(lambda: queue_digests({clinician_id: moved_on}))
+            elif moved_on:
+                transaction.on_commit(lambda: queue_delivery(moved_on))
+        return False
+    with transaction.atomic():
+        _record(sending.attempts, DeliveryAttempt.Outcome.SENT, provider_id=provider_id or "")
+        _finish(notifications, status=Notification.Status.DELIVERED,
+                delivered_at=timezone.now())
     logger.info("%s delivered by %s for alert %s", what, channel,
                 ", ".join(str(n.alert_id) for n in notifications))
     return True

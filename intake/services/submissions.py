@@ -307,8 +307,8 @@ def _screen(submission: Submission, answers: dict, clinic: Clinic):
     guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
         with guard:
-            rule_set = screening.compiled_active(submission.questionnaire_version, clinic)
-            return screening.screen(answers, rule_set, screening.facts_of(submission))
+            return screening.screen_answers(submission.questionnaire_version, answers,
+                                            screening.facts_of(submission), active=clinic)
     except Exception as error:
         logger.error("screening failed for submission %s: %s; stored as urgent",
                      submission.reference, type(error).__name__)
