@@ -29,12 +29,15 @@ from hypothesis import strategies as st
 from rule_engine import ast as re_ast
 
 from intake.models import age_on
+from screening.conditions import compile_condition
 from screening.engine import (
     AGE,
     BUILTIN_TITLES,
     BUILTIN_TYPES,
     FREE_TEXT_MATCH,
     URGENCY_RANK,
+    CompiledRule,
+    CompiledRuleSet,
     Facts,
     FlagResult,
     ScreeningError,
@@ -282,4 +285,48 @@ def test_screening_gives_what_a_straightforward_reading_of_the_rules_gives(
     expected = Reference(answers, compiled, age, ON).result()
 
     assert canonical(got) == canonical(expected)
+    assert json.dumps(canonical(got)) == json.dumps(canonical(expected))
+
+
+# Conditions using every construct the closures know (and two they leave to rule-engine), so
+# that the one function each rule set is compiled to is held to rule-engine's evaluation for
+# all of them, not only for those the default rule sets use.
+CONSTRUCTS = [
+    "(pain_severity + 2) * 1 - 1 >= 8",
+    "(chest_pain ? pain_severity : 0) > 3",
+    "[c for c in pain_location if c != 'neck'].length >= 2",
+    "[c for c in pain_location if c == 'neck' or c == 'upper_back'].length == 1",
+    "[c for c in pain_location if pain_severity > 5].length > 0",
+    "(pain_onset ?? 'gradual') == 'gradual'",
+    "not chest_pain and pain_severity < 3",
+    "pain_duration in ['under_1_week', '1_to_3_weeks']",
+    "age - 10 > 40 and marburg_heart_score * 2 >= 4",
+    "7 <= pain_severity or (stress_level ?? 0) >= 8",
+    "'neck' in pain_location == true",
+    "pain_location == ['neck']",
+    "(other_information ?? '') =~ 'heart'",
+]
+
+
+@pytest.fixture(scope="session")
+def constructs(by_version):
+    compiled = by_version[2]
+    types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in compiled.derived}}
+    rules = tuple(
+        CompiledRule(code=f"construct_{number}", category="red_flag", tier="soon",
+                     explanation=text, condition=compile_condition(text, compiled.schema, types))
+        for number, text in enumerate(CONSTRUCTS))
+    return CompiledRuleSet(rule_set_id=None, version=99, schema=compiled.schema, rules=rules,
+                           derived=compiled.derived, free_text=compiled.free_text)
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_every_construct_of_the_language_screens_as_rule_engine_evaluates_it(constructs, data):
+    answers = data.draw(valid_answers(tuple(constructs.schema.questions.values())))
+    age = data.draw(st.integers(0, 120))
+
+    got = screen(answers, constructs, facts_for(age, ON))
+    expected = Reference(answers, constructs, age, ON).result()
+
     assert json.dumps(canonical(got)) == json.dumps(canonical(expected))
