@@ -49,8 +49,9 @@ def canonical(value):
     true, 1 and 1.0 and the order of an object's keys apart already; a tuple, a Decimal and a
     dataclass are written as a one-key object naming them."""
     if is_dataclass(value):
-        return {type(value).__name__: {f.name: canonical(getattr(value, f.name))
-                                       for f in fields(value)}}
+        return {
+            type(value).__name__: {f.name: canonical(getattr(value, f.name)) for f in fields(value)}
+        }
     if isinstance(value, dict):
         assert all(type(key) is str for key in value), "only text keys are expected"
         return {key: canonical(item) for key, item in value.items()}
@@ -73,8 +74,13 @@ def recorded_cases() -> list[dict]:
 def generator(schema, terms: list[str], rng: random.Random):
     """Valid answer sets to ``schema`` (see the module docstring)."""
     questions = list(schema.questions.values())
-    texts = ["Generated text.", "Nothing else.", "",
-             "Ça me fait MAL, près du cœur; can't sleep!", "The pain is   — worse (at night)."]
+    texts = [
+        "Generated text.",
+        "Nothing else.",
+        "",
+        "Ça me fait MAL, près du cœur; can't sleep!",
+        "The pain is   — worse (at night).",
+    ]
 
     def text():
         words = [rng.choice(texts)]
@@ -136,14 +142,17 @@ def main() -> None:
             named = [(case["id"], case["answers"], 40) for case in clinical_data.VIGNETTES_V1]
             named.append(("routine_answers_v1", clinical_data.routine_answers_v1(), 40))
         else:
-            named = [(case["id"], case["answers"], case["age"])
-                     for case in clinical_data.VIGNETTES]
-            named += [(f"answers_by_urgency:{urgency}", answers, age)
-                      for urgency, answers in clinical_data.ANSWERS_BY_URGENCY.items()
-                      for age in (0, 40, 49, 50, 54, 55, 64, 65, 120)]
+            named = [(case["id"], case["answers"], case["age"]) for case in clinical_data.VIGNETTES]
+            named += [
+                (f"answers_by_urgency:{urgency}", answers, age)
+                for urgency, answers in clinical_data.ANSWERS_BY_URGENCY.items()
+                for age in (0, 40, 49, 50, 54, 55, 64, 65, 120)
+            ]
             named.append(("chest_pain", clinical_data.CHEST_PAIN, 40))
-        terms = [spec.term.replace("*", rng.choice(("", "s", "ing")))
-                 for spec in compiled.free_text.terms]
+        terms = [
+            spec.term.replace("*", rng.choice(("", "s", "ing")))
+            for spec in compiled.free_text.terms
+        ]
         generate = generator(compiled.schema, terms, rng)
         for number in range(GENERATED[rule_set.version]):
             yes = rng.choice((0.02, 0.05, 0.1, 0.2, 0.4))
@@ -153,22 +162,26 @@ def main() -> None:
         for _ in range(10):
             answers = generate(0.1)
             wrong = rng.choice(required)
-            named.append((f"missing-{wrong}", {k: v for k, v in answers.items() if k != wrong},
-                          40))
+            named.append((f"missing-{wrong}", {k: v for k, v in answers.items() if k != wrong}, 40))
             named.append((f"wrong-type-{wrong}", {**answers, wrong: {"x": 1}}, 40))
         for name, answers, age in named:
-            case = {"rule_set": rule_set.version, "name": name, "answers": answers, "age": age,
-                    "on": ON.isoformat()}
+            case = {
+                "rule_set": rule_set.version,
+                "name": name,
+                "answers": answers,
+                "age": age,
+                "on": ON.isoformat(),
+            }
             try:
-                case["result"] = canonical(screen(answers, compiled,
-                                                  clinical_data.facts(age, ON)))
+                case["result"] = canonical(screen(answers, compiled, clinical_data.facts(age, ON)))
             except ScreeningError as error:
                 case["error"] = str(error)
             cases.append(case)
     # Compressed: the results repeat the same titles and explanations (3 MB as plain JSON).
     # One case a line, so ``zcat`` shows them readably.  mtime=0: the same bytes every run.
-    text = "".join(json.dumps(case, ensure_ascii=False, separators=(",", ":")) + "\n"
-                   for case in cases)
+    text = "".join(
+        json.dumps(case, ensure_ascii=False, separators=(",", ":")) + "\n" for case in cases
+    )
     RECORDED.write_bytes(gzip.compress(text.encode(), mtime=0))
     print(f"{len(cases)} cases written to {RECORDED.relative_to(ROOT)}")
 

@@ -67,24 +67,25 @@ def test_every_recorded_result_is_given_again_exactly(by_version):
     for case in cases:
         facts = facts_for(case["age"], datetime.date.fromisoformat(case["on"]))
         try:
-            got = {"result": canonical(screen(case["answers"], by_version[case["rule_set"]],
-                                              facts))}
+            got = {
+                "result": canonical(screen(case["answers"], by_version[case["rule_set"]], facts))
+            }
         except ScreeningError as error:
             got = {"error": str(error)}
         expected = {key: case[key] for key in ("result", "error") if key in case}
         # As text, so that the order of every object's keys counts too.
         if json.dumps(got, ensure_ascii=False) != json.dumps(expected, ensure_ascii=False):
             differ.append((case["rule_set"], case["name"], got, expected))
-    assert not differ, (f"{len(differ)} of {len(cases)} results changed; the first: "
-                        f"{differ[0]}")
+    assert not differ, f"{len(differ)} of {len(cases)} results changed; the first: {differ[0]}"
 
 
 # --- A straightforward reference evaluation ---------------------------------------------------
 
 
 def _words(text: str, keep_stars: bool = False) -> list[str]:
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold())
-                     if not unicodedata.combining(ch))
+    folded = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch)
+    )
     if not keep_stars:
         folded = folded.replace("*", " ")
     return re.sub(r"[^\w*]+|_+", " ", folded).split()
@@ -93,8 +94,10 @@ def _words(text: str, keep_stars: bool = False) -> list[str]:
 def _term_at(pattern: tuple[str, ...], words: list[str], start: int) -> bool:
     if start + len(pattern) > len(words):
         return False
-    return all(word.startswith(p[:-1]) if p.endswith("*") else word == p
-               for p, word in zip(pattern, words[start:], strict=False))
+    return all(
+        word.startswith(p[:-1]) if p.endswith("*") else word == p
+        for p, word in zip(pattern, words[start:], strict=False)
+    )
 
 
 def _merge(into: dict, name: str, narrowed) -> None:
@@ -121,12 +124,16 @@ class Reference:
         self.on = on
         schema = compiled.schema.questions
         self.values = {
-            code: spec.kind.unanswered if answers.get(code) is None
-            else tuple(answers[code]) if isinstance(answers[code], list) else answers[code]
+            code: spec.kind.unanswered
+            if answers.get(code) is None
+            else tuple(answers[code])
+            if isinstance(answers[code], list)
+            else answers[code]
             for code, spec in schema.items()
         }
         conditions = [rule.condition for rule in compiled.rules] + [
-            c for d in compiled.derived for c in d.conditions()]
+            c for d in compiled.derived for c in d.conditions()
+        ]
         used = {name for c in conditions for name in c.derived}
         if AGE in used:
             self.values[AGE] = age_on(self.born, on)
@@ -139,8 +146,13 @@ class Reference:
                 self.values[derived.name] = derived.condition.matches_typed(self.values)
             else:
                 self.values[derived.name] = sum(
-                    (item.points for item in derived.items
-                     if item.condition.matches_typed(self.values)), Decimal(0))
+                    (
+                        item.points
+                        for item in derived.items
+                        if item.condition.matches_typed(self.values)
+                    ),
+                    Decimal(0),
+                )
 
     def free_text(self) -> list[dict]:
         found = []
@@ -151,22 +163,33 @@ class Reference:
             words, terms = _words(text), set()
             for term in self.compiled.free_text.terms:
                 if term.term not in terms and any(
-                        _term_at(term.words, words, start) for start in range(len(words))):
+                    _term_at(term.words, words, start) for start in range(len(words))
+                ):
                     terms.add(term.term)
                     found.append({"term": term.term, "group": term.group, "field": code})
         return sorted(found, key=lambda match: (match["field"], match["term"]))
 
     def result(self) -> ScreeningResult:
-        flags = [self.flag(rule) for rule in self.compiled.rules
-                 if rule.condition.matches_typed(self.values)]
+        flags = [
+            self.flag(rule)
+            for rule in self.compiled.rules
+            if rule.condition.matches_typed(self.values)
+        ]
         flags.sort(key=lambda flag: (URGENCY_RANK[flag.tier], flag.code))
-        builtins = [(name, BUILTIN_TITLES[name], self.values[name])
-                    for name in BUILTIN_TYPES if name in self.values]
+        builtins = [
+            (name, BUILTIN_TITLES[name], self.values[name])
+            for name in BUILTIN_TYPES
+            if name in self.values
+        ]
         return ScreeningResult(
-            urgency=flags[0].tier if flags else "routine", flags=tuple(flags),
-            rule_set_id=self.compiled.rule_set_id, rule_set_version=self.compiled.version,
-            derived_values=(*builtins, *((d.name, d.title, _jsonable(self.values[d.name]))
-                                         for d in self.compiled.derived)),
+            urgency=flags[0].tier if flags else "routine",
+            flags=tuple(flags),
+            rule_set_id=self.compiled.rule_set_id,
+            rule_set_version=self.compiled.version,
+            derived_values=(
+                *builtins,
+                *((d.name, d.title, _jsonable(self.values[d.name])) for d in self.compiled.derived),
+            ),
         )
 
     def flag(self, rule) -> FlagResult:
@@ -180,9 +203,16 @@ class Reference:
                     evidence[code] = [choice for choice in given if choice in answers[code]]
                 else:
                     evidence[code] = list(given) if isinstance(given, list) else given
-        return FlagResult(code=rule.code, category=rule.category, tier=rule.tier,
-                          explanation=rule.explanation, rule_set_version=self.compiled.version,
-                          evidence=evidence, title=rule.title, derived=tuple(derived.values()))
+        return FlagResult(
+            code=rule.code,
+            category=rule.category,
+            tier=rule.tier,
+            explanation=rule.explanation,
+            rule_set_version=self.compiled.version,
+            evidence=evidence,
+            title=rule.title,
+            derived=tuple(derived.values()),
+        )
 
     def explain(self, node, answers: dict, derived: dict) -> None:
         for name, narrowed in self.why(node).items():
@@ -206,9 +236,11 @@ class Reference:
                 for name, narrowed in self.why(side).items():
                     _merge(found, name, narrowed)
             return found
-        if (type(node) is re_ast.ContainsExpression
-                and type(node.member) is re_ast.StringExpression
-                and type(node.container) is re_ast.SymbolExpression):
+        if (
+            type(node) is re_ast.ContainsExpression
+            and type(node.member) is re_ast.StringExpression
+            and type(node.container) is re_ast.SymbolExpression
+        ):
             return {node.container.name: frozenset([node.member.value])}
         return self.symbols(node)
 
@@ -217,8 +249,10 @@ class Reference:
         if type(node) is re_ast.SymbolExpression:
             return {} if node.name in bound else {node.name: None}
         if type(node) is re_ast.ComprehensionExpression:
-            parts = [self.symbols(node.iterable, bound),
-                     self.symbols(node.result, bound | {node.variable})]
+            parts = [
+                self.symbols(node.iterable, bound),
+                self.symbols(node.result, bound | {node.variable}),
+            ]
             if node.condition is not None:
                 parts.append(self.symbols(node.condition, bound | {node.variable}))
         else:
@@ -231,31 +265,58 @@ class Reference:
     def explain_value(self, name: str, answers: dict, derived: dict) -> None:
         value = self.values[name]
         if name == AGE:
-            derived[name] = {"name": AGE, "title": BUILTIN_TITLES[AGE], "value": value,
-                             "date_of_birth": self.born.isoformat(),
-                             "submitted_on": self.on.isoformat()}
+            derived[name] = {
+                "name": AGE,
+                "title": BUILTIN_TITLES[AGE],
+                "value": value,
+                "date_of_birth": self.born.isoformat(),
+                "submitted_on": self.on.isoformat(),
+            }
             return
         if name == FREE_TEXT_MATCH:
-            derived[name] = {"name": name, "title": BUILTIN_TITLES[name], "value": value,
-                             "matches": list(self.matches)}
+            derived[name] = {
+                "name": name,
+                "title": BUILTIN_TITLES[name],
+                "value": value,
+                "matches": list(self.matches),
+            }
             return
         definition = self.compiled.derived_by_name[name]
-        derived[name] = record = {"name": name, "title": definition.title,
-                                  "value": _jsonable(value)}
+        derived[name] = record = {
+            "name": name,
+            "title": definition.title,
+            "value": _jsonable(value),
+        }
         if definition.kind == "condition":
             if value:
                 self.explain(definition.condition.rule.statement.expression, answers, derived)
             return
         scored = [item for item in definition.items if item.condition.matches_typed(self.values)]
-        record["items"] = [{"label": item.label, "points": _jsonable(item.points),
-                            "basis": item.basis} for item in scored]
+        record["items"] = [
+            {"label": item.label, "points": _jsonable(item.points), "basis": item.basis}
+            for item in scored
+        ]
         for item in scored:
             self.explain(item.condition.rule.statement.expression, answers, derived)
 
 
 def _children(node):
-    for name in ("left", "right", "container", "member", "object", "condition", "case_true",
-                 "case_false", "iterable", "result", "expression", "item", "start", "stop"):
+    for name in (
+        "left",
+        "right",
+        "container",
+        "member",
+        "object",
+        "condition",
+        "case_true",
+        "case_false",
+        "iterable",
+        "result",
+        "expression",
+        "item",
+        "start",
+        "stop",
+    ):
         child = getattr(node, name, None)
         if isinstance(child, re_ast.ExpressionBase):
             yield child
@@ -313,11 +374,23 @@ def constructs(by_version):
     compiled = by_version[2]
     types = {**BUILTIN_TYPES, **{d.name: d.data_type for d in compiled.derived}}
     rules = tuple(
-        CompiledRule(code=f"construct_{number}", category="red_flag", tier="soon",
-                     explanation=text, condition=compile_condition(text, compiled.schema, types))
-        for number, text in enumerate(CONSTRUCTS))
-    return CompiledRuleSet(rule_set_id=None, version=99, schema=compiled.schema, rules=rules,
-                           derived=compiled.derived, free_text=compiled.free_text)
+        CompiledRule(
+            code=f"construct_{number}",
+            category="red_flag",
+            tier="soon",
+            explanation=text,
+            condition=compile_condition(text, compiled.schema, types),
+        )
+        for number, text in enumerate(CONSTRUCTS)
+    )
+    return CompiledRuleSet(
+        rule_set_id=None,
+        version=99,
+        schema=compiled.schema,
+        rules=rules,
+        derived=compiled.derived,
+        free_text=compiled.free_text,
+    )
 
 
 @PROPERTY_SETTINGS
