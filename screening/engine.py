@@ -19,6 +19,18 @@ Each flag carries only what made its rule's condition true (``screening.evaluati
 the answers, narrowed to the choices that counted, and the derived values with what they came
 from (``FlagResult.derived``).
 
+What it costs (issue 19: under 50 µs a submission).  Everything that depends only on the rule
+set is worked out once, when the ``CompiledRuleSet`` is made: what each question's type asks
+of its answer (``reading``), and one Python function (``program``, see ``_program``) that
+computes every derived value and tells which rules fire, written by
+``screening.evaluation.PythonSource`` from the conditions' parse trees instead of a closure
+call for every node.  Evidence is worked out only for the rules that fired, each derived
+value's explanation once per screening however many flags use it, with the explanations of
+conditions and the evaluation of scores' items kept ready on the rule set.  When the program
+raises, screening evaluates again one condition at a time (``_Context.fired_step_by_step``),
+which names what failed.  ``tests/screening/test_engine_results.py`` holds the results to
+those recorded before and to a reference evaluation by rule-engine itself.
+
 Errors: ``screen`` raises ``ScreeningError`` when it cannot decide (a required answer missing,
 an answer of the wrong type, a condition that fails to evaluate).  The caller then stores the
 submission as ``screening_failed`` and treats it as urgent.  Messages name rules and question
@@ -28,7 +40,7 @@ codes only, never an answer, so they are safe to log.
 import datetime
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,8 +48,10 @@ from typing import Any
 from rule_engine.types import DataType
 
 from intake.models import age_on
+from intake.question_types import QuestionType
 from intake.selectors import VersionSchema
 from screening.conditions import CompiledCondition
+from screening.evaluation import PythonSource, Unsupported, explanation_of, truths_of
 from screening.urgency import RANK, Urgency
 
 # Kept under these names for readers of the engine; the one definition is screening.urgency.
@@ -115,8 +129,11 @@ _NOT_A_WORD = re.compile(r"[^\w*]+|_+")
 def words_of(text: str, *, keep_stars: bool = False) -> list[str]:
     """``text`` lower-cased, accents removed, and split into words at every character that is
     not a letter or a digit ("can't" is "can t")."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    if text.isascii():
+        folded = text.lower()  # the same as below for ASCII, which has no accents to remove
+    else:
+        folded = unicodedata.normalize("NFKD", text.casefold())
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     if not keep_stars:
         folded = folded.replace("*", " ")
     return _NOT_A_WORD.sub(" ", folded).split()
@@ -153,6 +170,7 @@ class FreeTextMatcher:
     terms: tuple[FreeTextTermSpec, ...] = ()
     _exact: dict = field(default_factory=dict, repr=False)
     _stems: dict = field(default_factory=dict, repr=False)
+    _stem_lengths: list = field(default_factory=list, repr=False)  # ascending
 
     @classmethod
     def of(cls, terms) -> "FreeTextMatcher":
@@ -165,6 +183,7 @@ class FreeTextMatcher:
                 matcher._stems.setdefault(first[:-1], []).append(spec)
             elif first:
                 matcher._exact.setdefault(first, []).append(spec)
+        matcher._stem_lengths.extend(sorted({len(stem) for stem in matcher._stems if stem}))
         return matcher
 
     def find(self, texts: Mapping[str, str]) -> list[dict]:
@@ -176,7 +195,10 @@ class FreeTextMatcher:
             hits: set[str] = set()
             for start, word in enumerate(words):
                 candidates = list(self._exact.get(word, ()))
-                for end in range(1, len(word) + 1):
+                # The word's starts as long as a term's word start, shortest first.
+                for end in self._stem_lengths:
+                    if end > len(word):
+                        break
                     candidates.extend(self._stems.get(word[:end], ()))
                 for spec in candidates:
                     if spec.term not in hits and spec.matches_at(words, start):
@@ -210,6 +232,19 @@ class CompiledRuleSet:
         object.__setattr__(self, "text_codes", tuple(
             code for code, spec in self.schema.questions.items() if spec.kind.free_text
         ))
+        object.__setattr__(self, "reading", _reading(self.schema))
+        object.__setattr__(self, "question_order",
+                           {code: position for position, code in enumerate(self.schema.questions)})
+        object.__setattr__(self, "program", _program(self))
+        object.__setattr__(self, "explanations", {
+            condition: explanation_of(condition.rule.statement.expression)
+            for condition in conditions})
+        # Each score's items evaluated at once, for the flags' evidence.
+        object.__setattr__(self, "item_truths", {
+            d.name: truths_of([item.condition.rule.statement.expression for item in d.items])
+            for d in self.derived if d.condition is None})
+        object.__setattr__(self, "derived_titles", tuple(
+            (d.name, d.title, d.condition is None) for d in self.derived))
 
 
 @dataclass(frozen=True)
@@ -254,32 +289,34 @@ def screen(
     Returns the urgency (the most urgent tier of any rule that fired, ``routine`` when none) and
     the flags, most urgent first, then by rule code.  Raises ``ScreeningError``.
     """
-    values = condition_values(answers, rule_set.schema)
-    context = _Context(answers, rule_set, facts or Facts(), values)
-    context.compute_derived()
+    facts = facts or Facts()
+    values = _condition_values(answers, rule_set.reading, rule_set.schema)
+    context = _Context(answers, rule_set, facts, values)
+    context.compute_builtins()
+    try:
+        fired = [rule_set.rules[index] for index in rule_set.program(values)]
+    except Exception:
+        # Evaluated again one derived value and one rule at a time, to raise the error that
+        # names which of them failed (and, should the two ways ever disagree, to give the
+        # step-by-step result).
+        values = _condition_values(answers, rule_set.reading, rule_set.schema)
+        context = _Context(answers, rule_set, facts, values)
+        context.compute_builtins()
+        fired = context.fired_step_by_step()
     flags = []
-    for rule in rule_set.rules:
-        try:
-            fired = rule.condition.matches(values)
-        except Exception as error:
-            # The library's messages can quote the value they choked on: keep only the type.
-            raise ScreeningError(
-                f"rule “{rule.code}” of rule set v{rule_set.version} could not be evaluated "
-                f"({type(error).__name__})"
-            ) from None
-        if fired:
-            evidence, derived = context.evidence(rule.condition)
-            flags.append(FlagResult(
-                code=rule.code,
-                category=rule.category,
-                tier=rule.tier,
-                explanation=rule.explanation,
-                rule_set_version=rule_set.version,
-                evidence=evidence,
-                title=rule.title,
-                derived=derived,
-            ))
-    flags.sort(key=lambda flag: (URGENCY_RANK[flag.tier], flag.code))
+    for rule in fired:
+        evidence, derived = context.evidence(rule.condition)
+        flags.append(FlagResult(
+            code=rule.code,
+            category=rule.category,
+            tier=rule.tier,
+            explanation=rule.explanation,
+            rule_set_version=rule_set.version,
+            evidence=evidence,
+            title=rule.title,
+            derived=derived,
+        ))
+    flags.sort(key=_flag_order)
     return ScreeningResult(
         urgency=flags[0].tier if flags else ROUTINE,
         flags=tuple(flags),
@@ -287,6 +324,10 @@ def screen(
         rule_set_version=rule_set.version,
         derived_values=context.derived_values(),
     )
+
+
+def _flag_order(flag: FlagResult) -> tuple[int, str]:
+    return URGENCY_RANK[flag.tier], flag.code
 
 
 class _Context:
@@ -299,8 +340,11 @@ class _Context:
         self.facts = facts
         self.values = values
         self.free_text_matches: list[dict] = []
+        # derived value -> its explanation from nothing: the records it brings, in order, and
+        # the answers (see _explain_derived)
+        self._explained: dict[str, tuple[list[tuple[str, dict]], dict]] = {}
 
-    def compute_derived(self) -> None:
+    def compute_builtins(self) -> None:
         used = self.rule_set.builtins_used
         if AGE in used:
             self.values[AGE] = self._age()
@@ -309,6 +353,26 @@ class _Context:
                      if isinstance(self.answers.get(code), str)}
             self.free_text_matches = self.rule_set.free_text.find(texts)
             self.values[FREE_TEXT_MATCH] = bool(self.free_text_matches)
+
+    def fired_step_by_step(self) -> list[CompiledRule]:
+        """The derived values, then the rules that fire, each evaluated on its own: what
+        ``CompiledRuleSet.program`` does in one function, here raising ``ScreeningError`` naming
+        the derived value or rule that could not be evaluated."""
+        self.compute_derived()
+        fired = []
+        for rule in self.rule_set.rules:
+            try:
+                if rule.condition.matches(self.values):
+                    fired.append(rule)
+            except Exception as error:
+                # The library's messages can quote the value they choked on: keep the type.
+                raise ScreeningError(
+                    f"rule “{rule.code}” of rule set v{self.rule_set.version} could not be "
+                    f"evaluated ({type(error).__name__})"
+                ) from None
+        return fired
+
+    def compute_derived(self) -> None:
         for derived in self.rule_set.derived:
             try:
                 self.values[derived.name] = derived.compute(self.values)
@@ -319,10 +383,13 @@ class _Context:
                 ) from None
 
     def derived_values(self) -> tuple[tuple[str, str, Any], ...]:
-        builtins = [(name, BUILTIN_TITLES[name], self.values[name])
-                    for name in BUILTIN_TYPES if name in self.values]
-        return (*builtins, *((d.name, d.title, _jsonable(self.values[d.name]))
-                             for d in self.rule_set.derived))
+        values = self.values
+        computed = [(name, BUILTIN_TITLES[name], values[name])
+                    for name in BUILTIN_TYPES if name in values]
+        # Only a score can be a Decimal (a yes/no value is True or False).
+        for name, title, is_score in self.rule_set.derived_titles:
+            computed.append((name, title, _jsonable(values[name]) if is_score else values[name]))
+        return tuple(computed)
 
     def _age(self) -> int:
         born, on = self.facts.date_of_birth, self.facts.submitted_on
@@ -339,19 +406,41 @@ class _Context:
         answers: dict[str, frozenset | None] = {}
         derived: dict[str, dict] = {}
         self._explain(condition, answers, derived)
-        schema = self.rule_set.schema.questions
-        evidence = {code: self._answer(code, answers[code]) for code in schema if code in answers}
+        evidence = {code: self._answer(code, answers[code])
+                    for code in sorted(answers, key=self.rule_set.question_order.__getitem__)}
         return evidence, tuple(derived.values())
 
     def _explain(self, condition: CompiledCondition, answers: dict, derived: dict) -> None:
-        for name, narrowed in condition.explain(self.values).items():
-            if name in self.rule_set.schema.questions:
-                whole = narrowed is None or (name in answers and answers[name] is None)
-                answers[name] = None if whole else answers.get(name, frozenset()) | narrowed
+        questions = self.rule_set.schema.questions
+        explanation = self.rule_set.explanations[condition]  # as condition.explain(values)
+        if callable(explanation):
+            explanation = explanation(self.values)
+        for name, narrowed in explanation.items():
+            if name in questions:
+                _count_answer(answers, name, narrowed)
             elif name not in derived:
                 self._explain_derived(name, answers, derived)
 
     def _explain_derived(self, name: str, answers: dict, derived: dict) -> None:
+        """What ``_explain_value`` adds for ``name``, worked out once per screening: a derived
+        value's explanation depends only on the values, and whatever is already in ``derived``
+        came with everything its own explanation brings, so adding the records not there yet,
+        in order, and merging the answers (a union of choices, or the whole answer) is what
+        explaining it again would do."""
+        explained = self._explained.get(name)
+        if explained is None:
+            alone_answers: dict = {}
+            alone_derived: dict = {}
+            self._explain_value(name, alone_answers, alone_derived)
+            explained = self._explained[name] = (list(alone_derived.items()), alone_answers)
+        records, contributed = explained
+        for record_name, record in records:
+            if record_name not in derived:
+                derived[record_name] = record
+        for code, narrowed in contributed.items():
+            _count_answer(answers, code, narrowed)
+
+    def _explain_value(self, name: str, answers: dict, derived: dict) -> None:
         value = self.values[name]
         if name == AGE:
             derived[name] = {
@@ -371,7 +460,9 @@ class _Context:
             if value:
                 self._explain(definition.condition, answers, derived)
             return
-        scored = [item for item in definition.items if item.condition.matches(self.values)]
+        truths = self.rule_set.item_truths[name]
+        scored = [item for item, is_true in zip(definition.items, truths(self.values), strict=True)
+                  if is_true]
         record["items"] = [
             {"label": item.label, "points": _jsonable(item.points), "basis": item.basis}
             for item in scored
@@ -386,10 +477,27 @@ class _Context:
         return _copy(value)
 
 
+def _count_answer(answers: dict, code: str, narrowed: frozenset | None) -> None:
+    """Add to the answers that explain a flag: the choices that counted (a union), or the whole
+    answer (None), which a narrowed part never narrows again."""
+    whole = narrowed is None or (code in answers and answers[code] is None)
+    answers[code] = None if whole else answers.get(code, frozenset()) | narrowed
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        number = _NUMBERS.get(value)
+        if number is None:
+            number = int(value) if value == value.to_integral_value() else float(value)
+            if len(_NUMBERS) < 1000:
+                _NUMBERS[value] = number
+        return number
     return value
+
+
+# Scores as JSON numbers, kept: a rule set's scores take few values, and equal Decimals
+# (2 and 2.0) give the same number.  Only ever a faster way to the same answer.
+_NUMBERS: dict[Decimal, int | float] = {}
 
 
 def condition_values(answers: Mapping[str, Any], schema: VersionSchema) -> dict[str, Any]:
@@ -399,22 +507,82 @@ def condition_values(answers: Mapping[str, Any], schema: VersionSchema) -> dict[
     (``QuestionType.fits``: the answers were validated when they were submitted, but a wrong
     type here would make a condition silently mean something else, so screening checks
     again)."""
+    return _condition_values(answers, _reading(schema), schema)
+
+
+def _reading(schema: VersionSchema) -> tuple:
+    """For each question, in order, what ``condition_values`` asks of its type, looked up
+    once (a compiled rule set keeps it)."""
+    return tuple(
+        (code, spec, spec.always_answered, spec.kind.unanswered, spec.kind.fits,
+         # None: the answer as it is (saves a call for most questions).
+         None if _as_given(spec.kind) else spec.kind.condition_value)
+        for code, spec in schema.questions.items()
+    )
+
+
+def _as_given(kind) -> bool:
+    """Whether a condition sees the type's answers as they are given."""
+    return (type(kind).condition_value is QuestionType.condition_value) and not kind.repeats
+
+
+def _condition_values(answers: Mapping[str, Any], reading: tuple,
+                      schema: VersionSchema) -> dict[str, Any]:
     values = {}
-    for code, spec in schema.questions.items():
-        kind = spec.kind
-        value = answers.get(code)
+    get = answers.get
+    for code, spec, always_answered, unanswered, fits, condition_value in reading:
+        value = get(code)
         if value is None:
-            if spec.always_answered:
+            if always_answered:
                 raise ScreeningError(f"the required question “{code}” has no answer")
-            values[code] = kind.unanswered
-            continue
-        if not kind.fits(spec, value):
+            values[code] = unanswered
+        elif fits(spec, value):
+            values[code] = value if condition_value is None else condition_value(value)
+        else:
             raise ScreeningError(
-                f"the answer to “{code}” is not a valid {kind.label} answer for "
+                f"the answer to “{code}” is not a valid {spec.kind.label} answer for "
                 f"questionnaire version {schema.version_number}"
             )
-        values[code] = kind.condition_value(value)
     return values
+
+
+def _program(rule_set: CompiledRuleSet) -> Callable[[dict], list[int]]:
+    """One Python function that computes every derived value of ``rule_set`` into the values
+    (in order, as ``CompiledDerived.compute`` does) and returns the positions of the rules that
+    fire.  Written from the conditions' parse trees by ``screening.evaluation.PythonSource``:
+    a call and a dictionary look-up less for every node than the closures, which is most of the
+    cost of screening.  A condition it cannot write runs as its closure.  It raises whatever a
+    condition raises; ``screen`` then evaluates step by step to say which one failed."""
+    source = PythonSource()
+
+    def truth(condition: CompiledCondition) -> str:
+        try:
+            written = source.truth(condition.rule.statement.expression)
+            compile(written, "<condition>", "eval")
+        except (Unsupported, SyntaxError):
+            return f"{source.constant(condition.evaluate)}(v)"
+        return written
+
+    lines = ["def screen_values(v):"]
+    for derived in rule_set.derived:
+        if derived.condition is not None:
+            lines.append(f"    v[{derived.name!r}] = True if {truth(derived.condition)} else False")
+            continue
+        lines.append(f"    score = {source.constant(Decimal(0))}")
+        for item in derived.items:
+            lines.append(f"    if {truth(item.condition)}:")
+            lines.append(f"        score = score + {source.constant(item.points)}")
+        lines.append(f"    v[{derived.name!r}] = score")
+    lines.append("    fired = []")
+    for position, rule in enumerate(rule_set.rules):
+        lines.append(f"    if {truth(rule.condition)}:")
+        lines.append(f"        fired.append({position})")
+    lines.append("    return fired")
+    namespace = dict(source.constants)
+    # The source holds only what PythonSource wrote (see there): no text of a condition.
+    exec(compile("\n".join(lines), f"<rule set v{rule_set.version}>", "exec"),  # noqa: S102
+         namespace)
+    return namespace["screen_values"]
 
 
 def _copy(value: Any) -> Any:
