@@ -12,12 +12,15 @@ The same classes serve DRF views (``throttle_classes``) and plain Django views
 
 import logging
 import math
+import secrets
 import threading
 import time
 
 import redis
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache import cache as shared_cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
 from core.client_address import client_address
@@ -27,6 +30,22 @@ logger = logging.getLogger(__name__)
 SHARED_CACHE_RETRY_SECONDS = 5.0
 # What a cache that is down or hung raises (Django's Redis backend lets redis-py's errors out).
 CACHE_ERRORS = (redis.RedisError, OSError)
+
+# KEYS[1]: the address's window; ARGV: now (seconds), the period (seconds), the limit, and a
+# member name of this request's own.  Drops what is older than the period; refuses, returning
+# the window's times, when the limit is reached; else adds this request and renews the expiry.
+SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local window = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local times = {0}
+  for i = 2, #window, 2 do times[#times + 1] = window[i] end
+  return times
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
+return {1}
+"""
 
 _local_counts = LocMemCache("clinic-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
 _state = threading.Lock()
@@ -65,11 +84,31 @@ class AddressRateThrottle(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if _shared_cache_usable():
             try:
+                backend = caches[DEFAULT_CACHE_ALIAS]
+                if isinstance(backend, RedisCache) and self.rate is not None:
+                    return self._allow_in_redis(backend, request, view)
                 return super().allow_request(request, view)
             except CACHE_ERRORS as error:
                 _shared_cache_failed(error)
         self.cache = _local_counts
         return super().allow_request(request, view)
+
+    def _allow_in_redis(self, backend: RedisCache, request, view) -> bool:
+        """DRF's sliding window (the times of the address's requests in the last period), kept
+        in Redis as a sorted set and checked and counted by one script: one round trip instead
+        of DRF's read and write (a quarter of a submission's time went on those), and atomic,
+        where two requests at once could both pass DRF's.  On refusal, ``history`` holds the
+        window as DRF's would, so its ``wait()`` says how long to wait."""
+        self.key = self.get_cache_key(request, view)
+        self.now = self.timer()
+        # Django's RedisCache keeps its redis-py client behind ``_cache`` (no public accessor).
+        key = backend.make_and_validate_key(self.key)
+        client = backend._cache.get_client(key, write=True)
+        allowed, *window = client.eval(
+            SLIDING_WINDOW, 1, key, repr(self.now), str(self.duration), str(self.num_requests),
+            f"{self.now!r}:{secrets.token_hex(4)}")
+        self.history = sorted((float(when) for when in window), reverse=True)
+        return bool(allowed)
 
 
 def wait_seconds(request, throttle: AddressRateThrottle) -> int | None:
