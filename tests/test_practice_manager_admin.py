@@ -12,24 +12,14 @@ from django.urls import reverse
 from clinic.admin import time_zone_choices
 from clinic.models import Alert, AuditEvent, Clinic, Clinician, DutyCover, DutyShift
 from core.roles import PRACTICE_MANAGERS_GROUP
-from intake.models import Choice, QuestionnaireVersion
-from intake.services.questionnaires import code_from_text, create_draft_from
+from intake.models import Choice
+from intake.services.questionnaires import code_from_text
 from intake.services.submissions import submit_intake
 from screening import services
 from screening.models import Rule, RuleSet
 from tests.factories import EMERGENCY, PATIENT, routine_answers
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def current():
-    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
-
-
-@pytest.fixture
-def draft(current):
-    return create_draft_from(current)
 
 
 @pytest.fixture

@@ -114,6 +114,47 @@ def test_add_a_choice_without_typing_a_code(open_page, manager, draft, viewport)
 
 
 @SCREENS
+def test_add_a_choice_inside_the_questions_card_without_typing_a_value(
+    open_page, manager, draft, viewport
+):
+    question = draft.questions.get(code="pain_location")
+    neck = question.choices.get(value="neck")
+    last = question.choices.order_by("position", "pk").last()
+    page = sign_in(open_page, f"/admin/intake/questionnaireversion/{draft.pk}/change/", viewport)
+    card = page.locator("#questions-group .inline-related").filter(
+        has=page.locator("input[name$='-code'][value='pain_location']"))
+    preview = page.locator("[data-question-preview] .preview-question").filter(
+        has=page.locator(".preview-text", has_text=question.text))
+    card.get_by_role("button", name="Add a choice").click()
+    row = card.locator(".card-choice").last
+    # Nothing to type but what the patient reads: the value is made from it on save.
+    expect(row.locator("input[name$='-value']")).to_have_count(0)
+    row.locator("input.choice-label").fill("Lower back (the small of the back)")
+    # The preview follows the unsaved choices: added, reworded, moved, removed.
+    expect(preview).to_contain_text("Lower back (the small of the back)")
+    card.locator(".card-choice").first.locator("input.choice-label").fill("The upper back")
+    expect(preview).to_contain_text("The upper back")
+    row.get_by_role("button", name="Move up").click()
+    expect(preview.locator("li").last).to_have_text(last.label)
+    card.locator(".card-choice").filter(
+        has=page.locator(f"input[value='{neck.pk}']")).get_by_label("Remove").check()
+    expect(preview).not_to_contain_text(neck.label)
+    check_page(page)
+    save(page, "Save and continue editing")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    added = question.choices.get(label="Lower back (the small of the back)")
+    assert added.value == "lower_back_the_small_of_the_back"
+    assert list(question.choices.order_by("position", "pk"))[-2:] == [added, last]
+    assert question.choices.order_by("position", "pk").first().label == "The upper back"
+    assert not question.choices.filter(pk=neck.pk).exists()
+    # After the save the value is shown on the card, and still cannot be typed.
+    card = page.locator("#questions-group .inline-related").filter(
+        has=page.locator("input[name$='-code'][value='pain_location']"))
+    expect(card).to_contain_text("value: lower_back_the_small_of_the_back")
+    check_page(page)
+
+
+@SCREENS
 def test_build_a_rule_dry_run_and_activate_it(open_page, manager, viewport):
     manager.user_permissions.add(Permission.objects.get(codename="activate_ruleset"))
     rule_set = services.create_draft_from(RuleSet.objects.get(status=RuleSet.Status.ACTIVE),
