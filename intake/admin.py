@@ -3,7 +3,8 @@
 How it is laid out:
 
 - A *questionnaire* page lists its versions.
-- A *version* page edits the version with its sections and questions (drag to reorder); its
+- A *version* page edits the version with its sections and questions (drag to reorder), each
+  question's card with its choices (see "A question's choices inside its card" below); its
   buttons preview the form as a patient sees it, publish the draft, and start a new draft from
   it.  The same two actions are on the list of versions.
 - A *question* page edits one question with its choices (drag to reorder).
