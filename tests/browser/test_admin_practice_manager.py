@@ -153,6 +153,24 @@ def test_add_a_choice_inside_the_questions_card_without_typing_a_value(
     expect(card).to_contain_text("value: lower_back_the_small_of_the_back")
     check_page(page)
 
+    # A new choice question, written with its choices in one go.
+    page.locator("#questions-group .add-row a").click()
+    new_card = page.locator("#questions-group .inline-related.dynamic-questions").last
+    new_card.locator("select[name$='-section']").select_option(index=1)
+    new_card.locator("textarea.question-text").fill("How do you sleep?")
+    new_card.locator("select[name$='-type']").select_option("single_choice")
+    new_card.get_by_role("button", name="Add a choice").click()
+    for number, label in enumerate(["Well", "Badly", "Not at all"]):
+        new_card.locator("input.choice-label").nth(number).fill(label)
+    new_preview = page.locator("[data-question-preview] .preview-question").filter(
+        has=page.locator(".preview-text", has_text="How do you sleep?"))
+    expect(new_preview.locator("li")).to_have_text(["Well", "Badly", "Not at all"])
+    save(page, "Save and continue editing")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    sleep = draft.questions.get(code="how_do_you_sleep")
+    assert list(sleep.choices.order_by("position", "pk").values_list("value", flat=True)) == [
+        "well", "badly", "not_at_all"]
+
 
 @SCREENS
 def test_build_a_rule_dry_run_and_activate_it(open_page, manager, viewport):
