@@ -39,8 +39,14 @@ GRAMMAR: dict[str, Any] = {
     },
     "operators": {
         "yes_no": [["yes", "is yes"], ["no", "is no"]],
-        "number": [[">=", "is at least"], [">", "is more than"], ["<=", "is at most"],
-                   ["<", "is less than"], ["==", "is"], ["!=", "is not"]],
+        "number": [
+            [">=", "is at least"],
+            [">", "is more than"],
+            ["<=", "is at most"],
+            ["<", "is less than"],
+            ["==", "is"],
+            ["!=", "is not"],
+        ],
         "one_choice": [["==", "is"], ["!=", "is not"]],
         "choices": [["in", "includes"], ["not in", "does not include"]],
     },
@@ -69,8 +75,9 @@ def write_condition(built: Mapping[str, Any], vocabulary: Iterable[Mapping[str, 
     groups = built["groups"]
     parts = []
     for group in groups:
-        conditions = [_write_one(condition, by_name[condition["name"]])
-                      for condition in group["conditions"]]
+        conditions = [
+            _write_one(condition, by_name[condition["name"]]) for condition in group["conditions"]
+        ]
         text = _joined(conditions, group["match"])
         if len(groups) > 1 and len(conditions) > 1:
             text = GRAMMAR["bracket"].format(text=text)
@@ -85,8 +92,9 @@ def _write_one(condition: Mapping[str, Any], item: Mapping[str, Any]) -> str:
         return templates["yes_no"][condition["operator"]].format(name=item["name"])
     if kind == "number" and item["nullable"]:
         kind = "nullable_number"
-    return templates[kind].format(name=item["name"], operator=condition["operator"],
-                                  value=condition["value"])
+    return templates[kind].format(
+        name=item["name"], operator=condition["operator"], value=condition["value"]
+    )
 
 
 def _joined(parts: list[str], match: str) -> str:
@@ -115,8 +123,7 @@ def _parse(text: str):
     try:
         return rule_engine.Rule(text).statement.expression
     except (re_errors.EngineError, TypeError, ValueError, ArithmeticError, RecursionError):
-        raise Unreadable("it is not a complete condition (the check on saving says why)"
-                         ) from None
+        raise Unreadable("it is not a complete condition (the check on saving says why)") from None
 
 
 class _Reader:
@@ -125,16 +132,22 @@ class _Reader:
 
     def read(self, node) -> dict[str, Any]:
         if not self._is_join(node):
-            return {"match": "all", "groups": [{"match": "all",
-                                                "conditions": [self.condition(node)]}]}
+            return {
+                "match": "all",
+                "groups": [{"match": "all", "conditions": [self.condition(node)]}],
+            }
         groups = []
         for part in self._chain(node, node.type):
             if self._is_join(part):
                 inner = self._chain(part, part.type)
                 if any(self._is_join(deeper) for deeper in inner):
                     raise Unreadable("its conditions are grouped more than two deep")
-                groups.append({"match": _MATCH_OF[part.type],
-                               "conditions": [self.condition(each) for each in inner]})
+                groups.append(
+                    {
+                        "match": _MATCH_OF[part.type],
+                        "conditions": [self.condition(each) for each in inner],
+                    }
+                )
             else:
                 groups.append({"match": "all", "conditions": [self.condition(part)]})
         return {"match": _MATCH_OF[node.type], "groups": groups}
@@ -171,8 +184,11 @@ class _Reader:
         if isinstance(node, re_ast.ComparisonExpression) and node.type in _EQUALITY:
             item = self._item(node.left)
             if item["kind"] == "one_choice":
-                return {"name": item["name"], "operator": _EQUALITY[node.type],
-                        "value": self._choice(node.right, item)}
+                return {
+                    "name": item["name"],
+                    "operator": _EQUALITY[node.type],
+                    "value": self._choice(node.right, item),
+                }
             return self._number(node, _EQUALITY[node.type], nullable=False)
         if isinstance(node, re_ast.ArithmeticComparisonExpression) and node.type in _ORDERING:
             return self._number(node, _ORDERING[node.type], nullable=False)
@@ -180,17 +196,24 @@ class _Reader:
 
     def _nullable_number(self, node) -> dict[str, Any] | None:
         """``(code != null and code >= 5)``, the builder's condition on an optional number."""
-        if not (node.type == "and" and isinstance(node.left, re_ast.ComparisonExpression)
-                and node.left.type == "ne" and isinstance(node.left.right, re_ast.NullExpression)
-                and isinstance(node.left.left, re_ast.SymbolExpression)):
+        if not (
+            node.type == "and"
+            and isinstance(node.left, re_ast.ComparisonExpression)
+            and node.left.type == "ne"
+            and isinstance(node.left.right, re_ast.NullExpression)
+            and isinstance(node.left.left, re_ast.SymbolExpression)
+        ):
             return None
         comparison = node.right
         operators = {**_ORDERING, **_EQUALITY}
-        if not (isinstance(comparison, re_ast.ComparisonExpression
-                           | re_ast.ArithmeticComparisonExpression)
-                and comparison.type in operators
-                and isinstance(comparison.left, re_ast.SymbolExpression)
-                and comparison.left.name == node.left.left.name):
+        if not (
+            isinstance(
+                comparison, re_ast.ComparisonExpression | re_ast.ArithmeticComparisonExpression
+            )
+            and comparison.type in operators
+            and isinstance(comparison.left, re_ast.SymbolExpression)
+            and comparison.left.name == node.left.left.name
+        ):
             return None
         try:
             return self._number(comparison, operators[comparison.type], nullable=True)
@@ -200,8 +223,12 @@ class _Reader:
     def _number(self, node, operator: str, *, nullable: bool) -> dict[str, Any]:
         item = self._item(node.left, "number")
         if item["nullable"] != nullable:
-            raise Unreadable(f"“{item['name']}” may be unanswered and the builder says what "
-                             "that means its own way")
+            raise Unreadable(
+                f"“{item['name']}” is compared without the builder's own check "
+                "for an unanswered question"
+                if item["nullable"]
+                else f"“{item['name']}” is always answered, yet checked for null"
+            )
         if not isinstance(node.right, re_ast.FloatExpression):
             raise Unreadable(f"“{item['name']}” is compared with something other than a number")
         value = Decimal(node.right.value)
@@ -211,13 +238,17 @@ class _Reader:
 
     def _contains(self, node, operator: str) -> dict[str, Any]:
         item = self._item(node.container, "choices")
-        return {"name": item["name"], "operator": operator,
-                "value": self._choice(node.member, item)}
+        return {
+            "name": item["name"],
+            "operator": operator,
+            "value": self._choice(node.member, item),
+        }
 
     def _choice(self, node, item) -> str:
         if not isinstance(node, re_ast.StringExpression):
-            raise Unreadable(f"“{item['name']}” is compared with something other than one of "
-                             "its choices")
+            raise Unreadable(
+                f"“{item['name']}” is compared with something other than one of its choices"
+            )
         if node.value not in [value for value, _ in item["choices"]]:
             raise Unreadable(f"“{node.value}” is not a choice of “{item['name']}”")
         return node.value
@@ -227,8 +258,10 @@ class _Reader:
             raise Unreadable(f"it uses {_described(node)}, which the builder does not offer")
         item = self.by_name.get(node.name)
         if item is None:
-            raise Unreadable(f"“{node.name}” is not among the questions and values the "
-                             "builder offers (a text answer, or not in this version)")
+            raise Unreadable(
+                f"“{node.name}” is not among the questions and values the "
+                "builder offers (a text answer, or not in this version)"
+            )
         if kind is not None and item["kind"] != kind:
             raise Unreadable(f"“{node.name}” is used in a way the builder does not write")
         return item
@@ -252,10 +285,12 @@ def _described(node) -> str:
 def _shape(node) -> tuple:
     """The tree's meaning as nested tuples, ``and``/``or`` chains flattened."""
     if isinstance(node, re_ast.LogicExpression):
+
         def chain(part):
             if isinstance(part, re_ast.LogicExpression) and part.type == node.type:
                 return [*chain(part.left), *chain(part.right)]
             return [_shape(part)]
+
         return (node.type, *chain(node))
     if isinstance(node, re_ast.UnaryExpression):
         return (node.type, _shape(node.right))

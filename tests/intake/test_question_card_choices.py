@@ -38,8 +38,9 @@ def _form_data(form) -> dict:
 
 
 def _formset_data(formset) -> dict:
-    data = {f"{formset.prefix}-{name}": value
-            for name, value in formset.management_form.initial.items()}
+    data = {
+        f"{formset.prefix}-{name}": value for name, value in formset.management_form.initial.items()
+    }
     data[f"{formset.prefix}-TOTAL_FORMS"] = len(formset.forms)
     for form in formset.forms:
         data.update(_form_data(form))
@@ -85,11 +86,16 @@ def test_a_choice_added_in_the_card_gets_a_value_from_its_label_and_is_audited(
     response = practice_manager_client.get(version_url(draft))
     data = page_data(response)
     _, choices, count = card(response, "pain_location")
-    data.update({f"{choices}-TOTAL_FORMS": count + 1, f"{choices}-{count}-id": "",
-                 f"{choices}-{count}-label": "Lower back (the small of the back)",
-                 f"{choices}-{count}-position": count + 1,
-                 # A value posted anyway is not a field of the card: it is ignored.
-                 f"{choices}-{count}-value": "typed_by_hand"})
+    data.update(
+        {
+            f"{choices}-TOTAL_FORMS": count + 1,
+            f"{choices}-{count}-id": "",
+            f"{choices}-{count}-label": "Lower back (the small of the back)",
+            f"{choices}-{count}-position": count + 1,
+            # A value posted anyway is not a field of the card: it is ignored.
+            f"{choices}-{count}-value": "typed_by_hand",
+        }
+    )
     result = practice_manager_client.post(version_url(draft), data)
     assert result.status_code == 302, _errors(result)
     question = draft.questions.get(code="pain_location")
@@ -97,8 +103,12 @@ def test_a_choice_added_in_the_card_gets_a_value_from_its_label_and_is_audited(
     assert added.value == "lower_back_the_small_of_the_back"
     assert list(question.choices.values_list("value", flat=True))[-1] == added.value
     event = AuditEvent.objects.filter(action="admin_change").first()
-    assert {"what": "choice “Lower back (the small of the back)”", "field": "",
-            "before": "(none)", "after": "added"} in event.changes
+    assert {
+        "what": "choice “Lower back (the small of the back)”",
+        "field": "",
+        "before": "(none)",
+        "after": "added",
+    } in event.changes
 
 
 def test_choices_are_reworded_reordered_and_removed_in_the_card(practice_manager_client, draft):
@@ -108,9 +118,16 @@ def test_choices_are_reworded_reordered_and_removed_in_the_card(practice_manager
     response = practice_manager_client.get(version_url(draft))
     data = page_data(response)
     _, choices, _ = card(response, "pain_location")
-    index = {form.instance.pk: number for number, form in enumerate(
-        next(f for f in response.context["inline_admin_formsets"][1].formset.forms
-             if f.instance.code == "pain_location").choices.forms)}
+    index = {
+        form.instance.pk: number
+        for number, form in enumerate(
+            next(
+                f
+                for f in response.context["inline_admin_formsets"][1].formset.forms
+                if f.instance.code == "pain_location"
+            ).choices.forms
+        )
+    }
     data[f"{choices}-{index[first.pk]}-label"] = "The upper back"
     # The second goes first; the third is removed.
     for number, choice in enumerate(question.choices.order_by("position", "pk")):
@@ -126,10 +143,18 @@ def test_choices_are_reworded_reordered_and_removed_in_the_card(practice_manager
     assert ordered[0] == second.pk
     assert not Choice.objects.filter(pk=third.pk).exists()
     changes = AuditEvent.objects.filter(action="admin_change").first().changes
-    assert {"what": "choice “The upper back”", "field": "What the patient reads",
-            "before": first_label, "after": "The upper back"} in changes
-    assert {"what": f"choice “{third.label}”", "field": "", "before": "present",
-            "after": "deleted"} in changes
+    assert {
+        "what": "choice “The upper back”",
+        "field": "What the patient reads",
+        "before": first_label,
+        "after": "The upper back",
+    } in changes
+    assert {
+        "what": f"choice “{third.label}”",
+        "field": "",
+        "before": "present",
+        "after": "deleted",
+    } in changes
 
 
 def test_a_new_choice_question_is_written_with_its_choices_in_one_save(
@@ -141,20 +166,29 @@ def test_a_new_choice_question_is_written_with_its_choices_in_one_save(
     new = len(questions.forms)
     prefix = f"{questions.prefix}-{new}"
     data[f"{questions.prefix}-TOTAL_FORMS"] = new + 1
-    data.update({
-        f"{prefix}-section": draft.sections.order_by("position").first().pk,
-        f"{prefix}-text": "How do you sleep?", f"{prefix}-type": "single_choice",
-        f"{prefix}-code": "", f"{prefix}-position": 999,
-        f"{prefix}-choices-TOTAL_FORMS": 3, f"{prefix}-choices-INITIAL_FORMS": 0,
-        f"{prefix}-choices-0-label": "Well", f"{prefix}-choices-0-position": 1,
-        f"{prefix}-choices-1-label": "Badly", f"{prefix}-choices-1-position": 2,
-        f"{prefix}-choices-2-label": "",  # an empty row is ignored
-    })
+    data.update(
+        {
+            f"{prefix}-section": draft.sections.order_by("position").first().pk,
+            f"{prefix}-text": "How do you sleep?",
+            f"{prefix}-type": "single_choice",
+            f"{prefix}-code": "",
+            f"{prefix}-position": 999,
+            f"{prefix}-choices-TOTAL_FORMS": 3,
+            f"{prefix}-choices-INITIAL_FORMS": 0,
+            f"{prefix}-choices-0-label": "Well",
+            f"{prefix}-choices-0-position": 1,
+            f"{prefix}-choices-1-label": "Badly",
+            f"{prefix}-choices-1-position": 2,
+            f"{prefix}-choices-2-label": "",  # an empty row is ignored
+        }
+    )
     result = practice_manager_client.post(version_url(draft), data)
     assert result.status_code == 302, _errors(result)
     question = draft.questions.get(code="how_do_you_sleep")
     assert list(question.choices.values_list("value", "label")) == [
-        ("well", "Well"), ("badly", "Badly")]
+        ("well", "Well"),
+        ("badly", "Badly"),
+    ]
 
 
 def test_the_card_refuses_a_choice_question_left_with_one_choice(practice_manager_client, draft):
@@ -177,14 +211,19 @@ def test_removing_a_choice_another_question_waits_for_is_refused(practice_manage
     awaited = target.choices.get(value=dependant.condition_answer)
     response = practice_manager_client.get(version_url(draft))
     data = page_data(response)
-    form = next(f for f in response.context["inline_admin_formsets"][1].formset.forms
-                if f.instance.pk == target.pk)
+    form = next(
+        f
+        for f in response.context["inline_admin_formsets"][1].formset.forms
+        if f.instance.pk == target.pk
+    )
     number = next(i for i, f in enumerate(form.choices.forms) if f.instance.pk == awaited.pk)
     data[f"{form.choices.prefix}-{number}-DELETE"] = "on"
     result = practice_manager_client.post(version_url(draft), data)
     assert result.status_code == 200
-    assert f"“{dependant.condition_answer}” is not a choice of “{target.code}”" in \
-        result.content.decode()
+    assert (
+        f"“{dependant.condition_answer}” is not a choice of “{target.code}”"
+        in result.content.decode()
+    )
     assert Choice.objects.filter(pk=awaited.pk).exists()
 
 
@@ -196,8 +235,7 @@ def test_a_page_posted_without_the_cards_choices_leaves_them_as_they_are(
     before = list(Choice.objects.filter(question__version=draft).values_list("pk", "value"))
     result = practice_manager_client.post(version_url(draft), data)
     assert result.status_code == 302, _errors(result)
-    assert list(Choice.objects.filter(question__version=draft).values_list("pk", "value")) == \
-        before
+    assert list(Choice.objects.filter(question__version=draft).values_list("pk", "value")) == before
 
 
 # --- Nothing a practice manager can reach changes a published version or a code ------------
@@ -207,8 +245,9 @@ def test_no_post_a_practice_manager_can_make_changes_a_published_version_or_a_co
     practice_manager, practice_manager_client, current, draft
 ):
     # Even with every permission of the apps' models (which the group does not have).
-    practice_manager.user_permissions.set(Permission.objects.filter(
-        content_type__app_label__in=["intake", "screening", "clinic"]))
+    practice_manager.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["intake", "screening", "clinic"])
+    )
     snapshot = _snapshot(current)
     question = current.questions.get(code="pain_location")
     choice = question.choices.order_by("position").first()
@@ -235,53 +274,74 @@ def test_no_post_a_practice_manager_can_make_changes_a_published_version_or_a_co
     renamed[f"{prefix}-text"] = "Changed?"
     renamed[f"{choices}-0-label"] = "Changed label"
     renamed[f"{choices}-1-DELETE"] = "on"
-    renamed.update({f"{choices}-TOTAL_FORMS": count + 1,
-                    f"{choices}-{count}-label": "A new choice"})
+    renamed.update(
+        {f"{choices}-TOTAL_FORMS": count + 1, f"{choices}-{count}-label": "A new choice"}
+    )
     for number, section in enumerate(current.sections.order_by("position", "pk")):
         renamed[f"sections-{number}-id"] = section.pk
     response = practice_manager_client.post(version_url(current), renamed)
     assert response.status_code in (302, 403)
 
     # The question's own page: a new code, text and type, a choice's value and label.
-    page = practice_manager_client.get(reverse("admin:intake_question_change",
-                                               args=[question.pk]))
+    page = practice_manager_client.get(reverse("admin:intake_question_change", args=[question.pk]))
     assert page.status_code == 200  # to view
     response = practice_manager_client.post(
-        reverse("admin:intake_question_change", args=[question.pk]), {
-            "section": question.section_id, "code": "renamed_code", "text": "Changed?",
-            "type": "boolean", "choices-TOTAL_FORMS": 1, "choices-INITIAL_FORMS": 1,
-            "choices-0-id": choice.pk, "choices-0-question": question.pk,
-            "choices-0-label": "Changed label", "choices-0-value": "changed_value",
-            "choices-0-position": 1})
+        reverse("admin:intake_question_change", args=[question.pk]),
+        {
+            "section": question.section_id,
+            "code": "renamed_code",
+            "text": "Changed?",
+            "type": "boolean",
+            "choices-TOTAL_FORMS": 1,
+            "choices-INITIAL_FORMS": 1,
+            "choices-0-id": choice.pk,
+            "choices-0-question": question.pk,
+            "choices-0-label": "Changed label",
+            "choices-0-value": "changed_value",
+            "choices-0-position": 1,
+        },
+    )
     assert response.status_code in (302, 403)
     # A question added to the published version, or one of its questions deleted.
-    response = practice_manager_client.post(reverse("admin:intake_question_add"), {
-        "section": question.section_id, "code": "sneaked_in", "text": "Sneaked in?",
-        "type": "boolean", "choices-TOTAL_FORMS": 0, "choices-INITIAL_FORMS": 0})
+    response = practice_manager_client.post(
+        reverse("admin:intake_question_add"),
+        {
+            "section": question.section_id,
+            "code": "sneaked_in",
+            "text": "Sneaked in?",
+            "type": "boolean",
+            "choices-TOTAL_FORMS": 0,
+            "choices-INITIAL_FORMS": 0,
+        },
+    )
     assert response.status_code in (200, 403)
     response = practice_manager_client.post(
-        reverse("admin:intake_question_delete", args=[question.pk]), {"post": "yes"})
+        reverse("admin:intake_question_delete", args=[question.pk]), {"post": "yes"}
+    )
     assert response.status_code == 403
-    response = practice_manager_client.post(reverse("admin:intake_question_changelist"), {
-        "action": "delete_selected", "_selected_action": [question.pk], "post": "yes"})
+    response = practice_manager_client.post(
+        reverse("admin:intake_question_changelist"),
+        {"action": "delete_selected", "_selected_action": [question.pk], "post": "yes"},
+    )
     assert response.status_code in (200, 302)
     # The version itself: its fields, deleting it, publishing it again.
     response = practice_manager_client.post(
-        reverse("admin:intake_questionnaireversion_delete", args=[current.pk]), {"post": "yes"})
+        reverse("admin:intake_questionnaireversion_delete", args=[current.pk]), {"post": "yes"}
+    )
     assert response.status_code == 403
     response = practice_manager_client.post(
         reverse("admin:intake_questionnaireversion_changelist"),
-        {"action": "delete_selected", "_selected_action": [current.pk], "post": "yes"})
+        {"action": "delete_selected", "_selected_action": [current.pk], "post": "yes"},
+    )
     assert response.status_code in (200, 302)
     practice_manager_client.post(
-        reverse("admin:intake_questionnaireversion_publish", args=[current.pk]))
+        reverse("admin:intake_questionnaireversion_publish", args=[current.pk])
+    )
 
     assert _snapshot(current) == snapshot
 
 
-def test_a_drafts_saved_choice_values_cannot_be_retyped_on_its_card(
-    practice_manager_client, draft
-):
+def test_a_drafts_saved_choice_values_cannot_be_retyped_on_its_card(practice_manager_client, draft):
     question = draft.questions.get(code="pain_location")
     values = list(question.choices.values_list("pk", "value"))
     response = practice_manager_client.get(version_url(draft))
@@ -297,11 +357,27 @@ def test_a_drafts_saved_choice_values_cannot_be_retyped_on_its_card(
 def _snapshot(version) -> list:
     version.refresh_from_db()
     rows = [(version.status, version.title, version.introduction, version.published_at)]
-    rows += list(Question.objects.filter(version=version).order_by("pk").values_list(
-        "pk", "code", "text", "help_text", "type", "required", "position", "section_id",
-        "condition_question", "condition_answer"))
-    rows += list(Choice.objects.filter(question__version=version).order_by("pk").values_list(
-        "pk", "question_id", "value", "label", "is_exclusive", "position"))
+    rows += list(
+        Question.objects.filter(version=version)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "code",
+            "text",
+            "help_text",
+            "type",
+            "required",
+            "position",
+            "section_id",
+            "condition_question",
+            "condition_answer",
+        )
+    )
+    rows += list(
+        Choice.objects.filter(question__version=version)
+        .order_by("pk")
+        .values_list("pk", "question_id", "value", "label", "is_exclusive", "position")
+    )
     return rows
 
 

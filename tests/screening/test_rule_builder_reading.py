@@ -54,32 +54,50 @@ def test_every_v2_rule_the_grammar_covers_round_trips(vocabulary):
 
 def test_a_reading_has_the_builders_groups_conditions_and_operators(vocabulary):
     reading = rule_builder.read_condition(
-        "pain_walking_or_stairs and (pain_worsening or not pain_at_rest_or_night)", vocabulary)
-    assert reading == {"built": {"match": "all", "groups": [
-        {"match": "all", "conditions": [
-            {"name": "pain_walking_or_stairs", "operator": "yes", "value": ""}]},
-        {"match": "any", "conditions": [
-            {"name": "pain_worsening", "operator": "yes", "value": ""},
-            {"name": "pain_at_rest_or_night", "operator": "no", "value": ""}]},
-    ]}}
+        "pain_walking_or_stairs and (pain_worsening or not pain_at_rest_or_night)", vocabulary
+    )
+    assert reading == {
+        "built": {
+            "match": "all",
+            "groups": [
+                {
+                    "match": "all",
+                    "conditions": [
+                        {"name": "pain_walking_or_stairs", "operator": "yes", "value": ""}
+                    ],
+                },
+                {
+                    "match": "any",
+                    "conditions": [
+                        {"name": "pain_worsening", "operator": "yes", "value": ""},
+                        {"name": "pain_at_rest_or_night", "operator": "no", "value": ""},
+                    ],
+                },
+            ],
+        }
+    }
     reading = rule_builder.read_condition(
-        "'tearing' not in pain_character or sex != 'male' or age >= 50", vocabulary)
-    assert reading["built"]["groups"] == [{"match": "all", "conditions": [condition]}
-                                          for condition in [
-        {"name": "pain_character", "operator": "not in", "value": "tearing"},
-        {"name": "sex", "operator": "!=", "value": "male"},
-        {"name": "age", "operator": ">=", "value": "50"}]]
+        "'tearing' not in pain_character or sex != 'male' or age >= 50", vocabulary
+    )
+    assert reading["built"]["groups"] == [
+        {"match": "all", "conditions": [condition]}
+        for condition in [
+            {"name": "pain_character", "operator": "not in", "value": "tearing"},
+            {"name": "sex", "operator": "!=", "value": "male"},
+            {"name": "age", "operator": ">=", "value": "50"},
+        ]
+    ]
     assert reading["built"]["match"] == "any"
 
 
 def test_an_optional_number_is_read_with_the_builders_null_check(vocabulary):
-    optional = next(item for item in vocabulary if item["kind"] == "number"
-                    and item["nullable"])
+    optional = next(item for item in vocabulary if item["kind"] == "number" and item["nullable"])
     name = optional["name"]
     text = f"chest_pain and ({name} != null and {name} >= 3)"
     reading = rule_builder.read_condition(text, vocabulary)
     assert reading["built"]["groups"][1]["conditions"] == [
-        {"name": name, "operator": ">=", "value": "3"}]
+        {"name": name, "operator": ">=", "value": "3"}
+    ]
     assert rule_builder.write_condition(reading["built"], vocabulary) == text
     # Without the check (or with another way of saying what null means) it is not the
     # builder's: the condition's own check refuses the first, the second is shown as written.
@@ -87,14 +105,17 @@ def test_an_optional_number_is_read_with_the_builders_null_check(vocabulary):
     assert "??" in rule_builder.read_condition(f"({name} ?? 0) >= 3", vocabulary)["unreadable"]
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("free_text", "not among the questions"),  # no such question
-    ("chest_pain and", "not a complete condition"),
-    ("'no_such_choice' in pain_location", "“no_such_choice” is not a choice of"),
-    ("pain_severity >= 7.5", "not whole"),
-    ("7 <= pain_severity", "does not offer"),
-    ("chest_pain == true", "in a way the builder does not write"),
-    ("not (chest_pain and fever_chills)", "“not” before a group"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("free_text", "not among the questions"),  # no such question
+        ("chest_pain and", "not a complete condition"),
+        ("'no_such_choice' in pain_location", "“no_such_choice” is not a choice of"),
+        ("pain_severity >= 7.5", "not whole"),
+        ("7 <= pain_severity", "does not offer"),
+        ("chest_pain == true", "in a way the builder does not write"),
+        ("not (chest_pain and fever_chills)", "“not” before a group"),
+    ],
+)
 def test_what_the_builder_cannot_write_is_named(vocabulary, text, reason):
     assert reason in rule_builder.read_condition(text, vocabulary)["unreadable"]
