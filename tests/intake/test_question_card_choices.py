@@ -393,3 +393,13 @@ def _errors(response) -> str:
             for nested in getattr(form, "nested_formsets", []):
                 problems.append(f"{nested.prefix}: {nested.errors} {nested.non_form_errors()}")
     return "\n".join(problem for problem in problems if problem and problem != "[]")
+
+
+def test_a_published_versions_cards_show_their_choices_read_only(practice_manager_client, current):
+    html = practice_manager_client.get(version_url(current)).content.decode()
+    question = current.questions.get(code="pain_location")
+    assert "-choices-TOTAL_FORMS" not in html
+    assert 'class="choice-label"' not in html and "card-choice-template" not in html
+    for choice in question.choices.all():
+        assert f'<span class="choice-label-shown">{choice.label}</span>' in html
+        assert f'<span class="choice-value">({choice.value})</span>' in html
