@@ -66,7 +66,7 @@ def form_changes(form, what: str) -> list[dict]:
 
 def change_rows(form, formsets, obj=None) -> list[dict]:
     """Every changed field of an admin page: the object's, then each inline row's (added and
-    deleted rows named as such)."""
+    deleted rows named as such), and the rows of a row's ``nested_formsets``."""
     rows = form_changes(form, "") if form is not None else []
     for formset in formsets or ():
         name = str(formset.model._meta.verbose_name)
@@ -75,7 +75,8 @@ def change_rows(form, formsets, obj=None) -> list[dict]:
                 continue
             instance = row.instance
             if formset.can_delete and formset._should_delete_form(row):
-                if instance.pk is not None:
+                # (Deleting a row has already cleared its instance's pk.)
+                if instance.pk is not None or row in formset.initial_forms:
                     rows.append({"what": f"{name} “{instance}”", "field": "",
                                  "before": "present", "after": "deleted"})
             elif row.has_changed():
@@ -84,6 +85,8 @@ def change_rows(form, formsets, obj=None) -> list[dict]:
                                  "before": "(none)", "after": "added"})
                 else:
                     rows.extend(form_changes(row, f"{name} “{instance}”"))
+            # A row's own rows edited inside it (a question's choices on its card).
+            rows.extend(change_rows(None, getattr(row, "nested_formsets", ())))
     return rows
 
 

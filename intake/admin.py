@@ -3,7 +3,8 @@
 How it is laid out:
 
 - A *questionnaire* page lists its versions.
-- A *version* page edits the version with its sections and questions (drag to reorder); its
+- A *version* page edits the version with its sections and questions (drag to reorder), each
+  question's card with its choices (see "A question's choices inside its card" below); its
   buttons preview the form as a patient sees it, publish the draft, and start a new draft from
   it.  The same two actions are on the list of versions.
 - A *question* page edits one question with its choices (drag to reorder).
@@ -31,6 +32,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -163,21 +165,33 @@ def _without_choice_count_problems(question, problems: dict[str, list[str]]) -> 
 
 
 class _NewQuestionAsTarget:
-    """A question added in this same submit, seen as the target of another's show-condition.
+    """A question seen as the target of another's show-condition, with the choices it will
+    have once this submit is saved (``choices``: a list of unsaved or saved ``Choice`` rows).
 
-    It has no saved choices yet, and Django refuses to look up related rows of an unsaved
-    object, so it answers ``choices.all()`` with nothing.
+    By default it has none: a question added in this same submit has no saved choices, and
+    Django refuses to look up related rows of an unsaved object.
     """
 
-    def __init__(self, question):
+    def __init__(self, question, choices=()):
         self._question = question
+        self._choices = list(choices)
 
     def __getattr__(self, name):
         return getattr(self._question, name)
 
     @property
     def choices(self):
-        return Choice.objects.none()
+        return _Rows(self._choices)
+
+
+class _Rows:
+    """Answers ``.all()`` like a related manager, with rows in hand."""
+
+    def __init__(self, rows):
+        self._rows = rows
+
+    def all(self):
+        return list(self._rows)
 
 
 def _duplicate_code_message(code: str) -> str:
@@ -254,8 +268,176 @@ def _new_code(form, taken: set[str]) -> str | None:
     return code
 
 
+# --- A question's choices inside its card ----------------------------------------------------
+#
+# Django's admin has no nested inlines, so each question's form carries its own formset of
+# choices (``CardChoiceFormSet``, prefix ``<question's prefix>-choices``), rendered inside the
+# card by the ``choices`` field's widget and saved after the question (``VersionQuestionFormSet
+# .save``).  A choice's value is never typed there: it is made from the label when the choice is
+# first saved and shown, not edited, afterwards.  static/js/admin-questions.js adds, removes and
+# reorders the rows; without JavaScript a new question offers two empty rows and "Remove" is a
+# checkbox.
+
+
+class CardChoiceForm(forms.ModelForm):
+    class Meta:
+        model = Choice
+        fields = ["label", "is_exclusive", "position"]
+        labels = {"label": "What the patient reads", "is_exclusive": "Excludes the others"}
+        widgets = {
+            "label": forms.TextInput(attrs={"class": "choice-label", "size": 30}),
+            # Filled in by the order of the rows (admin-questions.js).
+            "position": forms.HiddenInput(attrs={"class": "choice-position"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].required = False
+
+    def has_changed(self):
+        # A new row left without a label is ignored, whatever its position or tick.
+        if self.instance.pk is None and not (self["label"].value() or "").strip():
+            return False
+        return super().has_changed()
+
+
+class BaseCardChoiceFormSet(LabelledRowsMixin, forms.BaseInlineFormSet):
+    """One question's choices on its card.  ``kept`` are the rows that will exist after the
+    save, in their order, each with its value (made from the label for a new row)."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            row = "new row" if index is None else f"row {index + 1}"
+            form.fields["DELETE"].label = "Remove"
+            form.fields["DELETE"].widget.attrs.update(
+                {"class": "choice-remove", "aria-label": f"Remove, {row}"})
+
+    @property
+    def kept(self) -> list:
+        forms_kept = [
+            form for form in self.forms
+            if hasattr(form, "cleaned_data") and not self._should_delete_form(form)
+            and (form.instance.pk is not None or form.has_changed())
+        ]
+        # In the order of the rows on the card (their positions), as the patient will see them.
+        return sorted(forms_kept, key=lambda form: (
+            form.cleaned_data.get("position") is None, form.cleaned_data.get("position") or 0))
+
+    def clean(self):
+        super().clean()
+        kept = self.kept
+        # Made unique against every value this question has, those being removed included, so
+        # that a new choice never takes over the value a removed one had for rules and answers.
+        taken = {form.instance.value for form in kept if form.instance.value}
+        if self.instance.pk is not None:
+            taken |= set(Choice.objects.filter(question=self.instance)
+                         .values_list("value", flat=True))
+        for number, form in enumerate(kept, start=1):
+            if form.instance.pk is None and form.cleaned_data.get("label"):
+                form.instance.value = code_from_text(
+                    form.cleaned_data["label"], taken=taken, fallback="choice",
+                    may_start_with_digit=True)
+                taken.add(form.instance.value)
+            if form.cleaned_data.get("position") is None:
+                form.instance.position = number
+
+    def get_queryset(self):
+        # The version page loads every question's choices at once (QuestionInline.get_queryset).
+        prefetched = getattr(self.instance, "_prefetched_objects_cache", {})
+        if self.instance.pk is not None and "choices" in prefetched:
+            return list(prefetched["choices"])
+        return super().get_queryset()
+
+
+CardChoiceFormSet = forms.inlineformset_factory(
+    Question, Choice, form=CardChoiceForm, formset=BaseCardChoiceFormSet, extra=0,
+    can_delete=True,
+)
+
+
+class ChoicesInCardWidget(forms.Widget):
+    """Renders the card's choice formset (``formset``, set by the form) in the card."""
+
+    template_name = "admin/intake/questionnaireversion/card_choices.html"
+    formset = None
+    editable = False
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return render_to_string(self.template_name,
+                                {"formset": self.formset, "editable": self.editable})
+
+    def value_from_datadict(self, data, files, name):
+        return None
+
+    def id_for_label(self, id_):
+        # The rows' own controls carry their labels; the field's label names the whole list.
+        return None
+
+
+class ChoicesInCardField(forms.Field):
+    widget = ChoicesInCardWidget
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, label="Choices", **kwargs)
+
+    def has_changed(self, initial, data):
+        return False  # the card's formset says whether its choices changed
+
+
 class VersionQuestionForm(QuestionCodeOptional, forms.ModelForm):
-    """One question's card on the version page."""
+    """One question's card on the version page, with its choices (``self.choices``, a
+    ``CardChoiceFormSet``) when the admin may edit them (``choices_editable``, set by
+    ``QuestionInline.get_formset``).
+
+    A card posted without its choices' management form (an older page, a script) leaves the
+    saved choices as they are: ``choices_submitted`` is then False."""
+
+    card_choices = ChoicesInCardField()
+    choices_editable = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        prefix = f"{self.prefix}-choices"
+        self.choices_submitted = (
+            self.choices_editable and self.is_bound and f"{prefix}-TOTAL_FORMS" in self.data
+        )
+        self.choices = CardChoiceFormSet(
+            data=self.data if self.choices_submitted else None, instance=self.instance,
+            prefix=prefix, queryset=Choice.objects.order_by("position", "pk"),
+        )
+        if self.instance.pk is None:
+            # Two empty rows for a new question, so a choice question can be written in one go
+            # even without JavaScript (rows left empty are ignored).
+            self.choices.extra = 2
+        if "card_choices" in self.fields:
+            widget = self.fields["card_choices"].widget
+            widget.formset, widget.editable = self.choices, self.choices_editable
+
+    # The card's choices are part of the card: it has changed when they have, and it is valid
+    # only when they are (clinic.admin_audit reads nested_formsets for the before and after).
+    @property
+    def nested_formsets(self) -> list:
+        return [self.choices] if self.choices_submitted else []
+
+    def has_changed(self):
+        return super().has_changed() or any(
+            formset.has_changed() for formset in self.nested_formsets)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # Every formset is checked (no short cut), so each shows its errors.
+        if not all([formset.is_valid() for formset in self.nested_formsets]):  # noqa: C419
+            self.add_error(None, "Check this question's choices below.")
+        return cleaned_data
+
+    def choice_rows(self) -> list | None:
+        """The choices this question will have after the save, in order: the submitted ones,
+        or None when they were not submitted."""
+        if not self.choices_submitted:
+            return None
+        self.choices.is_valid()
+        return [form.instance for form in self.choices.kept]
 
     class Meta:
         model = Question
@@ -307,9 +489,13 @@ class VersionQuestionFormSet(CustomInlineFormSet):
             if len(forms_by_code[code]) == 1 and owner is not None and owner != form.instance.pk:
                 form.add_error("code", _reused_code_message(code))
 
+        # Each question as the target of a show-condition, with the choices it will have.
+        choices_of = {form: form.choice_rows() for form in kept}
         questions_by_code = {
             form.instance.code: (
-                form.instance if form.instance.pk else _NewQuestionAsTarget(form.instance)
+                _NewQuestionAsTarget(form.instance, choices_of[form])
+                if choices_of[form] is not None
+                else form.instance if form.instance.pk else _NewQuestionAsTarget(form.instance)
             )
             for form in kept
         }
@@ -320,13 +506,30 @@ class VersionQuestionFormSet(CustomInlineFormSet):
             section = form.cleaned_data.get("section")
             if section is not None and section.version_id != self.instance.pk:
                 form.add_error("section", "Choose a section of this version.")
-            choice_values = (
-                [choice.value for choice in question.choices.all()] if question.pk else []
-            )
+            submitted = choices_of[form]
+            if submitted is not None:
+                choice_values = [choice.value for choice in submitted]
+            else:
+                choice_values = (
+                    [choice.value for choice in question.choices.all()] if question.pk else []
+                )
             problems = question_problems(
                 question, choice_values=choice_values, questions_by_code=questions_by_code
             )
-            _add_problems(form, _without_choice_count_problems(question, problems))
+            _add_problems(form, problems if submitted is not None
+                          else _without_choice_count_problems(question, problems))
+
+    def save(self, commit=True):
+        """Saves the questions, then each card's choices (a new question's once it has its
+        id)."""
+        saved = super().save(commit)
+        if commit:
+            for form in self.forms:
+                if (form.choices_submitted and form.instance.pk is not None
+                        and not self._should_delete_form(form)):
+                    form.choices.instance = form.instance
+                    form.choices.save()
+        return saved
 
     def _make_missing_codes(self) -> None:
         """Each question saved without a code gets one made from its text, unique among the
@@ -355,7 +558,7 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
     form = VersionQuestionForm
     formset = VersionQuestionFormSet
     fieldsets = [
-        (None, {"fields": ["section", "text", "help_text", "type", "choice_summary",
+        (None, {"fields": ["section", "text", "help_text", "type", "card_choices",
                            "required"]}),
         ("Whole-number answers", {"fields": [("min_value", "max_value")],
                                   "classes": ["question-range"]}),
@@ -367,7 +570,6 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
         ("Code (for rules and exports)", {"fields": ["code", "position"],
                                           "classes": ["question-code"]}),
     ]
-    readonly_fields = ("choice_summary",)
     # adminsortable2 reads the drag-to-reorder field from the first ordering entry; the rows are
     # shown section by section (get_ordering), and dragging renumbers them all in that order.
     ordering = ("position",)
@@ -376,7 +578,7 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
     verbose_name = "question"
     verbose_name_plural = (
         "Questions (in form order: drag to reorder within a section; change a question's "
-        "section to move it; edit its choices with “Edit choices”)"
+        "section to move it)"
     )
 
     def get_ordering(self, request):
@@ -390,6 +592,12 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
+        # A card edits its question's choices when the admin may add, change and remove
+        # choices, and the version is a draft (ReadOnlyWhenPublished).
+        formset.form.choices_editable = not _is_published(obj) and all(
+            request.user.has_perm(f"intake.{action}_choice")
+            for action in ("add", "change", "delete")
+        )
         section_field = formset.form.base_fields.get("section")
         if section_field is not None:
             # Only this version's sections; listed once for all rows instead of one query a row.
@@ -415,18 +623,15 @@ class QuestionInline(ReadOnlyInlineWhenPublished, SortableStackedInline):
         return formset
 
     @admin.display(description="Choices")
-    def choice_summary(self, question):
-        if question.pk is None:
-            return "Save first, then add its choices."
-        labels = [choice.label for choice in question.choices.all()]
-        if not type_of(question, default=UNTYPED).has_choices and not labels:
+    def card_choices(self, question):
+        """The choices on a card that cannot be edited here (a published version's)."""
+        rows = [(choice.label, choice.value) for choice in question.choices.all()]
+        if not rows:
             return "None"
-        published = _is_published(question)
         return format_html(
-            '<span class="choice-labels">{}</span> <a href="{}" class="choice-edit">{}</a>',
-            "; ".join(labels) or "None yet",
-            reverse("admin:intake_question_change", args=[question.pk]),
-            "See the question" if published else "Edit choices",
+            '<ul class="choice-list">{}</ul>',
+            format_html_join("", '<li><span class="choice-label-shown">{}</span> '
+                                 '<span class="choice-value">({})</span></li>', rows),
         )
 
 

@@ -21,7 +21,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_audit import AuditedAdmin, record_admin_change
 from intake.models import Questionnaire
-from screening import activation, safety, services
+from screening import activation, rule_builder, safety, services
 from screening.models import (
     DerivedValue,
     FreeTextTerm,
@@ -82,22 +82,58 @@ class DerivedValueInline(DraftOnlyInline, admin.TabularInline):
                            "age and free_text_match)")
 
 
+def _vocabulary(request, rule_set: RuleSet) -> list[dict]:
+    """``services.rule_vocabulary``, once per request (the page and each form ask for it)."""
+    known = request.__dict__.setdefault("_rule_vocabularies", {})
+    if rule_set.pk not in known:
+        known[rule_set.pk] = services.rule_vocabulary(rule_set)
+    return known[rule_set.pk]
+
+
+class ConditionTextarea(forms.Textarea):
+    """The condition's expression, with what the rule builder needs to show it: its groups and
+    conditions (``data-built``) when the builder could have written it, else why not
+    (``data-unreadable``), read by ``screening.rule_builder`` against ``vocabulary``."""
+
+    vocabulary = None
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if self.vocabulary and value and str(value).strip():
+            reading = rule_builder.read_condition(str(value), self.vocabulary)
+            widget_attrs = context["widget"]["attrs"]
+            if "built" in reading:
+                widget_attrs["data-built"] = json.dumps(reading["built"])
+            else:
+                widget_attrs["data-unreadable"] = reading["unreadable"]
+        return context
+
+
 class RuleForm(forms.ModelForm):
     """A rule's form: besides the field checks, its condition must fit the rule set's questions,
     choices and derived values (``services.check_rule``), the message going on the condition.
 
     The condition is what the rule builder (static/js/rule-builder.js) writes from the
-    questions, operators and values chosen; typed or built, it is checked the same way."""
+    questions, operators and values chosen; typed or built, it is checked the same way.
+    ``vocabulary`` (set by the admin for a draft's rules) lets the builder show a condition
+    already written."""
+
+    vocabulary = None
 
     class Meta:
         model = Rule
         fields = ["rule_set", "code", "title", "category", "tier", "enabled", "position",
                   "condition", "explanation"]
-        widgets = {"condition": forms.Textarea(attrs={"rows": 2, "cols": 100,
-                                                      "class": "rule-expression"})}
+        widgets = {"condition": ConditionTextarea(attrs={"rows": 2, "cols": 100,
+                                                         "class": "rule-expression"})}
         labels = {"condition": "Condition (the expression)"}
         help_texts = {"condition": "Build it above by choosing questions, operators and "
                       "values; or type it in the rule language."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "condition" in self.fields:
+            self.fields["condition"].widget.vocabulary = self.vocabulary
 
     def clean(self):
         cleaned = super().clean()
@@ -120,6 +156,12 @@ class RuleInline(DraftOnlyInline, admin.StackedInline):
               "explanation"]
     formfield_overrides = _TEXTAREA
     ordering = ["position", "code"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None and obj.is_draft:
+            formset.form.vocabulary = _vocabulary(request, obj)
+        return formset
 
 
 class FreeTextTermInline(DraftOnlyInline, admin.TabularInline):
@@ -254,8 +296,9 @@ class RuleSetAdmin(AuditedAdmin, HistoryWithoutRevertMixin, SimpleHistoryAdmin):
             latest = (rule_set.questionnaire.versions.published().order_by("-number").first()
                       if rule_set.is_draft else None)
             extra = {
-                "rule_vocabulary": services.rule_vocabulary(rule_set) if rule_set.is_draft
+                "rule_vocabulary": _vocabulary(request, rule_set) if rule_set.is_draft
                 else [],
+                "rule_builder_grammar": rule_builder.GRAMMAR,
                 # A draft still checked against an older questionnaire version than the one
                 # patients answer: said at the top, before its rules are judged against it.
                 "newer_version": latest if latest is not None
@@ -449,15 +492,23 @@ class RuleAdmin(RuleSetPartAdmin):
         if rule_set_field is not None:
             rule_set_field.queryset = RuleSet.objects.filter(status=RuleSet.Status.DRAFT)
             rule_set_field.help_text = "Rules are added to a draft rule set."
+        rule_set = self._rule_set_of(request, obj)
+        if rule_set is not None and rule_set.is_draft:
+            form.vocabulary = _vocabulary(request, rule_set)
         return form
 
+    def _rule_set_of(self, request, obj) -> RuleSet | None:
+        """The rule set of the rule on the page: its own, or the one an added rule goes to."""
+        if obj is not None:
+            return obj.rule_set
+        chosen = str(request.GET.get("rule_set", ""))
+        return RuleSet.objects.filter(pk=chosen if chosen.isdigit() else None).select_related(
+            "questionnaire_version").first()
+
     def _builder_context(self, request, obj) -> dict:
-        rule_set = obj.rule_set if obj is not None else RuleSet.objects.filter(
-            pk=request.GET.get("rule_set") if str(request.GET.get("rule_set", "")).isdigit()
-            else None
-        ).select_related("questionnaire_version").first()
-        return {"rule_vocabulary": services.rule_vocabulary(rule_set) if rule_set else [],
-                "rule_set": rule_set}
+        rule_set = self._rule_set_of(request, obj)
+        return {"rule_vocabulary": _vocabulary(request, rule_set) if rule_set else [],
+                "rule_builder_grammar": rule_builder.GRAMMAR, "rule_set": rule_set}
 
     def add_view(self, request, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), **self._builder_context(request, None)}

@@ -261,3 +261,20 @@ def api_client() -> APIClient:
     client = APIClient()
     client.default_format = "json"
     return client
+
+
+@pytest.fixture
+def current():
+    """Version 2 of the upper back pain intake, published (and current) by the data
+    migrations."""
+    from intake.models import QuestionnaireVersion
+
+    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
+
+
+@pytest.fixture
+def draft(current):
+    """Version 3: a draft copied from version 2, so it is valid as it stands."""
+    from intake.services.questionnaires import create_draft_from
+
+    return create_draft_from(current)

@@ -12,24 +12,14 @@ from django.urls import reverse
 from clinic.admin import time_zone_choices
 from clinic.models import Alert, AuditEvent, Clinic, Clinician, DutyCover, DutyShift
 from core.roles import PRACTICE_MANAGERS_GROUP
-from intake.models import Choice, QuestionnaireVersion
-from intake.services.questionnaires import code_from_text, create_draft_from
+from intake.models import Choice
+from intake.services.questionnaires import code_from_text
 from intake.services.submissions import submit_intake
 from screening import services
 from screening.models import Rule, RuleSet
 from tests.factories import EMERGENCY, PATIENT, routine_answers
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def current():
-    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
-
-
-@pytest.fixture
-def draft(current):
-    return create_draft_from(current)
 
 
 @pytest.fixture
@@ -270,3 +260,21 @@ def test_a_practice_manager_can_read_but_not_change_the_audit_trail(practice_man
 
 def test_a_signed_out_visitor_is_sent_to_sign_in():
     assert Client().get(url("index")).status_code == 302
+
+
+def test_a_rule_written_as_an_expression_comes_to_the_builder_read_back(
+    practice_manager_client, draft_rules
+):
+    built = draft_rules.rules.get(code="cardiac_unstable_pattern")
+    html = practice_manager_client.get(url("screening_rule_change", built.pk)).content.decode()
+    assert 'id="rule-builder-grammar"' in html
+    assert 'data-built="{&quot;match&quot;: &quot;all&quot;, &quot;groups&quot;' in html
+    unreadable = draft_rules.rules.get(code="cardiac_feature")
+    html = practice_manager_client.get(url("screening_rule_change", unreadable.pk)
+                                       ).content.decode()
+    assert 'data-unreadable="it has “not” before a group of conditions"' in html
+    assert "data-built" not in html
+    # On the rule set's page, every rule's field says one or the other.
+    html = practice_manager_client.get(url("screening_ruleset_change", draft_rules.pk)
+                                       ).content.decode()
+    assert (html.count("data-built="), html.count("data-unreadable=")) == (57, 6)

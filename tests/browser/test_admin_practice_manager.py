@@ -17,7 +17,7 @@ from clinic.models import AuditEvent, Clinic, Clinician, DutyCover
 from core.roles import PRACTICE_MANAGERS_GROUP
 from intake.models import Choice, QuestionnaireVersion
 from intake.services.questionnaires import create_draft_from
-from screening import services
+from screening import rule_builder, services
 from screening.models import Rule, RuleSet
 from tests.browser.pages import DESKTOP, SERIOUS, axe_violations
 
@@ -114,6 +114,65 @@ def test_add_a_choice_without_typing_a_code(open_page, manager, draft, viewport)
 
 
 @SCREENS
+def test_add_a_choice_inside_the_questions_card_without_typing_a_value(
+    open_page, manager, draft, viewport
+):
+    question = draft.questions.get(code="pain_location")
+    neck = question.choices.get(value="neck")
+    last = question.choices.order_by("position", "pk").last()
+    page = sign_in(open_page, f"/admin/intake/questionnaireversion/{draft.pk}/change/", viewport)
+    card = page.locator("#questions-group .inline-related").filter(
+        has=page.locator("input[name$='-code'][value='pain_location']"))
+    preview = page.locator("[data-question-preview] .preview-question").filter(
+        has=page.locator(".preview-text", has_text=question.text))
+    card.get_by_role("button", name="Add a choice").click()
+    row = card.locator(".card-choice").last
+    # Nothing to type but what the patient reads: the value is made from it on save.
+    expect(row.locator("input[name$='-value']")).to_have_count(0)
+    row.locator("input.choice-label").fill("Lower back (the small of the back)")
+    # The preview follows the unsaved choices: added, reworded, moved, removed.
+    expect(preview).to_contain_text("Lower back (the small of the back)")
+    card.locator(".card-choice").first.locator("input.choice-label").fill("The upper back")
+    expect(preview).to_contain_text("The upper back")
+    row.get_by_role("button", name="Move up").click()
+    expect(preview.locator("li").last).to_have_text(last.label)
+    card.locator(".card-choice").filter(
+        has=page.locator(f"input[value='{neck.pk}']")).get_by_label("Remove").check()
+    expect(preview).not_to_contain_text(neck.label)
+    check_page(page)
+    save(page, "Save and continue editing")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    added = question.choices.get(label="Lower back (the small of the back)")
+    assert added.value == "lower_back_the_small_of_the_back"
+    assert list(question.choices.order_by("position", "pk"))[-2:] == [added, last]
+    assert question.choices.order_by("position", "pk").first().label == "The upper back"
+    assert not question.choices.filter(pk=neck.pk).exists()
+    # After the save the value is shown on the card, and still cannot be typed.
+    card = page.locator("#questions-group .inline-related").filter(
+        has=page.locator("input[name$='-code'][value='pain_location']"))
+    expect(card).to_contain_text("value: lower_back_the_small_of_the_back")
+    check_page(page)
+
+    # A new choice question, written with its choices in one go.
+    page.locator("#questions-group .add-row a").click()
+    new_card = page.locator("#questions-group .inline-related.dynamic-questions").last
+    new_card.locator("select[name$='-section']").select_option(index=1)
+    new_card.locator("textarea.question-text").fill("How do you sleep?")
+    new_card.locator("select[name$='-type']").select_option("single_choice")
+    new_card.get_by_role("button", name="Add a choice").click()
+    for number, label in enumerate(["Well", "Badly", "Not at all"]):
+        new_card.locator("input.choice-label").nth(number).fill(label)
+    new_preview = page.locator("[data-question-preview] .preview-question").filter(
+        has=page.locator(".preview-text", has_text="How do you sleep?"))
+    expect(new_preview.locator("li")).to_have_text(["Well", "Badly", "Not at all"])
+    save(page, "Save and continue editing")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    sleep = draft.questions.get(code="how_do_you_sleep")
+    assert list(sleep.choices.order_by("position", "pk").values_list("value", flat=True)) == [
+        "well", "badly", "not_at_all"]
+
+
+@SCREENS
 def test_build_a_rule_dry_run_and_activate_it(open_page, manager, viewport):
     manager.user_permissions.add(Permission.objects.get(codename="activate_ruleset"))
     rule_set = services.create_draft_from(RuleSet.objects.get(status=RuleSet.Status.ACTIVE),
@@ -153,6 +212,79 @@ def test_build_a_rule_dry_run_and_activate_it(open_page, manager, viewport):
     expect(page.locator(".messagelist")).to_contain_text("is now active")
     rule_set.refresh_from_db()
     assert rule_set.status == RuleSet.Status.ACTIVE
+
+
+@SCREENS
+def test_edit_a_rule_written_as_an_expression_in_the_builder(open_page, manager, viewport):
+    rule_set = services.create_draft_from(RuleSet.objects.get(status=RuleSet.Status.ACTIVE),
+                                          by=manager)
+    rule = rule_set.rules.get(code="cardiac_unstable_pattern")
+    assert rule.condition == "pain_walking_or_stairs and (pain_worsening or pain_at_rest_or_night)"
+    page = sign_in(open_page, f"/admin/screening/rule/{rule.pk}/change/", viewport)
+    builder = page.locator(".rule-builder")
+    expression = page.locator("#id_condition")
+    # Read back into the builder: two groups, the second "any of" two conditions; the
+    # expression is kept as it was written until something is changed.
+    groups = builder.locator("fieldset")
+    expect(groups).to_have_count(2)
+    expect(groups.nth(0).locator("select.builder-question")).to_have_value(
+        "pain_walking_or_stairs")
+    expect(groups.nth(1).get_by_label("Fires when")).to_have_value("any")
+    expect(groups.nth(1).locator("select.builder-question")).to_have_count(2)
+    expect(groups.nth(1).locator("select.builder-question").nth(1)).to_have_value(
+        "pain_at_rest_or_night")
+    expect(expression).to_have_value(rule.condition)
+    expect(expression).to_have_attribute("readonly", "")
+    check_page(page)
+    groups.nth(1).get_by_role("button", name="Add a condition").click()
+    groups.nth(1).locator("select.builder-question").nth(2).select_option("pain_severity")
+    groups.nth(1).get_by_label("Compare").nth(2).select_option(">=")
+    groups.nth(1).get_by_label("Number").fill("8")
+    changed = ("pain_walking_or_stairs and (pain_worsening or pain_at_rest_or_night or "
+               "pain_severity >= 8)")
+    expect(expression).to_have_value(changed)
+    check_page(page)
+    save(page)
+    expect(page.locator(".messagelist")).to_contain_text("Saved the rule")
+    rule.refresh_from_db()
+    assert rule.condition == changed
+
+    # A rule the builder cannot show stays as written, read-only, with the reason.
+    other = rule_set.rules.get(code="cardiac_feature")
+    page.goto(f"/admin/screening/rule/{other.pk}/change/")
+    note = page.locator(".rule-builder-unreadable")
+    expect(note).to_contain_text("“not” before a group of conditions")
+    expect(page.locator(".rule-builder")).to_have_count(0)
+    expect(page.locator("#id_condition")).to_have_attribute("readonly", "")
+    check_page(page)
+    note.get_by_role("button", name="Edit the expression by hand").click()
+    expect(page.locator("#id_condition")).not_to_have_attribute("readonly", "")
+
+
+def test_the_builder_writes_back_every_rule_it_shows(open_page, manager):
+    """On the draft rule set's page every rule the server reads is shown in a builder; made to
+    write, each builder gives the expression ``screening.rule_builder`` writes: the page and
+    the server share one grammar."""
+    rule_set = services.create_draft_from(RuleSet.objects.get(status=RuleSet.Status.ACTIVE),
+                                          by=manager)
+    vocabulary = services.rule_vocabulary(rule_set)
+    expected = {}
+    for rule in rule_set.rules.all():
+        reading = rule_builder.read_condition(rule.condition, vocabulary)
+        expected[rule.code] = (rule_builder.write_condition(reading["built"], vocabulary)
+                               if "built" in reading else rule.condition)
+    page = sign_in(open_page, f"/admin/screening/ruleset/{rule_set.pk}/change/", DESKTOP)
+    expect(page.locator(".rule-builder")).to_have_count(57)
+    expect(page.locator(".rule-builder-unreadable")).to_have_count(6)
+    # Choosing again what each group already matches makes every builder write.
+    page.evaluate("""() => document.querySelectorAll('.rule-builder fieldset > label > select')
+        .forEach((s) => s.dispatchEvent(new Event('change', {bubbles: true})))""")
+    written = page.evaluate("""() => Object.fromEntries(Array.from(
+        document.querySelectorAll('textarea.rule-expression'))
+        .filter((t) => !t.name.includes('__prefix__'))
+        .map((t) => [document.getElementById(t.id.replace('-condition', '-code')).value,
+                     t.value]))""")
+    assert written == expected
 
 
 @SCREENS

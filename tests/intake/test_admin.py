@@ -29,26 +29,12 @@ from intake.models import (
     Section,
 )
 from intake.services.appointments import invite
-from intake.services.questionnaires import create_draft_from
 from tests.factories import version_shape
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Fixtures and helpers --------------------------------------------------------------------
-
-
-@pytest.fixture
-def current():
-    """Version 2 of the upper back pain intake, published (and current) by the data
-    migrations."""
-    return QuestionnaireVersion.objects.get(questionnaire__slug="upper-back-pain", number=2)
-
-
-@pytest.fixture
-def draft(current):
-    """Version 3: a draft copied from version 2, so it is valid as it stands."""
-    return create_draft_from(current)
 
 
 def url(name, *args):
