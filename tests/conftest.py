@@ -233,25 +233,26 @@ def practice_manager(django_user_model):
     return user
 
 
+def signed_in(user) -> Client:
+    """Django's test client, signed in as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def practice_manager_client(practice_manager) -> Client:
-    client = Client()
-    client.force_login(practice_manager)
-    return client
+    return signed_in(practice_manager)
 
 
 @pytest.fixture
 def clinician_client(clinician) -> Client:
-    client = Client()
-    client.force_login(clinician)
-    return client
+    return signed_in(clinician)
 
 
 @pytest.fixture
 def staff_admin_client(staff_admin) -> Client:
-    client = Client()
-    client.force_login(staff_admin)
-    return client
+    return signed_in(staff_admin)
 
 
 @pytest.fixture
