@@ -20,6 +20,7 @@ from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AlertLink, AuditEvent, CallOutcome, Notification
 from intake.advice import advice_for
 from tests.factories import (
+    COMMITTED,
     PATIENT,
     SITE_URL,
     notification_for,
@@ -30,10 +31,7 @@ from tests.factories import (
     wait_for_status,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 SECOND = datetime.timedelta(seconds=1)
 URGENT = routine_answers(fever_chills=True)  # rule "fever"

@@ -19,12 +19,9 @@ from clinic.models import Clinic
 from intake.models import Invitation
 from intake.services.invitations import send_due
 from support.real_services import wait_until
-from tests.factories import SITE_URL
+from tests.factories import COMMITTED, SITE_URL
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 
 @pytest.fixture

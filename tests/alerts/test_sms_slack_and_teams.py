@@ -22,6 +22,7 @@ from clinic.models import (
 )
 from support.real_services import wait_until
 from tests.factories import (
+    COMMITTED,
     END_OF_DAY,
     SITE_URL,
     patient_data_in,
@@ -30,10 +31,7 @@ from tests.factories import (
     wait_for_sweeps,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, COMMITTED]
 
 DUTY_PHONE = "+447700900555"
 PAGER_PHONE = "+447700900666"
