@@ -229,7 +229,8 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             "open" if open_case else "reviewed",
             None if open_case else user.pk, reviewed_at,
             "" if open_case else "Called the patient; advice given.",
-            "", "", ""))  # no review outcome, judgement or judged flag recorded
+            "", "", "",  # no review outcome, judgement or judged flag recorded
+            "en-gb"))
         answers.extend(f"{sid}\t{line}" for line in template["answers"])
         flags.extend(f"{sid}\t{line}" for line in template["flags"])
         if tier in ("urgent", "emergency"):
@@ -253,7 +254,7 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             "id", "reference", "clinic_id", "questionnaire_version_id", "full_name",
             "date_of_birth", "phone", "email", "submitted_at", "urgency", "screening_failed",
             "rule_set_id", "status", "reviewed_by_id", "reviewed_at", "review_note",
-            "outcome", "triage_judgement", "judged_flag"],
+            "outcome", "triage_judgement", "judged_flag", "language"],
             submissions)
         copy_rows(db, "intake_answer", ["submission_id", "question_id", "question_code",
                                         "question_text", "value"], answers)
