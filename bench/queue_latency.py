@@ -242,11 +242,12 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
                 aid, sid, clinic, tier, rng.random() < 0.3, when, 0,
                 when + datetime.timedelta(minutes=minutes),
                 acknowledged_at if acknowledged else None, user.pk if acknowledged else None,
-                "[]"))  # no escalation plan kept, as for an alert raised before plans were
+                "[]", 0))  # no escalation plan kept, as for an alert raised before plans were
             delivered = when + datetime.timedelta(seconds=rng.uniform(0.2, 2))
             notifications.append(row(
                 aid, aid, clinician.pk, 0, "delivered", 0, 0, when, None, when, when,
-                delivered, False))  # paged on its own, not held for a digest
+                delivered, False,  # paged on its own, not held for a digest
+                "page", 0, 0, ""))  # a first page, the plan's first step, the usual channel
     with psycopg.connect(database_url, autocommit=True) as db:
         # A bulk load of rows made consistent here: foreign-key triggers off for this session.
         db.execute("SET session_replication_role = replica")
@@ -263,12 +264,14 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
                                          "derived", "position"], flags)
         copy_rows(db, "clinic_alert", [
             "id", "submission_id", "clinic_id", "urgency", "out_of_hours", "created_at",
-            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id", "escalation_plan"],
+            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id", "escalation_plan",
+            "follow_ups"],
             alerts)
         copy_rows(db, "clinic_notification", [
             "id", "alert_id", "clinician_id", "level", "status", "channel_index",
             "tries_on_channel", "next_attempt_at", "claimed_until", "last_queued_at",
-            "created_at", "delivered_at", "grouped"], notifications)
+            "created_at", "delivered_at", "grouped", "reason", "sequence", "step", "channel"],
+            notifications)
         db.execute("SET session_replication_role = origin")
         for table in ("intake_submission", "clinic_alert", "clinic_notification"):
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
