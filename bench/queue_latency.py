@@ -28,17 +28,20 @@ collected, Redis as the cache) and measures, from ``--levels`` client threads (`
 each, after a warm-up):
 
 - ``GET /api/queue/`` with a clinician's API token (the first page, 50 cases);
-- ``GET /queue/``, the page, signed in through the login form (a session cookie; up to 200
-  rows);
-- ``GET /queue/rows/``, the rows alone, which the open page polls every 3 seconds.
+- ``GET /queue/``, the page, signed in through the login form (a session cookie; the first
+  50 rows);
+- ``GET /queue/rows/``, the rows alone, as the open page asks for them when something changed;
+- ``GET /queue/rows/`` with ``If-None-Match`` and the ETag of the last answer, as the open page
+  polls every 3 seconds: ``304 Not Modified`` while nothing changes (a 200 if the minute turns
+  during the run).
 
 It prints the latency table (p50, p95, p99 in ms; the goal is p95 under 100 ms), the CPU each
-part used meanwhile, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the queue's query as
-``clinic.review.cases.queue`` builds it for the clinician, and which index it reads the submissions
-through.  With a queue of a few hundred open cases PostgreSQL may as well read them all through
-``submission_by_status`` and sort them; with ``--backlog N`` it then reopens N older cases at
-random (a clinic that has fallen behind by months), analyses, and measures and explains again,
-and the plan walks the partial index ``open_queue_order`` in queue order and stops at the limit.
+part used meanwhile, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the queries of intake_submission that
+``clinic.review.cases.queue_page`` (the page's first 50 rows) and ``queue_version`` (the polls'
+ETag) make for the clinician, and which indexes they read the submissions through.  With
+``--backlog N`` it then reopens N older cases at random (a clinic that has fallen behind by
+months), analyses, and measures and explains again: the queue's parts walk the partial index
+``open_queue_order`` in queue order and stop at the limit, however long the queue.
 No Celery worker runs: reading the queue queues no task.  Nothing is asserted.
 """
 

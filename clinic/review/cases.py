@@ -108,18 +108,70 @@ def queue_page(user, filters: QueueFilters = QueueFilters(), *, shown: int,
     fixed number of queries.  Their keys come first from ``_first_in_queue_order`` (an index
     scan however long the queue), then the rows with what they show, by primary key."""
     keys = _first_in_queue_order(_filtered(user, filters), shown + 1)
-    wanted = [pk for pk, _reference in keys[start:shown]]
+    wanted = [key.pk for key, _reference in keys[start:shown]]
     found = {row.pk: row for row in queue(user, filters).filter(pk__in=wanted)}
     return QueuePage(rows=[found[pk] for pk in wanted if pk in found],
                      more=len(keys) > shown,
                      next_reference=keys[shown][1] if len(keys) > shown else "")
 
 
+@dataclass(frozen=True)
+class QueueKey:
+    """Where a case stands in the queue's order (``queue``): what the API's cursor carries."""
+
+    priority: int
+    starts: datetime.datetime | None  # a soon case's appointment, if it has one
+    submitted_at: datetime.datetime
+    pk: int
+
+
+def queue_after(user, filters: QueueFilters = QueueFilters(), *, after: QueueKey | None,
+                limit: int) -> tuple[list[Submission], QueueKey | None]:
+    """Up to ``limit`` cases that come after ``after`` in queue order (from the top when it is
+    None), read as ``queue_page`` reads them; and the key of the last one when more follow."""
+    keys = _first_in_queue_order(_filtered(user, filters), limit + 1, after=after)
+    wanted = [key.pk for key, _reference in keys[:limit]]
+    found = {row.pk: row for row in queue(user, filters).filter(pk__in=wanted)}
+    return ([found[pk] for pk in wanted if pk in found],
+            keys[limit - 1][0] if len(keys) > limit else None)
+
+
 _SOON = Submission.Urgency.SOON.rank
 
 
-def _first_in_queue_order(cases: QuerySet[Submission], limit: int) -> list[tuple[int, str]]:
-    """(id, reference) of the first ``limit`` of ``cases`` in the queue's order.
+def _after_in_order(*fields: str, key: tuple) -> Q:
+    """The rows whose ``fields`` come after ``key``, compared in order as a tuple."""
+    condition = Q()
+    for position in range(len(fields) - 1, -1, -1):
+        equal = dict(zip(fields[:position], key[:position], strict=True))
+        after = Q(**equal, **{f"{fields[position]}__gt": key[position]})
+        condition = after if position == len(fields) - 1 else after | condition
+    return condition
+
+
+def _parts_after(key: QueueKey | None) -> list[Q | None]:
+    """For each part of ``_first_in_queue_order``, which of its rows come after ``key`` (None:
+    none of them)."""
+    everything = Q()
+    if key is None:
+        return [everything] * 4
+    p, s, t, i = key.priority, key.starts, key.submitted_at, key.pk
+    by_tier = _after_in_order("priority", "submitted_at", "id", key=(p, t, i))
+    return [
+        by_tier if p < _SOON else None,
+        everything if p < _SOON else (
+            _after_in_order("appointment__starts_at", "submitted_at", "id", key=(s, t, i))
+            if p == _SOON and s is not None else None),
+        everything if p < _SOON or (p == _SOON and s is not None) else (
+            _after_in_order("submitted_at", "id", key=(t, i)) if p == _SOON else None),
+        everything if p <= _SOON else by_tier,
+    ]
+
+
+def _first_in_queue_order(cases: QuerySet[Submission], limit: int, *,
+                          after: QueueKey | None = None) -> list[tuple[QueueKey, str]]:
+    """The key and reference of the first ``limit`` of ``cases`` in the queue's order (after
+    ``after``, when given).
 
     That order (``queue``) puts the soon cases in the order of their appointments, a column of
     another table, so no index can give it and PostgreSQL would join and sort every open case
@@ -139,12 +191,18 @@ def _first_in_queue_order(cases: QuerySet[Submission], limit: int) -> list[tuple
     ]
     # Each part's first ``limit`` as a subquery: a compound statement may not hold LIMITs
     # directly in SQLite.
-    parts = [Submission.objects.filter(pk__in=part.values("pk")[:limit]).order_by()
-             .annotate(starts=starts).values_list(
-                 "pk", "reference", "priority", "starts", "submitted_at") for part in parts]
+    parts = [Submission.objects.filter(pk__in=part.filter(condition).values("pk")[:limit])
+             .order_by().annotate(starts=starts)
+             .values_list("pk", "reference", "priority", "starts", "submitted_at")
+             for part, condition in zip(parts, _parts_after(after), strict=True)
+             if condition is not None]
+    if not parts:
+        return []
     found = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: (
         row[2], row[3] is None, row[3] or row[4], row[4], row[0]))
-    return [(pk, reference) for pk, reference, *_key in found[:limit]]
+    return [(QueueKey(priority=priority, starts=starts, submitted_at=submitted_at, pk=pk),
+             reference)
+            for pk, reference, priority, starts, submitted_at in found[:limit]]
 
 
 def queue_version(user, filters: QueueFilters = QueueFilters(), *, shown: int = 0,

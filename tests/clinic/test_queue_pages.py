@@ -8,11 +8,14 @@ import re
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent, Clinic
 from clinic.review import cases
+from intake.models import Appointment, Submission
 from tests.factories import copies, make_case
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +187,31 @@ def test_only_clinicians_get_the_rows_or_their_etag(client, django_user_model, u
     client.force_login(django_user_model.objects.create_user("receptionist"))
     response = client.get(url, HTTP_IF_NONE_MATCH='"anything"')
     assert response.status_code == 403 and "ETag" not in response
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 50])
+def test_the_api_walks_the_queue_in_its_order_appointments_included(clinician, page_size):
+    made = [make_case(urgency, minutes_ago=minutes) for minutes, urgency in enumerate(
+        ["routine", "soon", "emergency", "soon", "soon", "urgent", "soon", "routine"])]
+    soon = [case for case in made if case.urgency == "soon"]
+    day = timezone.now().replace(microsecond=0)
+    # Two on the same day and time: then the one that arrived first.
+    for case, days in zip(soon[:3], (3, 1, 3), strict=True):
+        appointment = Appointment.objects.create(
+            clinic=case.clinic, starts_at=day + datetime.timedelta(days=days), full_name="A")
+        Submission.objects.filter(pk=case.pk).update(appointment=appointment)
+    expected = in_queue_order(clinician)
+    assert expected[2] == soon[1].reference  # after the emergency and the urgent case
+
+    client = APIClient()
+    client.force_authenticate(clinician)
+    seen, url = [], f"/api/queue/?page_size={page_size}"
+    while url:
+        body = client.get(url).json()
+        seen += [row["reference"] for row in body["results"]]
+        url = body["next"]
+    assert seen == expected
+    # The page reads the same order.
+    page = Client()
+    page.force_login(clinician)
+    assert ROW.findall(page.get("/queue/rows/").content.decode()) == expected
