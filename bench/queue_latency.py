@@ -28,17 +28,20 @@ collected, Redis as the cache) and measures, from ``--levels`` client threads (`
 each, after a warm-up):
 
 - ``GET /api/queue/`` with a clinician's API token (the first page, 50 cases);
-- ``GET /queue/``, the page, signed in through the login form (a session cookie; up to 200
-  rows);
-- ``GET /queue/rows/``, the rows alone, which the open page polls every 3 seconds.
+- ``GET /queue/``, the page, signed in through the login form (a session cookie; the first
+  50 rows);
+- ``GET /queue/rows/``, the rows alone, as the open page asks for them when something changed;
+- ``GET /queue/rows/`` with ``If-None-Match`` and the ETag of the last answer, as the open page
+  polls every 3 seconds: ``304 Not Modified`` while nothing changes (a 200 if the minute turns
+  during the run).
 
 It prints the latency table (p50, p95, p99 in ms; the goal is p95 under 100 ms), the CPU each
-part used meanwhile, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the queue's query as
-``clinic.review.cases.queue`` builds it for the clinician, and which index it reads the submissions
-through.  With a queue of a few hundred open cases PostgreSQL may as well read them all through
-``submission_by_status`` and sort them; with ``--backlog N`` it then reopens N older cases at
-random (a clinic that has fallen behind by months), analyses, and measures and explains again,
-and the plan walks the partial index ``open_queue_order`` in queue order and stops at the limit.
+part used meanwhile, and ``EXPLAIN (ANALYZE, BUFFERS)`` of the queries of intake_submission that
+``clinic.review.cases.queue_page`` (the page's first 50 rows) and ``queue_version`` (the polls'
+ETag) make for the clinician, and which indexes they read the submissions through.  With
+``--backlog N`` it then reopens N older cases at random (a clinic that has fallen behind by
+months), analyses, and measures and explains again: the queue's parts walk the partial index
+``open_queue_order`` in queue order and stop at the limit, however long the queue.
 No Celery worker runs: reading the queue queues no task.  Nothing is asserted.
 """
 
@@ -229,7 +232,8 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             "open" if open_case else "reviewed",
             None if open_case else user.pk, reviewed_at,
             "" if open_case else "Called the patient; advice given.",
-            "", "", ""))  # no review outcome, judgement or judged flag recorded
+            "", "", "",  # no review outcome, judgement or judged flag recorded
+            "en-gb", reviewed_at or when))  # changed when it arrived, or when reviewed
         answers.extend(f"{sid}\t{line}" for line in template["answers"])
         flags.extend(f"{sid}\t{line}" for line in template["flags"])
         if tier in ("urgent", "emergency"):
@@ -241,11 +245,12 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
                 aid, sid, clinic, tier, rng.random() < 0.3, when, 0,
                 when + datetime.timedelta(minutes=minutes),
                 acknowledged_at if acknowledged else None, user.pk if acknowledged else None,
-                "[]"))  # no escalation plan kept, as for an alert raised before plans were
+                "[]", 0))  # no escalation plan kept, as for an alert raised before plans were
             delivered = when + datetime.timedelta(seconds=rng.uniform(0.2, 2))
             notifications.append(row(
                 aid, aid, clinician.pk, 0, "delivered", 0, 0, when, None, when, when,
-                delivered, False))  # paged on its own, not held for a digest
+                delivered, False,  # paged on its own, not held for a digest
+                "page", 0, 0, ""))  # a first page, the plan's first step, the usual channel
     with psycopg.connect(database_url, autocommit=True) as db:
         # A bulk load of rows made consistent here: foreign-key triggers off for this session.
         db.execute("SET session_replication_role = replica")
@@ -253,7 +258,7 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             "id", "reference", "clinic_id", "questionnaire_version_id", "full_name",
             "date_of_birth", "phone", "email", "submitted_at", "urgency", "screening_failed",
             "rule_set_id", "status", "reviewed_by_id", "reviewed_at", "review_note",
-            "outcome", "triage_judgement", "judged_flag"],
+            "outcome", "triage_judgement", "judged_flag", "language", "changed_at"],
             submissions)
         copy_rows(db, "intake_answer", ["submission_id", "question_id", "question_code",
                                         "question_text", "value"], answers)
@@ -262,12 +267,14 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
                                          "derived", "position"], flags)
         copy_rows(db, "clinic_alert", [
             "id", "submission_id", "clinic_id", "urgency", "out_of_hours", "created_at",
-            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id", "escalation_plan"],
+            "level", "escalate_at", "acknowledged_at", "acknowledged_by_id", "escalation_plan",
+            "follow_ups"],
             alerts)
         copy_rows(db, "clinic_notification", [
             "id", "alert_id", "clinician_id", "level", "status", "channel_index",
             "tries_on_channel", "next_attempt_at", "claimed_until", "last_queued_at",
-            "created_at", "delivered_at", "grouped"], notifications)
+            "created_at", "delivered_at", "grouped", "reason", "sequence", "step", "channel"],
+            notifications)
         db.execute("SET session_replication_role = origin")
         for table in ("intake_submission", "clinic_alert", "clinic_notification"):
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -295,8 +302,9 @@ def reopen_backlog(database_url: str, count: int, seed: int) -> int:
         db.execute("SELECT setseed(%s)", [1 / (seed + 1)])
         db.execute(
             "UPDATE intake_submission SET status = 'open', reviewed_by_id = NULL, "
-            "reviewed_at = NULL, review_note = '' WHERE id IN (SELECT id FROM intake_submission "
-            "WHERE status = 'reviewed' AND submitted_at < now() - interval '7 days' "
+            "reviewed_at = NULL, review_note = '', changed_at = now() "
+            "WHERE id IN (SELECT id FROM intake_submission WHERE status = 'reviewed' "
+            "AND submitted_at < now() - interval '7 days' "
             "ORDER BY random() LIMIT %s)", [count])
         db.execute("VACUUM ANALYZE intake_submission")
         return db.execute(
@@ -337,37 +345,57 @@ def sign_in(port: int, username: str, password: str) -> str:
 
 
 def explain(user) -> str:
-    from clinic.review import cases
-    from clinic.review.views import QUEUE_LIMIT
+    """EXPLAIN (ANALYZE, BUFFERS) of each query the page's first 50 rows and the polled rows'
+    ETag make of intake_submission, as ``clinic.review.cases`` builds them for the clinician."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    return cases.queue(user)[:QUEUE_LIMIT].explain(analyze=True, buffers=True)
+    from clinic.review import cases
+    from clinic.review.views import QUEUE_PAGE
+
+    with CaptureQueriesContext(connection) as captured:
+        cases.queue_page(user, shown=QUEUE_PAGE)
+        cases.queue_version(user, shown=QUEUE_PAGE)
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            if 'FROM "intake_submission"' not in query["sql"]:
+                continue
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {query['sql']}")
+            plans.append(f"-- {query['sql'][:160]}...\n"
+                         + "\n".join(line for (line,) in cursor.fetchall()))
+    return "\n\n".join(plans)
 
 
 CPU_COLUMNS = ("gunicorn", "postgres", "client", "other", "idle")
 
 
-SUBMISSION_INDEXES = ("open_queue_order", "submission_by_status", "intake_submission_pkey")
+SUBMISSION_INDEXES = ("open_queue_order", "submission_by_status", "intake_submission_pkey",
+                      "submission_changes", "open_cases_by_clinic")
 
 
 def index_used(plan: str) -> str:
-    """How the plan reads intake_submission: the index it scans, or a sequential scan."""
-    if "Seq Scan on intake_submission" in plan:
-        return "a sequential scan of intake_submission"
+    """How the plans read intake_submission: the indexes they scan, and any sequential scan."""
+    used = []
     for line in plan.splitlines():
         found = re.search(r"(Index Scan|Index Only Scan|Bitmap Index Scan) (?:using|on) (\w+)",
                           line)
         if found and found.group(2) in SUBMISSION_INDEXES:
-            return f"{found.group(1)} on {found.group(2)}"
-    return "unknown (see the plan)"
+            used.append(f"{found.group(1)} on {found.group(2)}")
+        elif "Seq Scan on intake_submission" in line:
+            used.append("a sequential scan of intake_submission")
+    return ", ".join(dict.fromkeys(used)) or "unknown (see the plans)"
 
 
 def measure(port: int, endpoints, levels, count: int, time_limit: float,
             meter: CpuMeter) -> list[tuple]:
     rows = []
     for clients in levels:
-        for name, request in endpoints:
+        for name, request, expect in endpoints:
+            request = request() if callable(request) else request
             meter.start()
-            result = run_load(port, [request] * count, clients=clients, time_limit=time_limit)
+            result = run_load(port, [request] * count, clients=clients, time_limit=time_limit,
+                              expect=expect)
             cpu = meter.stop()
             if result.errors:
                 print(f"  {name} at {clients}: errors {result.errors}", file=sys.stderr)
@@ -405,16 +433,29 @@ def run(args, workdir: Path, started: list) -> int:
                       gc_freeze=args.gc_freeze)
     started.append(server)
     cookie = sign_in(server.port, "clinician", CLINICIAN_PASSWORD)
+
+    def poll() -> Request:
+        """The rows as queue.js polls them: with the ETag of the last answer (fetched just
+        before each run: it changes at least once a minute)."""
+        _status, headers, _body = http_request(server.port, "GET", "/queue/rows/",
+                                               headers={"Cookie": cookie})
+        return Request("GET", "/queue/rows/", headers={
+            "Cookie": cookie, "If-None-Match": headers.get("ETag", "")})
+
     endpoints = [
         ("GET /api/queue/ (token)", Request("GET", "/api/queue/", headers={
-            "Authorization": f"Token {token}", "Accept": "application/json"})),
-        ("GET /queue/ (session)", Request("GET", "/queue/", headers={"Cookie": cookie})),
+            "Authorization": f"Token {token}", "Accept": "application/json"}), 200),
+        ("GET /queue/ (session)", Request("GET", "/queue/", headers={"Cookie": cookie}), 200),
         ("GET /queue/rows/ (session)", Request("GET", "/queue/rows/",
-                                               headers={"Cookie": cookie})),
+                                               headers={"Cookie": cookie}), 200),
+        # 304 while nothing changes; a 200 when the minute turns during the run.
+        ("GET /queue/rows/ (If-None-Match)", poll,
+         lambda status, _body: status in (200, 304)),
     ]
-    for _name, request in endpoints:  # warm-up, not counted
+    for _name, request, expect in endpoints:  # warm-up, not counted
+        request = request() if callable(request) else request
         run_load(server.port, [request] * (4 * args.workers), clients=args.workers,
-                 time_limit=30)
+                 time_limit=30, expect=expect)
     meter = CpuMeter(groups={"gunicorn": server.process.pid,
                              "redis": redis_server.process.pid})
     rows = measure(server.port, endpoints, args.levels, args.requests, args.time_limit,
@@ -445,16 +486,16 @@ def run(args, workdir: Path, started: list) -> int:
     print()
     print_table(HEADERS, rows)
     print()
-    print("EXPLAIN (ANALYZE, BUFFERS) of clinic.review.cases.queue(clinician)[:200], "
-          "the page's "
-          "query (the API's is the same with LIMIT 51):")
+    print("EXPLAIN (ANALYZE, BUFFERS) of the queries of intake_submission that "
+          "clinic.review.cases.queue_page (the page's first 50 rows: their keys, then the rows) "
+          "and queue_version (the polled rows' ETag) make for the clinician:")
     print(plan)
     if args.backlog:
         print()
         print(f"after reopening {args.backlog} older cases ({open_after} open in all):")
         print_table(HEADERS, backlog_rows)
         print()
-        print("EXPLAIN (ANALYZE, BUFFERS), the same query with the backlog:")
+        print("EXPLAIN (ANALYZE, BUFFERS), the same queries with the backlog:")
         print(backlog_plan)
     print()
     print(f"the queue's rows are read through: {index_used(plan)}"

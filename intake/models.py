@@ -514,10 +514,22 @@ class Submission(models.Model):
         Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake",
         help_text="The appointment whose invitation it was made from (none for walk-ins).",
     )
+    # Stamped by every service that changes what the queue shows of the case (claiming,
+    # reviewing, reopening, acknowledging its alert, its appointment, anonymising), so the
+    # polled queue can tell from an index whether anything changed
+    # (``clinic.review.cases.queue_version``).
+    changed_at = models.DateTimeField(
+        default=timezone.now, editable=False,
+        help_text="When what the queue shows of the case last changed.")
 
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [
+            # The latest change at each clinic, and how many cases are open there: read by the
+            # polled queue to answer 304 Not Modified without reading a row.
+            models.Index(fields=["clinic", "changed_at"], name="submission_changes"),
+            models.Index(fields=["clinic"], condition=models.Q(status="open"),
+                         name="open_cases_by_clinic"),
             # The open queue, in its order: most urgent first, then oldest first.
             models.Index(
                 fields=["priority", "submitted_at", "id"],

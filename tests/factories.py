@@ -37,6 +37,7 @@ from rest_framework.test import APIClient
 from clinic.alerting import alerts
 from clinic.models import Alert, Heartbeat, Notification, OpeningHours
 from intake.models import Question, Submission
+from intake.references import new_reference
 from intake.selectors import QuestionSpec, VersionSchema
 from intake.services.submissions import submit_intake
 from support.clinical_data import (
@@ -154,6 +155,18 @@ def make_case(urgency, *, name="Ada Example", minutes_ago=0):
         submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
     assert submission.urgency == urgency
     return submission
+
+
+def copies(source: Submission, count: int, *, clinic=None) -> None:
+    """``count`` more cases like ``source`` (without its answers and flags), each a second older
+    than the last, at ``clinic`` or the same one: a long queue, quickly."""
+    Submission.objects.bulk_create(
+        Submission(reference=new_reference(), clinic=clinic or source.clinic,
+                   questionnaire_version=source.questionnaire_version,
+                   full_name=source.full_name, date_of_birth=source.date_of_birth,
+                   phone=source.phone, urgency=source.urgency, rule_set=source.rule_set,
+                   submitted_at=source.submitted_at - datetime.timedelta(seconds=i + 1))
+        for i in range(count))
 
 
 # --- Answer sets for the property tests (tests/screening/test_screening_properties.py) -------

@@ -108,6 +108,7 @@ from clinic.models import (
 )
 from clinic.rota import escalation_chain
 from core.errors import Conflict, Invalid
+from intake.models import Submission
 from screening.urgency import PAGING, Urgency
 
 logger = logging.getLogger(__name__)
@@ -308,6 +309,8 @@ def acknowledge(alert: Alert, *, by, now: datetime.datetime | None = None) -> bo
             Notification.objects.filter(
                 alert=alert, status=Notification.Status.PENDING
             ).update(status=Notification.Status.CANCELLED)
+            # The queue's row now says who acknowledged it.
+            Submission.objects.filter(pk=alert.submission_id).update(changed_at=now)
     alert.refresh_from_db()
     return bool(done)
 

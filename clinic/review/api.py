@@ -6,6 +6,7 @@ query to the user and audits every access), and renders the result.
 """
 
 import datetime
+import functools
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
@@ -64,7 +65,8 @@ class QueueAPIView(APIView):
     def get(self, request):
         filters = queue_filters(request.query_params, names_allowed=False)
         paginator = QueueCursorPagination()
-        page = paginator.paginate(cases.queue(request.user, filters), request)
+        page = paginator.paginate(request, functools.partial(cases.queue_after, request.user,
+                                                             filters))
         return paginator.response(QueueItem(page, many=True).data)
 
 

@@ -7,10 +7,22 @@ call these functions; neither queries submissions itself.  Refusals are ``core.e
 """
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, Prefetch, Q, QuerySet, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.utils import timezone
 
 from clinic import audit
@@ -45,9 +57,8 @@ class QueueFilters:
     search: str = ""  # a reference, or part of a patient's name
 
 
-def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
-    """Cases in queue order: most urgent first, then oldest first, with what a row shows
-    loaded in a fixed number of queries however long the queue."""
+def _filtered(user, filters: QueueFilters) -> QuerySet[Submission]:
+    """The cases the user may see that match the filters, in no order and with nothing loaded."""
     submissions = visible_submissions(user)
     if filters.status:
         submissions = submissions.filter(status=filters.status)
@@ -61,9 +72,16 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
         reference = normalise_reference(filters.search)
         name = Q(full_name__icontains=filters.search.strip())
         submissions = submissions.filter(Q(reference=reference) | name if reference else name)
+    return submissions
+
+
+def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
+    """Cases in queue order: most urgent first, then oldest first, with what a row shows
+    loaded in a fixed number of queries however long the queue."""
     return (
-        submissions.select_related("alert__acknowledged_by", "claimed_by", "clinic",
-                                   "appointment")
+        _filtered(user, filters)
+        .select_related("alert__acknowledged_by", "claimed_by", "clinic",
+                        "appointment")
         .prefetch_related(
             Prefetch("flags", queryset=Flag.objects.only(
                 "pk", "submission_id", "rule_code", "title", "tier", "category", "position")),
@@ -72,6 +90,148 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
         )
         .order_by("priority", SOONEST_APPOINTMENT_FIRST, "submitted_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """The queue's rows from ``start`` up to ``shown`` (the first ``shown`` cases when
+    ``start`` is 0), and whether more cases follow them."""
+
+    rows: list[Submission]
+    more: bool
+    next_reference: str  # the first case after these ("" when none): where "Show more" leads
+
+
+def queue_page(user, filters: QueueFilters = QueueFilters(), *, shown: int,
+               start: int = 0) -> QueuePage:
+    """What the queue page shows: the cases from ``start`` up to ``shown`` in queue order, in a
+    fixed number of queries.  Their keys come first from ``_first_in_queue_order`` (an index
+    scan however long the queue), then the rows with what they show, by primary key."""
+    keys = _first_in_queue_order(_filtered(user, filters), shown + 1)
+    wanted = [key.pk for key, _reference in keys[start:shown]]
+    found = {row.pk: row for row in queue(user, filters).filter(pk__in=wanted)}
+    return QueuePage(rows=[found[pk] for pk in wanted if pk in found],
+                     more=len(keys) > shown,
+                     next_reference=keys[shown][1] if len(keys) > shown else "")
+
+
+@dataclass(frozen=True)
+class QueueKey:
+    """Where a case stands in the queue's order (``queue``): what the API's cursor carries."""
+
+    priority: int
+    starts: datetime.datetime | None  # a soon case's appointment, if it has one
+    submitted_at: datetime.datetime
+    pk: int
+
+
+def queue_after(user, filters: QueueFilters = QueueFilters(), *, after: QueueKey | None,
+                limit: int) -> tuple[list[Submission], QueueKey | None]:
+    """Up to ``limit`` cases that come after ``after`` in queue order (from the top when it is
+    None), read as ``queue_page`` reads them; and the key of the last one when more follow."""
+    keys = _first_in_queue_order(_filtered(user, filters), limit + 1, after=after)
+    wanted = [key.pk for key, _reference in keys[:limit]]
+    found = {row.pk: row for row in queue(user, filters).filter(pk__in=wanted)}
+    return ([found[pk] for pk in wanted if pk in found],
+            keys[limit - 1][0] if len(keys) > limit else None)
+
+
+_SOON = Submission.Urgency.SOON.rank
+
+
+def _after_in_order(*fields: str, key: tuple) -> Q:
+    """The rows whose ``fields`` come after ``key``, compared in order as a tuple."""
+    condition = Q()
+    for position in range(len(fields) - 1, -1, -1):
+        equal = dict(zip(fields[:position], key[:position], strict=True))
+        after = Q(**equal, **{f"{fields[position]}__gt": key[position]})
+        condition = after if position == len(fields) - 1 else after | condition
+    return condition
+
+
+def _parts_after(key: QueueKey | None) -> list[Q | None]:
+    """For each part of ``_first_in_queue_order``, which of its rows come after ``key`` (None:
+    none of them)."""
+    everything = Q()
+    if key is None:
+        return [everything] * 4
+    p, s, t, i = key.priority, key.starts, key.submitted_at, key.pk
+    by_tier = _after_in_order("priority", "submitted_at", "id", key=(p, t, i))
+    return [
+        by_tier if p < _SOON else None,
+        everything if p < _SOON else (
+            _after_in_order("appointment__starts_at", "submitted_at", "id", key=(s, t, i))
+            if p == _SOON and s is not None else None),
+        everything if p < _SOON or (p == _SOON and s is not None) else (
+            _after_in_order("submitted_at", "id", key=(t, i)) if p == _SOON else None),
+        everything if p <= _SOON else by_tier,
+    ]
+
+
+def _first_in_queue_order(cases: QuerySet[Submission], limit: int, *,
+                          after: QueueKey | None = None) -> list[tuple[QueueKey, str]]:
+    """The key and reference of the first ``limit`` of ``cases`` in the queue's order (after
+    ``after``, when given).
+
+    That order (``queue``) puts the soon cases in the order of their appointments, a column of
+    another table, so no index can give it and PostgreSQL would join and sort every open case
+    to find the first fifty (86 ms with 10,000 open).  Split where the appointment matters,
+    each part is read in the order of the open queue's index (``open_queue_order``) and stops
+    at ``limit``: the more urgent tiers, the soon cases with an appointment (the few invited
+    ones, by their appointment), those without, the routine ones.  One query (UNION ALL); the
+    parts are put together here, by the same key the queue sorts on."""
+    starts = Case(When(urgency=Submission.Urgency.SOON, then=F("appointment__starts_at")),
+                  default=None, output_field=DateTimeField())
+    parts = [
+        cases.filter(priority__lt=_SOON).order_by("priority", "submitted_at", "id"),
+        cases.filter(priority=_SOON, appointment__isnull=False)
+        .order_by("appointment__starts_at", "submitted_at", "id"),
+        cases.filter(priority=_SOON, appointment__isnull=True).order_by("submitted_at", "id"),
+        cases.filter(priority__gt=_SOON).order_by("priority", "submitted_at", "id"),
+    ]
+    # Each part's first ``limit`` as a subquery: a compound statement may not hold LIMITs
+    # directly in SQLite.
+    parts = [Submission.objects.filter(pk__in=part.filter(condition).values("pk")[:limit])
+             .order_by().annotate(starts=starts)
+             .values_list("pk", "reference", "priority", "starts", "submitted_at")
+             for part, condition in zip(parts, _parts_after(after), strict=True)
+             if condition is not None]
+    if not parts:
+        return []
+    found = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: (
+        row[2], row[3] is None, row[3] or row[4], row[4], row[0]))
+    return [(QueueKey(priority=priority, starts=starts, submitted_at=submitted_at, pk=pk),
+             reference)
+            for pk, reference, priority, starts, submitted_at in found[:limit]]
+
+
+def queue_version(user, filters: QueueFilters = QueueFilters(), *, shown: int = 0,
+                  start: int = 0, now: datetime.datetime | None = None) -> str:
+    """A short string that changes whenever what ``queue_page(user, filters, shown=...,
+    start=...)`` and ``open_emergencies(user)`` show may have changed, read from two indexes
+    without touching a case's row: the polled rows answer ``304 Not Modified`` while it stays
+    the same.
+
+    Per clinic the user works at: the latest ``Submission.changed_at`` (a new case, and every
+    service that changes what a row shows, stamps it) and how many cases are open (which also
+    catches a case committed after a later one was stamped, or erased).  A row also depends on
+    the clock ("20 minutes ago"; an appointment now sooner than the review window) and on what
+    no case stamps (a clinic's settings, a user's name), so the current minute is part of it
+    too: whatever happens, the rows are rendered afresh at least once a minute."""
+    if not is_clinician(user):
+        raise Forbidden("Only clinicians can see cases.")
+    now = now or timezone.now()
+    clinics = Clinic.objects.all() if user.is_superuser else Clinic.objects.filter(
+        clinicians__user=user)
+    latest = (Submission.objects.filter(clinic=OuterRef("pk")).order_by("-changed_at")
+              .values("changed_at")[:1])
+    open_cases = (Submission.objects.filter(clinic=OuterRef("pk"), status=Submission.Status.OPEN)
+                  .order_by().values("clinic").annotate(n=Count("*")).values("n"))
+    state = list(clinics.annotate(latest=Subquery(latest), open_cases=Subquery(open_cases))
+                 .order_by("pk").values_list("pk", "latest", "open_cases"))
+    key = repr((user.pk, filters, shown, start, state,
+                now.replace(second=0, microsecond=0).isoformat()))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 # Within the soon cases, the one whose appointment comes first comes first (those without an
@@ -377,5 +537,5 @@ def reopen_case(user, reference: str) -> None:
 def _act(user, reference: str, action: str, *, detail: str = "", **changes) -> None:
     submission = _find_case(user, reference)
     with transaction.atomic():
-        Submission.objects.filter(pk=submission.pk).update(**changes)
+        Submission.objects.filter(pk=submission.pk).update(**changes, changed_at=timezone.now())
         audit.record(user, action, submission=submission, detail=detail)

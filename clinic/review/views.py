@@ -14,10 +14,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import parse_etags
 from django.views import View
 from rest_framework.exceptions import ValidationError
 
@@ -34,7 +35,8 @@ from intake.services import appointments as appointment_service
 
 FILTERS_SESSION_KEY = "queue_filters"
 FILTER_FIELDS = ("urgency", "status", "since", "until", "search")
-QUEUE_LIMIT = 200
+QUEUE_PAGE = 50  # the rows the page shows first, and how many more "Show more" adds
+QUEUE_MOST = 1000  # the most the page shows: beyond that, the filters narrow it down
 
 
 def _filters(request) -> tuple[cases.QueueFilters, dict, dict]:
@@ -52,14 +54,36 @@ def _hides_open_cases(raw: dict) -> bool:
             or raw.get("status") == Submission.Status.REVIEWED)
 
 
+def _window(request) -> tuple[int, int]:
+    """Which rows to show: the first ``?shown=`` (``QUEUE_PAGE`` by default, at most
+    ``QUEUE_MOST``), from ``?start=`` (0 by default).  Positions, never patient data, so they
+    may go in a URL: "Show more" is a plain link, and works without JavaScript."""
+    shown = _choice(request.GET.get("shown"), None, QUEUE_PAGE)
+    shown = min(max(shown, QUEUE_PAGE), QUEUE_MOST)
+    start = _choice(request.GET.get("start"), range(shown), 0)
+    return shown, start
+
+
+def _more_url(shown: int, page: cases.QueuePage) -> str:
+    """The "Show more" link: the page with ``QUEUE_PAGE`` more rows, scrolled to the first new
+    one; "" when no more cases follow or the page shows the most it may."""
+    if not page.more or shown >= QUEUE_MOST:
+        return ""
+    return (f"{reverse('queue')}?shown={min(shown + QUEUE_PAGE, QUEUE_MOST)}"
+            f"#case-{page.next_reference}")
+
+
 class QueueView(ClinicianRequiredMixin, View):
     template_name = "clinic/queue.html"
 
     def get(self, request):
         filters, raw, errors = _filters(request)
-        rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
+        shown, _start = _window(request)
+        page = cases.queue_page(request.user, filters, shown=shown)
         return render(request, self.template_name, {
-            "rows": rows, "filters": raw, "errors": errors, "limit": QUEUE_LIMIT,
+            "rows": page.rows, "filters": raw, "errors": errors, "shown": shown,
+            "more_url": _more_url(shown, page), "page_size": QUEUE_PAGE,
+            "at_most": shown >= QUEUE_MOST and page.more,
             "open_emergencies": cases.open_emergencies(request.user),
             "urgencies": Submission.Urgency.choices, "hiding_cases": _hides_open_cases(raw),
         })
@@ -74,15 +98,33 @@ class QueueView(ClinicianRequiredMixin, View):
 
 
 class QueueRowsView(ClinicianRequiredMixin, View):
-    """The queue's rows alone, polled by static/js/queue.js to update the page in place."""
+    """The queue's rows alone (``?shown=`` and ``?start=`` as on the page), polled by
+    static/js/queue.js to update the page in place, and fetched by its "Show more".
+
+    Conditional: the ``ETag`` is ``cases.queue_version``, read from two indexes, and a request
+    whose ``If-None-Match`` names it gets ``304 Not Modified`` with no row read or rendered,
+    which is what nearly every poll gets.  The response stays ``Cache-Control: no-store``
+    (``config.errors.NoStoreMiddleware``): patient data must not be kept by the browser, so
+    queue.js keeps the ETag itself and sends ``If-None-Match`` explicitly.  The queue lists
+    cases and opens none, so neither answer writes an audit event (opening a case does)."""
 
     def get(self, request):
         filters, _, _ = _filters(request)
-        rows = list(cases.queue(request.user, filters)[:QUEUE_LIMIT])
-        response = render(request, "clinic/_queue_rows.html", {"rows": rows})
+        shown, start = _window(request)
+        etag = f'"{cases.queue_version(request.user, filters, shown=shown, start=start)}"'
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            unchanged = HttpResponseNotModified()
+            unchanged["ETag"] = etag
+            return unchanged
+        page = cases.queue_page(request.user, filters, shown=shown, start=start)
+        response = render(request, "clinic/_queue_rows.html", {"rows": page.rows,
+                                                                "start": start})
+        response["ETag"] = etag
         # Every open emergency, whatever the filters: the page announces new ones even when a
-        # filter hides them.  References only (no patient data), so a header is fine.
+        # filter hides them.  References only (no patient data), so headers are fine; likewise
+        # the case "Show more" would lead to ("" when no more follow).
         response["X-Open-Emergencies"] = " ".join(cases.open_emergencies(request.user))
+        response["X-Queue-More"] = _more_url(shown, page)
         return response
 
 

@@ -137,6 +137,8 @@ def _apply(appointment: Appointment, cleaned: dict, now) -> None:
             setattr(appointment, field, value)
     appointment.updated_at = now
     appointment.save()
+    # The queue's row of the intake made from it shows the appointment.
+    Submission.objects.filter(appointment=appointment).update(changed_at=now)
 
 
 def invite(appointment: Appointment) -> Invitation:

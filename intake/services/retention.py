@@ -43,7 +43,7 @@ def anonymise_expired(*, now: datetime.datetime | None = None, batch: int = 500)
                                   question__type__in=codes_of_types(free_text=True)).delete()
             Submission.objects.filter(pk__in=ids).update(
                 full_name="", date_of_birth=None, phone="", email="", review_note="",
-                anonymised_at=now)
+                anonymised_at=now, changed_at=now)
             AuditEvent.objects.bulk_create(
                 AuditEvent(actor=None, action=AuditEvent.Action.ANONYMISE, submission_id=pk,
                            reference=reference, at=now)

@@ -132,6 +132,10 @@ class BrowserProblems:
         # the browser aborts it, which is not a fault of the page.
         if request.resource_type == "document" and request.failure == "net::ERR_ABORTED":
             return
+        # Chromium reports a 304 Not Modified answer to fetch() (the queue's polls) as aborted,
+        # having no body to load, though the page receives the 304.
+        if request.failure == "net::ERR_ABORTED" and _status_of(request) == 304:
+            return
         self.messages.append(f"request failed: {request.method} {request.url} "
                              f"({request.failure})")
 
@@ -196,3 +200,8 @@ def vignettes() -> dict[str, dict]:
     shared/clinical's) by id; fill them in with ``fill_case``, which gives the patient the
     case's age."""
     return {v["id"]: v for v in VIGNETTES}
+
+
+def _status_of(request) -> int | None:
+    response = request.response()
+    return response.status if response is not None else None

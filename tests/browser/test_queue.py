@@ -29,7 +29,7 @@ from tests.browser.pages import (
     signed_in,
     submit_by_http,
 )
-from tests.factories import CHEST_PAIN, COMMITTED, PATIENT, make_case
+from tests.factories import CHEST_PAIN, COMMITTED, PATIENT, copies, make_case
 
 pytestmark = [pytest.mark.e2e, COMMITTED]
 
@@ -249,3 +249,34 @@ def test_an_emergency_hidden_by_the_filters_is_still_announced(open_page, live_s
     expect(row(page, reference)).to_have_count(0)
     expect(announcer.get_by_role("link", name=reference)).to_have_attribute(
         "href", f"/cases/{reference}/")
+
+
+def test_show_more_appends_the_next_cases_and_polls_are_answered_304(open_page, clinician):
+    copies(make_case("routine", minutes_ago=60), 59)
+    order = list(cases.queue(clinician).values_list("reference", flat=True))
+    statuses = []
+    page = open_signed_in(open_page, DESKTOP)
+    page.on("response", lambda response: "/queue/rows/" in response.url
+            and statuses.append(response.status))
+    expect(page.locator("#queue-rows tr")).to_have_count(50)
+    page.evaluate("window.notReloaded = true")
+
+    more = page.get_by_role("link", name="Show 50 more cases")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#queue-rows tr")).to_have_count(60)
+    assert page.evaluate("window.notReloaded"), "the page was reloaded"
+    assert page.locator("#queue-rows tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.reference)") == order
+    # The focus on the first new case; nothing more to show.
+    expect(row(page, order[50]).get_by_role("link", name=order[50])).to_be_focused()
+    expect(more).to_be_hidden()
+
+    # The polls ask for all 60 and, nothing having changed, get 304 (the rows stay).
+    expect(page.locator("#queue-status")).to_contain_text("last updated",
+                                                          timeout=ARRIVES_WITHIN_S * 1000)
+    page.wait_for_timeout(7000)
+    assert 304 in statuses, statuses
+    expect(page.locator("#queue-status")).not_to_contain_text("Not updating")
+    expect(page.locator("#queue-rows tr")).to_have_count(60)
+    assert_accessible(page)
