@@ -7,11 +7,10 @@
 The fast selection, ``test -m "not e2e"`` (any ``-m`` expression with ``not e2e`` in it), runs
 on as many CPUs as there are, up to four (pytest-xdist's ``-n``; each worker has its own test
 database and Redis database, see tests/conftest.py), unless the arguments choose for themselves
-(``-n``, ``--numprocesses``, ``--dist``, ``-p no:xdist``) or one CPU is all there is.  Any other
-selection, the whole suite included, runs in one process: the e2e tests start Celery workers,
-servers and browsers that wait on each other with timeouts, and run one at a time (pytest-xdist's
-``--dist loadgroup`` would keep them to one worker, but does not group anything under pytest
-9.2, which renamed the node id it rewrites).
+(``-n``, ``--numprocesses``, ``--dist``, ``-p no:xdist``) or one CPU is all there is.  The whole
+suite (``test`` with no ``-m``) is two runs of pytest: the fast selection so, then the e2e tests
+in one process, as they start Celery workers, servers and browsers that wait on each other with
+timeouts; the command fails if either does.  Any other ``-m`` selection runs in one process.
 
 Setting up means: create ``.venv`` in the project folder if it is missing, and install the
 project with its dev extras into it (``pip install ".[dev]"``), skipped when ``pyproject.toml``
@@ -136,33 +135,57 @@ def cpus() -> int:
     return os.cpu_count() or 1
 
 
-def leaves_out_e2e(args: list[str]) -> bool:
-    """Whether ``args`` select by a marker expression that says ``not e2e``."""
+def marker_expressions(args: list[str]) -> list[str]:
+    """The ``-m`` expressions among ``args``, white space folded."""
     expressions = [value for option, value in itertools.pairwise(args) if option == "-m"]
     expressions += [arg.removeprefix("-m") for arg in args if arg.startswith("-m") and arg != "-m"]
-    return any("not e2e" in " ".join(expression.split()) for expression in expressions)
+    return [" ".join(expression.split()) for expression in expressions]
+
+
+def leaves_out_e2e(args: list[str]) -> bool:
+    """Whether ``args`` select by a marker expression that says ``not e2e``."""
+    return any("not e2e" in expression for expression in marker_expressions(args))
+
+
+def chooses_workers(args: list[str]) -> bool:
+    """Whether ``args`` say themselves how pytest-xdist runs (or that it does not)."""
+    return any(arg in ("-n", "--numprocesses", "--dist", "no:xdist")
+               or arg.startswith(("-n", "--numprocesses=", "--dist=", "-pno:xdist"))
+               for arg in args)
+
+
+def workers() -> int:
+    return min(cpus(), MOST_PYTEST_WORKERS)
 
 
 def parallel_args(args: list[str]) -> list[str]:
     """pytest-xdist's options for ``args``: for the fast selection, a worker per CPU, at most
     MOST_PYTEST_WORKERS; none when the arguments choose for themselves, select anything else, or
     there is only one CPU."""
-    workers = min(cpus(), MOST_PYTEST_WORKERS)
-    chosen = any(arg in ("-n", "--numprocesses", "--dist", "no:xdist")
-                 or arg.startswith(("-n", "--numprocesses=", "--dist=", "-pno:xdist"))
-                 for arg in args)
-    if chosen or workers < 2 or not leaves_out_e2e(args):
+    if chooses_workers(args) or workers() < 2 or not leaves_out_e2e(args):
         return []
-    return ["-n", str(workers)]
+    return ["-n", str(workers())]
+
+
+def phases(args: list[str]) -> list[list[str]]:
+    """The pytest runs that ``args`` make.  Without a marker expression or a choice of workers,
+    on more than one CPU, two: what the fast selection runs, in parallel, then the e2e tests in
+    one process (they start workers, servers and browsers that wait on each other).  Otherwise
+    one, as asked (in parallel for the fast selection)."""
+    if marker_expressions(args) or chooses_workers(args) or workers() < 2:
+        return [[*parallel_args(args), *args]]
+    fast = ["-m", "not e2e", *args]
+    return [[*parallel_args(fast), *fast], ["-m", "e2e", *args]]
 
 
 def run_pytest(python: Path | str, args: list[str]) -> int:
-    """Run pytest (in parallel: ``parallel_args``); 'no tests collected' counts as a failure,
-    as a suite that tests nothing."""
-    returncode = call(python, "-m", "pytest", *parallel_args(args), *args)
-    if returncode == PYTEST_NO_TESTS_COLLECTED:
+    """Run pytest (``phases``); 'no tests collected' counts as a failure, as a suite that tests
+    nothing, unless another phase collected some."""
+    returncodes = [call(python, "-m", "pytest", *phase) for phase in phases(args)]
+    if all(code == PYTEST_NO_TESTS_COLLECTED for code in returncodes):
         print("pytest collected no tests: counted as a failure.", file=sys.stderr)
-    return returncode
+        return PYTEST_NO_TESTS_COLLECTED
+    return max((code for code in returncodes if code != PYTEST_NO_TESTS_COLLECTED), default=0)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

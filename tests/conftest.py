@@ -42,6 +42,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from core.roles import CLINICIANS_GROUP
+from tests import database_snapshot
 
 pytest_plugins = ["pytester"]
 
@@ -176,6 +177,19 @@ def _fresh_cache():
     yield
     cache.clear()
     forget_local_counts()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with the committed tests' flush and restore done in SQL
+    on PostgreSQL (``tests/database_snapshot.py``)."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if (connection.vendor == "postgresql"
+                    and hasattr(connection, "_test_serialized_contents")):
+                database_snapshot.install(connection)
 
 
 # --- Hypothesis -----------------------------------------------------------------------------

@@ -172,16 +172,50 @@ def test_dev_test_runs_the_fast_selection_on_every_cpu_up_to_four(dev_script, mo
         "pytest", "-n", workers, *selection]
 
 
-@pytest.mark.parametrize("args", [[], ["-k", "seed"], ["-m", "e2e"], ["-m", "not e2e", "-n", "0"],
+@pytest.mark.parametrize("args", [["-m", "e2e"], ["-m", "not e2e", "-n", "0"],
                                   ["-m", "not e2e", "-n3"], ["-m", "not e2e", "--numprocesses=3"],
                                   ["-m", "not e2e", "--dist", "load"],
-                                  ["-m", "not e2e", "-p", "no:xdist"]])
+                                  ["-m", "not e2e", "-p", "no:xdist"], ["-n", "0"],
+                                  ["-n", "0", "-k", "seed"]])
 def test_dev_test_runs_in_one_process_unless_the_fast_selection_leaves_it_the_choice(
         dev_script, monkeypatch, args):
     monkeypatch.setattr(dev_script, "cpus", lambda: 4)
 
     assert dev_script.test(Path("python"), dev_script.parse_args(["test", *args])) == 0
     assert dev_script.commands_run[-1][-1 - len(args):] == ["pytest", *args]
+    assert sum("pytest" in command for command in dev_script.commands_run) == 1
+
+
+@pytest.mark.parametrize("args", [[], ["-k", "seed"], ["-x", "tests/clinic"]])
+def test_dev_test_runs_the_whole_suite_as_the_fast_selection_in_parallel_then_e2e_in_one_process(
+        dev_script, monkeypatch, args):
+    monkeypatch.setattr(dev_script, "cpus", lambda: 2)
+
+    assert dev_script.test(Path("python"), dev_script.parse_args(["test", *args])) == 0
+    runs = [command[command.index("pytest") + 1:] for command in dev_script.commands_run
+            if "pytest" in command]
+    assert runs == [["-n", "2", "-m", "not e2e", *args], ["-m", "e2e", *args]]
+
+
+def test_dev_test_runs_the_whole_suite_in_one_process_on_one_cpu(dev_script):
+    assert dev_script.test(Path("python"), dev_script.parse_args(["test"])) == 0
+    assert [command[command.index("pytest") + 1:] for command in dev_script.commands_run
+            if "pytest" in command] == [[]]
+
+
+@pytest.mark.parametrize(("codes", "expected"), [
+    ((0, 0), 0), ((1, 0), 1), ((0, 1), 1), ((5, 0), 0), ((0, 5), 0), ((5, 5), 5), ((5, 2), 2),
+])
+def test_dev_test_fails_when_either_half_of_the_whole_suite_fails(dev_script, monkeypatch,
+                                                                  codes, expected):
+    """Exit codes of the two runs; no tests collected in one half (a ``-k`` that matches only
+    e2e tests, say) is no failure, in both it is."""
+    monkeypatch.setattr(dev_script, "cpus", lambda: 2)
+    remaining = list(codes)
+    monkeypatch.setattr(dev_script, "call", lambda *args: remaining.pop(0))
+
+    assert dev_script.run_pytest(Path("python"), []) == expected
+    assert remaining == []
 
 
 def test_dev_install_is_skipped_until_pyproject_changes(dev_script, tmp_path, monkeypatch):
