@@ -209,7 +209,6 @@ class Rule(RuleSetPart):
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-
     class Meta:
         ordering = ["rule_set_id", "position", "code"]
         constraints = [
@@ -262,7 +261,6 @@ class DerivedValue(RuleSetPart):
         blank=True, help_text="What it means and where it comes from (guideline, instrument).",
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
-
 
     class Meta:
         ordering = ["rule_set_id", "position", "name"]
@@ -330,7 +328,6 @@ class FreeTextTerm(RuleSetPart):
         help_text="Lower-case words of letters and digits; end a word with * to match words "
         "that start with it (e.g. stent*, cough* up blood).",
     )
-
 
     class Meta:
         ordering = ["rule_set_id", "group", "term"]
