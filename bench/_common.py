@@ -40,13 +40,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import psycopg
 
-import psycopg  # noqa: E402
-
-from support.real_services import (  # noqa: E402,F401 - re-exported for the benchmarks
+# Importing bench._common needs the project root on sys.path: each script puts it there first.
+from support.real_services import (  # noqa: F401 - re-exported for the benchmarks
     RedisServer,
     ServiceProcess,
     SmtpServer,
@@ -55,6 +52,7 @@ from support.real_services import (  # noqa: E402,F401 - re-exported for the ben
     wait_until,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_MODULE = "bench.floor.settings"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 # Behind the TLS-terminating proxy that production has, every request arrives with these.

@@ -458,6 +458,16 @@ class VersionQuestionForm(QuestionCodeOptional, forms.ModelForm):
         }
 
 
+def _rows_kept(formset) -> list:
+    """The formset's rows that are to be saved, with their cleaned data: not deleted, and either
+    saved before or filled in now (an empty extra row is not kept)."""
+    return [
+        form for form in formset.forms
+        if not formset._should_delete_form(form) and hasattr(form, "cleaned_data")
+        and (form.instance.pk is not None or form.has_changed())
+    ]
+
+
 class VersionQuestionFormSet(CustomInlineFormSet):
     """All questions of one version: checks codes and conditions across the rows together."""
 
@@ -465,12 +475,7 @@ class VersionQuestionFormSet(CustomInlineFormSet):
         self._make_missing_codes()
         # Django's own cross-row uniqueness check (BaseModelFormSet.clean) is replaced by the
         # check below, which says which code is duplicated and puts it on the code field.
-        kept = [
-            form for form in self.forms
-            if not self._should_delete_form(form)
-            and (form.instance.pk is not None or form.has_changed())
-            and "code" in form.cleaned_data
-        ]
+        kept = [form for form in _rows_kept(self) if "code" in form.cleaned_data]
         # Read now: adding an error to a field takes it out of cleaned_data.
         code_of = {form: form.cleaned_data["code"] for form in kept}
         forms_by_code: dict[str, list] = {}
@@ -534,11 +539,7 @@ class VersionQuestionFormSet(CustomInlineFormSet):
     def _make_missing_codes(self) -> None:
         """Each question saved without a code gets one made from its text, unique among the
         codes of this version (saved or typed in this submit)."""
-        forms_kept = [
-            form for form in self.forms
-            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
-            and (form.instance.pk is not None or form.has_changed())
-        ]
+        forms_kept = _rows_kept(self)
         taken = {form.cleaned_data.get("code") for form in forms_kept} - {None, ""}
         if self.instance.pk:
             taken |= set(Question.objects.filter(version=self.instance)
@@ -656,6 +657,12 @@ def _version_for_display(pk) -> QuestionnaireVersion:
     )
 
 
+def _version_link(pk: int, version) -> str:
+    """A link to the questionnaire version's admin page, named as the version."""
+    return format_html('<a href="{}">{}</a>',
+                       reverse("admin:intake_questionnaireversion_change", args=[pk]), version)
+
+
 class VersionForm(forms.ModelForm):
     class Meta:
         model = QuestionnaireVersion
@@ -699,11 +706,7 @@ class QuestionnaireVersionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAd
     def based_on_link(self, version):
         if version.based_on_id is None:
             return "Not copied from another version"
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:intake_questionnaireversion_change", args=[version.based_on_id]),
-            version.based_on,
-        )
+        return _version_link(version.based_on_id, version.based_on)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -948,12 +951,7 @@ class ChoiceFormSet(LabelledRowsMixin, CustomInlineFormSet):
     def clean(self):
         question = self.instance  # already carries the values submitted for the question
         self._make_missing_values()
-        kept = [
-            form for form in self.forms
-            if not self._should_delete_form(form)
-            and (form.instance.pk is not None or form.has_changed())
-            and "value" in form.cleaned_data
-        ]
+        kept = [form for form in _rows_kept(self) if "value" in form.cleaned_data]
         values = [form.cleaned_data["value"] for form in kept]
         for form in kept:
             value = form.cleaned_data["value"]
@@ -973,11 +971,7 @@ class ChoiceFormSet(LabelledRowsMixin, CustomInlineFormSet):
 
     def _make_missing_values(self) -> None:
         """A choice saved without a value gets one made from what the patient reads."""
-        kept = [
-            form for form in self.forms
-            if not self._should_delete_form(form) and hasattr(form, "cleaned_data")
-            and (form.instance.pk is not None or form.has_changed())
-        ]
+        kept = _rows_kept(self)
         taken = {form.cleaned_data.get("value") for form in kept} - {None, ""}
         for form in kept:
             if form.cleaned_data.get("value") or not form.cleaned_data.get("label"):
@@ -1165,11 +1159,7 @@ class QuestionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
     def version_link(self, question):
         if question.pk is None:
             return "The version of the section you choose."
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("admin:intake_questionnaireversion_change", args=[question.version_id]),
-            question.version,
-        )
+        return _version_link(question.version_id, question.version)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -58,6 +58,8 @@ class VersionContentQuerySet(FrozenQuerySet):
 class VersionContent(FrozenWithOwner):
     """Part of a questionnaire version (``core.immutability``): frozen once it is published."""
 
+    objects = VersionContentQuerySet.as_manager()
+
     class Meta:
         abstract = True
 
@@ -152,8 +154,6 @@ class Section(VersionContent):
     title = models.CharField(max_length=200)
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-    objects = VersionContentQuerySet.as_manager()
-
     class Meta:
         ordering = ["version", "position", "pk"]
 
@@ -207,8 +207,6 @@ class Question(VersionContent):
         "a choice question.",
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
-
-    objects = VersionContentQuerySet.as_manager()
 
     class Meta:
         ordering = ["version", "section__position", "position", "pk"]

@@ -89,6 +89,16 @@ class CompiledRule:
     title: str = ""
 
 
+# What a rule says in its own words: carried from the rule to its compiled form, and from there to
+# each flag it raises.
+RULE_WORDS = ("code", "title", "category", "tier", "explanation")
+
+
+def rule_words(rule) -> dict[str, str]:
+    """The ``RULE_WORDS`` of a rule (a ``screening.models.Rule`` or a ``CompiledRule``)."""
+    return {name: getattr(rule, name) for name in RULE_WORDS}
+
+
 @dataclass(frozen=True)
 class CompiledScoreItem:
     label: str
@@ -307,13 +317,7 @@ def screen(
     for rule in fired:
         evidence, derived = context.evidence(rule.condition)
         flags.append(FlagResult(
-            code=rule.code,
-            category=rule.category,
-            tier=rule.tier,
-            explanation=rule.explanation,
-            rule_set_version=rule_set.version,
-            evidence=evidence,
-            title=rule.title,
+            **rule_words(rule), rule_set_version=rule_set.version, evidence=evidence,
             derived=derived,
         ))
     flags.sort(key=_flag_order)

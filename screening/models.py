@@ -161,7 +161,10 @@ class RuleSetPartQuerySet(FrozenQuerySet):
 
 class RuleSetPart(FrozenWithOwner):
     """Something that belongs to a rule set and is frozen with it (``core.immutability``):
-    saved and deleted only while the rule set is a draft."""
+    saved and deleted only while the rule set is a draft, and kept in its own history."""
+
+    objects = RuleSetPartQuerySet.as_manager()
+    history = HistoricalRecords(inherit=True)
 
     class Meta:
         abstract = True
@@ -205,9 +208,6 @@ class Rule(RuleSetPart):
         default=True, help_text="Switched-off rules are kept but never evaluated."
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
-
-    objects = RuleSetPartQuerySet.as_manager()
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["rule_set_id", "position", "code"]
@@ -262,9 +262,6 @@ class DerivedValue(RuleSetPart):
     )
     position = models.PositiveIntegerField(default=0, db_index=True)
 
-    objects = RuleSetPartQuerySet.as_manager()
-    history = HistoricalRecords()
-
     class Meta:
         ordering = ["rule_set_id", "position", "name"]
         constraints = [
@@ -305,7 +302,6 @@ class ScoreItem(RuleSetPart):
     position = models.PositiveIntegerField(default=0, db_index=True)
 
     objects = ScoreItemQuerySet.as_manager()
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["derived_value_id", "position", "pk"]
@@ -332,9 +328,6 @@ class FreeTextTerm(RuleSetPart):
         help_text="Lower-case words of letters and digits; end a word with * to match words "
         "that start with it (e.g. stent*, cough* up blood).",
     )
-
-    objects = RuleSetPartQuerySet.as_manager()
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["rule_set_id", "group", "term"]

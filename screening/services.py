@@ -60,6 +60,7 @@ from screening.engine import (
     FreeTextMatcher,
     ScreeningError,
     ScreeningResult,
+    rule_words,
     screen,
     words_of,
 )
@@ -368,12 +369,7 @@ def compile_rule_set(
             problems[rule.code] = messages
             continue
         compiled_rules.append(CompiledRule(
-            code=rule.code,
-            title=rule.title,
-            category=rule.category,
-            tier=rule.tier,
-            explanation=rule.explanation,
-            condition=compile_condition(rule.condition, schema, types),
+            **rule_words(rule), condition=compile_condition(rule.condition, schema, types),
         ))
     if problems:
         raise RuleSetInvalid(problems)

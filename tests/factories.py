@@ -367,6 +367,14 @@ def open_round_the_clock(clinic) -> None:
                      closes=datetime.time(23, 59, 59)) for day in range(7))
 
 
+def open_weekdays(clinic) -> None:
+    """The clinic open Monday to Friday, 09:00 to 17:00 in its time zone, and at no other time."""
+    clinic.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(
+        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(9), closes=datetime.time(17))
+        for day in range(5))
+
+
 def raise_urgent() -> Alert:
     """An urgent intake through the API (in this process, no broker); its alert."""
     response = APIClient().post("/api/submissions/", {

@@ -101,6 +101,16 @@ def queue_filters(params, *, names_allowed: bool = True) -> cases.QueueFilters:
                               since=dates.get("since"), until=dates.get("until"))
 
 
+def _validated(request, serializer_class, not_an_object: str) -> dict:
+    """The request's body, a JSON object, validated by ``serializer_class``; any other body is
+    refused with ``not_an_object``, which shows the client what to send."""
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": [not_an_object]})
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
 class CaseAPIView(APIView):
     """The whole case: answers with the question text as shown, flags with the answers that
     fired them, the alert with its deliveries.  Every call is audited."""
@@ -160,12 +170,8 @@ class ReviewAPIView(CaseActionAPIView):
         return super().post(request, reference)
 
     def act(self, request, reference):
-        if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": ["Send a JSON object, e.g. "
-                                                        '{"note": "Called the patient."}']})
-        data = ReviewInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        review = data.validated_data
+        review = _validated(request, ReviewInput,
+                            'Send a JSON object, e.g. {"note": "Called the patient."}')
         cases.review_case(request.user, reference, note=review["note"],
                           outcome=review["outcome"], judgement=review["triage_judgement"],
                           judged_flag=review["judged_flag"])
@@ -185,13 +191,9 @@ class CallOutcomeAPIView(CaseActionAPIView):
         return super().post(request, reference)
 
     def act(self, request, reference):
-        if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": ["Send a JSON object, e.g. "
-                                                        '{"outcome": "booked_today"}']})
-        data = CallOutcomeInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        cases.record_call_outcome(request.user, reference,
-                                  outcome=data.validated_data["outcome"])
+        data = _validated(request, CallOutcomeInput,
+                          'Send a JSON object, e.g. {"outcome": "booked_today"}')
+        cases.record_call_outcome(request.user, reference, outcome=data["outcome"])
 
 
 class TokenAPIView(APIView):
@@ -216,14 +218,10 @@ class TokenAPIView(APIView):
                                                     "too many from this address.")},
     )
     def post(self, request):
-        if not isinstance(request.data, dict):
-            raise ValidationError({"non_field_errors": ["Send a JSON object with username and "
-                                                        "password."]})
-        data = TokenInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        code = data.validated_data.pop("otp_token", "")
+        data = _validated(request, TokenInput, "Send a JSON object with username and password.")
+        code = data.pop("otp_token", "")
         try:
-            user = authenticate(request._request, **data.validated_data)
+            user = authenticate(request._request, **data)
         except PermissionDenied:
             user = None
         if user is not None and not second_factor_passes(request._request, user, code):

@@ -10,13 +10,17 @@ api_urlpatterns = [
     path("auth/token/revoke/", api.TokenRevokeAPIView.as_view(), name="api-token-revoke"),
     path("queue/", api.QueueAPIView.as_view(), name="api-queue"),
     path("submissions/<str:reference>/", api.CaseAPIView.as_view(), name="api-case"),
-    path("submissions/<str:reference>/acknowledge/", api.AcknowledgeAPIView.as_view(),
-         name="api-acknowledge"),
-    path("submissions/<str:reference>/review/", api.ReviewAPIView.as_view(), name="api-review"),
-    path("submissions/<str:reference>/claim/", api.ClaimAPIView.as_view(), name="api-claim"),
-    path("submissions/<str:reference>/reopen/", api.ReopenAPIView.as_view(), name="api-reopen"),
-    path("submissions/<str:reference>/call-outcome/", api.CallOutcomeAPIView.as_view(),
-         name="api-call-outcome"),
+    # A case's actions: POST submissions/<reference>/<action>/, named api-<action>.
+    *(
+        path(f"submissions/<str:reference>/{action}/", view.as_view(), name=f"api-{action}")
+        for action, view in [
+            ("acknowledge", api.AcknowledgeAPIView),
+            ("review", api.ReviewAPIView),
+            ("claim", api.ClaimAPIView),
+            ("reopen", api.ReopenAPIView),
+            ("call-outcome", api.CallOutcomeAPIView),
+        ]
+    ),
 ]
 
 urlpatterns = [

@@ -136,6 +136,13 @@ def _subject(request) -> str:
     return subject
 
 
+def _case_searchset(request, entries_of) -> Response:
+    """A search by ``subject``: the searchset Bundle of ``entries_of(submission)`` for the intake
+    it names, read through ``get_case`` (scoped to the user's clinics, and audited)."""
+    submission = cases.get_case(request.user, _subject(request))
+    return Response(mapping.searchset(entries_of(submission), request.build_absolute_uri()))
+
+
 class QuestionnaireResponseReadView(CaseFHIRView):
     """An intake as a QuestionnaireResponse, with its patient contained.  Audited."""
 
@@ -157,9 +164,8 @@ class FlagSearchView(CaseFHIRView):
         responses={200: docs.FlagBundle, 400: docs.BAD_SEARCH, **CASE_ERRORS},
     )
     def get(self, request):
-        submission = cases.get_case(request.user, _subject(request))
-        entries = [(flag, None) for flag in mapping.flags(submission)]
-        return Response(mapping.searchset(entries, request.build_absolute_uri()))
+        return _case_searchset(
+            request, lambda submission: [(flag, None) for flag in mapping.flags(submission)])
 
 
 class RiskAssessmentSearchView(CaseFHIRView):
@@ -170,9 +176,8 @@ class RiskAssessmentSearchView(CaseFHIRView):
         responses={200: docs.RiskAssessmentBundle, 400: docs.BAD_SEARCH, **CASE_ERRORS},
     )
     def get(self, request):
-        submission = cases.get_case(request.user, _subject(request))
-        entries = [(mapping.risk_assessment(submission), None)]
-        return Response(mapping.searchset(entries, request.build_absolute_uri()))
+        return _case_searchset(
+            request, lambda submission: [(mapping.risk_assessment(submission), None)])
 
 
 # --- Submitting -----------------------------------------------------------------------------

@@ -10,8 +10,9 @@ import datetime
 
 import pytest
 
-from clinic.models import Clinic, Clinician, DutyContact, DutyShift, OpeningHours
+from clinic.models import Clinic, Clinician, DutyContact, DutyShift
 from clinic.rota import escalation_chain, on_duty
+from tests.factories import open_weekdays
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,7 @@ def clinic() -> Clinic:
     on Sunday night Dr Sunday from 00:00 to 03:00, across the hour the clocks change.  Nobody
     is rostered on Tuesday.  Dr Night is the out-of-hours contact; two backups."""
     clinic = Clinic.objects.create(name="Leeds", slug="leeds", timezone="Europe/London")
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(9),
-                     closes=datetime.time(17))
-        for day in range(5))
+    open_weekdays(clinic)
 
     def clinician(name):
         return Clinician.objects.create(name=name, email=f"{name.lower()}@clinic.test")

@@ -10,8 +10,9 @@ import datetime
 
 import pytest
 
-from clinic.models import Clinic, Clinician, DutyContact, DutyCover, DutyShift, Leave, OpeningHours
+from clinic.models import Clinic, Clinician, DutyContact, DutyCover, DutyShift, Leave
 from clinic.rota import effective_rota, escalation_chain, on_duty
+from tests.factories import open_weekdays
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +40,7 @@ def clinic() -> Clinic:
     on Wednesdays for the opening hours; nobody on Tuesdays.  Dr Backup is the backup and Dr
     Night the out-of-hours contact; Dr Cover is on no rota of their own."""
     clinic = Clinic.objects.create(name="Leeds", slug="leeds", timezone="Europe/London")
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(9),
-                     closes=datetime.time(17))
-        for day in range(5))
+    open_weekdays(clinic)
     for name in ("Day", "Wednes", "Cover", "Backup", "Night"):
         Clinician.objects.create(name=name, email=f"{name.lower()}@clinic.test")
     DutyShift.objects.create(clinic=clinic, clinician=person("Day"), weekday=MONDAY)

@@ -20,10 +20,9 @@ from clinic.models import (
     DutyCover,
     DutyShift,
     Leave,
-    OpeningHours,
 )
 from core.roles import CLINICIANS_GROUP
-from tests.factories import PATIENT, make_case
+from tests.factories import PATIENT, make_case, open_weekdays
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +40,7 @@ def rota(clinician):
     Mondays; Dr Other on Tuesdays, with Casey covering their Tuesday 3 June 12:00 to 14:00;
     Casey away on Monday 9 June."""
     clinic = Clinic.objects.get(is_default=True)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(9),
-                     closes=datetime.time(17)) for day in range(5))
+    open_weekdays(clinic)
     casey = clinician.clinician
     other = Clinician.objects.create(name="Dr Other", email="other@clinic.test")
     DutyShift.objects.create(clinic=clinic, clinician=casey, weekday=0)

@@ -27,7 +27,7 @@ from clinic.models import (
     OpeningHours,
 )
 from clinic.tasks import check_rota_coverage
-from tests.factories import PATIENT, make_case
+from tests.factories import PATIENT, make_case, open_round_the_clock, open_weekdays
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +44,7 @@ def clinic() -> Clinic:
     clinic = Clinic.objects.get(is_default=True)
     clinic.coverage_email = "rota@clinic.test"
     clinic.save()
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(9),
-                     closes=datetime.time(17)) for day in range(5))
+    open_weekdays(clinic)
     day = Clinician.objects.create(name="Dr Day", email="day@clinic.test")
     DutyShift.objects.bulk_create(DutyShift(clinic=clinic, clinician=day, weekday=weekday)
                                   for weekday in range(5))
@@ -103,10 +100,7 @@ def test_an_open_day_with_nobody_on_duty_is_emailed_to_the_clinics_admins(clinic
 
 def test_the_daily_task_called_directly_sends_the_email(clinic):
     # Open round the clock, nobody on duty at all: a gap whenever the test runs.
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for day in range(7))
+    open_round_the_clock(clinic)
     DutyShift.objects.all().delete()
     make_case("emergency")  # a patient in the system: nothing of them may be in the email
 
@@ -137,10 +131,7 @@ def test_a_clinician_whose_every_channel_last_failed_for_good_cannot_be_reached(
 def test_a_real_delivery_that_failed_for_good_counts_and_a_working_channel_left_is_enough(
         clinic, settings):
     # Dr Day is on duty now (open round the clock), so the emergency pages them.
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=d, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for d in range(7))
+    open_round_the_clock(clinic)
     day = person("Dr Day")
     case = make_case("emergency")
     notification = case.alert.notifications.get(clinician=day)

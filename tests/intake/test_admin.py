@@ -430,15 +430,25 @@ def test_section_dropdown_offers_only_the_versions_sections(admin_client, draft)
     assert offered == set(draft.sections.values_list("pk", flat=True))
 
 
+def post_refused(admin_client, url: str, data: dict):
+    """Posts the page back: it must come back (200) to show what is wrong."""
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    return response
+
+
+def inline_formset(response, prefix: str):
+    return next(i.formset for i in response.context["inline_admin_formsets"]
+                if i.formset.prefix == prefix)
+
+
 def test_two_new_rows_with_the_same_code_are_refused_on_the_code_field(admin_client, draft):
     data, prefix = inline_form(admin_client, version_url(draft), Question)
     section = draft.sections.first().pk
     for text in ("First?", "Second?"):
         add_row(data, prefix, section=section, code="new_question", text=text, type="boolean")
-    response = admin_client.post(version_url(draft), data)
-    assert response.status_code == 200
-    formset = next(i.formset for i in response.context["inline_admin_formsets"]
-                   if i.formset.prefix == prefix)
+    response = post_refused(admin_client, version_url(draft), data)
+    formset = inline_formset(response, prefix)
     errors = [form.errors.get("code") for form in formset.forms[-2:]]
     assert all(e and "also uses the code “new_question”" in e[0] for e in errors), errors
     assert "also uses the code “new_question”" in response.content.decode()
@@ -449,10 +459,8 @@ def test_a_new_row_with_an_existing_code_is_refused_on_the_code_field(admin_clie
     data, prefix = inline_form(admin_client, version_url(draft), Question)
     row = add_row(data, prefix, section=draft.sections.first().pk, code="chest_pain",
                   text="Chest pain again?", type="boolean")
-    response = admin_client.post(version_url(draft), data)
-    assert response.status_code == 200
-    formset = next(i.formset for i in response.context["inline_admin_formsets"]
-                   if i.formset.prefix == prefix)
+    response = post_refused(admin_client, version_url(draft), data)
+    formset = inline_formset(response, prefix)
     assert "also uses the code “chest_pain”" in formset.forms[row].errors["code"][0]
     assert draft.questions.filter(code="chest_pain").count() == 1
 
@@ -461,10 +469,8 @@ def test_a_bad_condition_is_shown_on_the_condition_field_of_its_row(admin_client
     data, prefix = inline_form(admin_client, version_url(draft), Question)
     row = row_index(data, prefix, code="cancer_details")
     data[f"{prefix}-{row}-condition_question"] = "no_such_code"
-    response = admin_client.post(version_url(draft), data)
-    assert response.status_code == 200
-    formset = next(i.formset for i in response.context["inline_admin_formsets"]
-                   if i.formset.prefix == prefix)
+    response = post_refused(admin_client, version_url(draft), data)
+    formset = inline_formset(response, prefix)
     assert formset.forms[row].errors["condition_question"] == [
         "There is no question with code “no_such_code” in this version."
     ]
@@ -474,10 +480,8 @@ def test_a_bad_condition_is_shown_on_the_condition_field_of_its_row(admin_client
 def test_renaming_a_code_others_depend_on_flags_the_dependants(admin_client, draft):
     data, prefix = inline_form(admin_client, version_url(draft), Question)
     data[f"{prefix}-{row_index(data, prefix, code='recent_trauma')}-code"] = "injury"
-    response = admin_client.post(version_url(draft), data)
-    assert response.status_code == 200
-    formset = next(i.formset for i in response.context["inline_admin_formsets"]
-                   if i.formset.prefix == prefix)
+    response = post_refused(admin_client, version_url(draft), data)
+    formset = inline_formset(response, prefix)
     dependant = row_index(data, prefix, code="trauma_details")
     assert "no question with code “recent_trauma”" in \
         formset.forms[dependant].errors["condition_question"][0]
@@ -522,8 +526,7 @@ def test_reordering_sections_by_their_position(admin_client, draft):
 def test_a_section_with_questions_cannot_be_deleted(admin_client, draft):
     data, prefix = inline_form(admin_client, version_url(draft), Section)
     data[f"{prefix}-0-DELETE"] = "on"
-    response = admin_client.post(version_url(draft), data)
-    assert response.status_code == 200
+    response = post_refused(admin_client, version_url(draft), data)
     assert "still has questions" in response.content.decode()
     assert draft.sections.count() == 3
 
@@ -645,8 +648,7 @@ def test_a_choice_question_needs_two_choices(admin_client, draft):
     data, prefix = inline_form(admin_client, question_url(question), Choice)
     for index in range(1, int(data[f"{prefix}-TOTAL_FORMS"])):
         data[f"{prefix}-{index}-DELETE"] = "on"
-    response = admin_client.post(question_url(question), data)
-    assert response.status_code == 200
+    response = post_refused(admin_client, question_url(question), data)
     assert "A choice question needs at least two choices." in response.content.decode()
     assert question.choices.count() == 4
 
@@ -655,8 +657,7 @@ def test_duplicate_choice_values_are_shown_on_the_value_field(admin_client, draf
     question = draft.questions.get(code="sex")
     data, prefix = inline_form(admin_client, question_url(question), Choice)
     add_row(data, prefix, value="female", label="Woman")
-    response = admin_client.post(question_url(question), data)
-    assert response.status_code == 200
+    response = post_refused(admin_client, question_url(question), data)
     assert "also has the value “female”" in response.content.decode()
 
 
@@ -666,8 +667,7 @@ def test_a_choice_another_question_waits_for_cannot_be_removed(admin_client, dra
     question = draft.questions.get(code="pain_onset")
     data, prefix = inline_form(admin_client, question_url(question), Choice)
     data[f"{prefix}-{row_index(data, prefix, value='after_injury')}-DELETE"] = "on"
-    response = admin_client.post(question_url(question), data)
-    assert response.status_code == 200
+    response = post_refused(admin_client, question_url(question), data)
     assert "Question “trauma_details” is shown only when the answer is “after_injury”" in \
         response.content.decode()
     assert question.choices.filter(value="after_injury").exists()
