@@ -176,7 +176,9 @@ def questions_of(version) -> tuple[QuestionSpec, ...]:
     return tuple(VersionSchema.of(version).questions.values())
 
 
-def answer_strategy(question: QuestionSpec):
+def answer_strategy(question: QuestionSpec, phrases: tuple[str, ...] = ()):
+    """Any valid answer to ``question``; for a text question, with ``phrases``, one in two
+    written around one of them (as a patient would mention "a stent" in a sentence)."""
     if question.type == Question.Type.BOOLEAN:
         return st.booleans()
     if question.type == Question.Type.INTEGER:
@@ -187,10 +189,15 @@ def answer_strategy(question: QuestionSpec):
         ordinary = [c for c in question.choices if c not in question.exclusive]
         some = st.lists(st.sampled_from(ordinary), min_size=1, unique=True)
         return st.one_of(some, *(st.just([e]) for e in question.exclusive))
-    return st.text(
-        alphabet=st.characters(blacklist_categories=("Cc", "Cs")),
-        min_size=1, max_size=min(question.max_length or 40, 40),
-    )
+    longest = min(question.max_length or 40, 40)
+    text = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1,
+                   max_size=longest)
+    if not phrases:
+        return text
+    words = st.text(alphabet=st.characters(categories=("L",)), max_size=10)
+    mentions = st.builds(lambda before, phrase, after: f"{before} {phrase} {after}".strip(),
+                         words, st.sampled_from(phrases), words)
+    return st.one_of(text, mentions.filter(lambda mention: len(mention) <= longest))
 
 
 def condition_holds(question: QuestionSpec, answers: dict,
@@ -205,10 +212,11 @@ def condition_holds(question: QuestionSpec, answers: dict,
     return target.kind.matches_condition(given, question.condition_answer)
 
 
-def valid_answers(questions: tuple[QuestionSpec, ...]):
+def valid_answers(questions: tuple[QuestionSpec, ...], phrases: tuple[str, ...] = ()):
     """Answer sets the intake would accept: types and ranges respected, every required question
     answered, an exclusive choice ('none') only on its own, a question shown on a condition
-    answered only when its condition holds, optional questions sometimes left out."""
+    answered only when its condition holds, optional questions sometimes left out; text answers
+    mention ``phrases`` half the time (``answer_strategy``)."""
 
     @st.composite
     def build(draw):
@@ -218,7 +226,7 @@ def valid_answers(questions: tuple[QuestionSpec, ...]):
                     and not condition_holds(question, answers, questions)):
                 continue
             if question.always_answered or draw(st.booleans()):
-                answers[question.code] = draw(answer_strategy(question))
+                answers[question.code] = draw(answer_strategy(question, phrases))
         return answers
 
     return build()

@@ -187,14 +187,16 @@ def test_dev_test_runs_in_one_process_unless_the_fast_selection_leaves_it_the_ch
 
 
 @pytest.mark.parametrize("args", [[], ["-k", "seed"], ["-x", "tests/clinic"]])
-def test_dev_test_runs_the_whole_suite_as_the_fast_selection_in_parallel_then_e2e_in_one_process(
+def test_dev_test_runs_the_fast_selection_and_the_browser_tests_in_parallel_then_the_rest(
         dev_script, monkeypatch, args):
     monkeypatch.setattr(dev_script, "cpus", lambda: 2)
 
     assert dev_script.test(Path("python"), dev_script.parse_args(["test", *args])) == 0
     runs = [command[command.index("pytest") + 1:] for command in dev_script.commands_run
             if "pytest" in command]
-    assert runs == [["-n", "2", "-m", "not e2e", *args], ["-m", "e2e", *args]]
+    assert runs == [["-n", "2", "-m", "not e2e", *args],
+                    ["-n", "2", "-m", "e2e and browser", *args],
+                    ["-m", "e2e and not browser", *args]]
 
 
 def test_dev_test_runs_the_whole_suite_in_one_process_on_one_cpu(dev_script):
@@ -204,12 +206,13 @@ def test_dev_test_runs_the_whole_suite_in_one_process_on_one_cpu(dev_script):
 
 
 @pytest.mark.parametrize(("codes", "expected"), [
-    ((0, 0), 0), ((1, 0), 1), ((0, 1), 1), ((5, 0), 0), ((0, 5), 0), ((5, 5), 5), ((5, 2), 2),
+    ((0, 0, 0), 0), ((1, 0, 0), 1), ((0, 1, 0), 1), ((0, 0, 1), 1), ((5, 0, 5), 0),
+    ((0, 5, 5), 0), ((5, 5, 5), 5), ((5, 2, 0), 2),
 ])
-def test_dev_test_fails_when_either_half_of_the_whole_suite_fails(dev_script, monkeypatch,
-                                                                  codes, expected):
-    """Exit codes of the two runs; no tests collected in one half (a ``-k`` that matches only
-    e2e tests, say) is no failure, in both it is."""
+def test_dev_test_fails_when_any_part_of_the_whole_suite_fails(dev_script, monkeypatch, codes,
+                                                               expected):
+    """Exit codes of the three runs; no tests collected in one (a ``-k`` that matches only e2e
+    tests, say) is no failure, in all of them it is."""
     monkeypatch.setattr(dev_script, "cpus", lambda: 2)
     remaining = list(codes)
     monkeypatch.setattr(dev_script, "call", lambda *args: remaining.pop(0))

@@ -34,22 +34,21 @@ def unthrottled(monkeypatch):
     monkeypatch.setattr(SubmissionThrottle, "THROTTLE_RATES", {"submissions": None})
 
 
+@pytest.mark.parametrize("case", VIGNETTES, ids=[case["id"] for case in VIGNETTES])
 def test_every_vignette_through_the_pages_gets_the_urgency_the_api_gives(open_page, client,
-                                                                       unthrottled):
-    page = open_page(None, javascript=False)
-    for case in VIGNETTES:
-        page.goto("/")
-        fill_case(page, case)
-        expect(page.get_by_role("heading", level=1)).to_have_text(
-            "Check your answers before sending them")
-        send(page)
-        by_form = Submission.objects.latest("pk")
-        by_api = post_submission(client, {
-            "patient": patient_aged(case["age"], timezone.localdate()),
-            "answers": case["answers"]}).json()
-        assert by_form.urgency == by_api["urgency"] == case["expected_urgency"], case["id"]
-        assert sorted(by_form.flags.values_list("rule_code", flat=True)) == sorted(
-            flag["code"] for flag in by_api["flags"]), case["id"]
+                                                                       unthrottled, case):
+    page = open_page("/", javascript=False)
+    fill_case(page, case)
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Check your answers before sending them")
+    send(page)
+    by_form = Submission.objects.latest("pk")
+    by_api = post_submission(client, {
+        "patient": patient_aged(case["age"], timezone.localdate()),
+        "answers": case["answers"]}).json()
+    assert by_form.urgency == by_api["urgency"] == case["expected_urgency"], case["id"]
+    assert sorted(by_form.flags.values_list("rule_code", flat=True)) == sorted(
+        flag["code"] for flag in by_api["flags"]), case["id"]
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])

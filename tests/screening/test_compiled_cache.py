@@ -119,7 +119,8 @@ def test_a_dry_run_after_an_edit_uses_the_edit(current_rule_set, submit, routine
     assert dry_run(draft).counts["up"] == 1
 
 
-def test_the_cache_is_bounded(current_rule_set):
+def test_the_cache_is_bounded(current_rule_set, monkeypatch):
+    monkeypatch.setattr(services._compiled, "size", 4)  # the bound, not its size, is the point
     draft = create_draft_from(current_rule_set)
     for number in range(services._compiled.size + 5):
         Rule.objects.filter(rule_set=draft, code="fever").update(explanation=str(number))
