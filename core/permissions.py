@@ -3,7 +3,7 @@
 from django.contrib.auth.mixins import AccessMixin
 from rest_framework.permissions import BasePermission
 
-from core.roles import is_clinician
+from core.roles import confirm_clinician, is_clinician
 
 
 class IsClinician(BasePermission):
@@ -19,7 +19,7 @@ class ClinicianRequiredMixin(AccessMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not is_clinician(request.user):
+        if not confirm_clinician(request):
             self.raise_exception = True
             return self.handle_no_permission()
         return super().dispatch(request, *args, **kwargs)

@@ -7,6 +7,8 @@ that the person who set the clinic up can always see what the clinicians see.
 """
 
 CLINICIANS_GROUP = "Clinicians"
+# Set on a request's user by ``confirm_clinician``: see there.
+_CONFIRMED = "_confirmed_clinician"
 
 
 def is_clinician(user) -> bool:
@@ -14,11 +16,24 @@ def is_clinician(user) -> bool:
 
     Accepts ``AnonymousUser`` (always False), so views can call it on ``request.user``.
     """
+    if getattr(user, _CONFIRMED, False):
+        return True
     if not (user.is_authenticated and user.is_active):
         return False
     if user.is_superuser:
         return True
     return user.groups.filter(name=CLINICIANS_GROUP).exists()
+
+
+def confirm_clinician(request) -> bool:
+    """``is_clinician(request.user)``, and when it is true, noted on this request's user so
+    that the services the view calls (each of which asks again, so that none can be called
+    without the check) are answered without asking the database again.  The user object is
+    made afresh for each request (``AuthenticationMiddleware``), so nothing outlives it."""
+    if not is_clinician(request.user):
+        return False
+    setattr(request.user, _CONFIRMED, True)
+    return True
 
 
 # The practice manager's role in the admin (created, with its model permissions, by migration

@@ -117,9 +117,9 @@ def test_polled_rows_answer_304_until_what_the_clinician_sees_changes(
         unchanged = clinician_client.get("/queue/rows/", HTTP_IF_NONE_MATCH=etag)
     assert unchanged.status_code == 304 and unchanged.content == b""
     assert unchanged["ETag"] == etag
-    # The session, the user, their role (asked by the page, then by the service), and the
-    # version from two indexes: no row read.
-    assert len(queries) == 5
+    # The session, the user, their role (asked once, by the page: the service takes the page's
+    # answer), and the version from two indexes: no row read.
+    assert len(queries) == 4
     assert not any("screening_flag" in q["sql"] or "intake_answer" in q["sql"]
                    for q in queries.captured_queries)
 

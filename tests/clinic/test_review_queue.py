@@ -280,3 +280,17 @@ def test_the_case_page_shows_choices_as_the_patient_read_them(clinician_client):
     page = clinician_client.get(f"/cases/{case.reference}/").content.decode()
     assert "Between the shoulder blades" in page
     assert "between_shoulder_blades" not in page
+
+
+@pytest.mark.parametrize("url", ["/queue/", "/queue/rows/"])
+def test_a_queue_page_asks_whether_the_user_is_a_clinician_once_and_afresh_each_request(
+        clinician, clinician_client, url):
+    make_case("urgent")
+    with CaptureQueriesContext(connection) as queries:
+        assert clinician_client.get(url).status_code == 200
+    asked = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith('SELECT 1 AS "a" FROM "auth_group"')]
+    assert len(asked) == 1, asked
+
+    clinician.groups.clear()
+    assert clinician_client.get(url).status_code == 403
