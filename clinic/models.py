@@ -655,8 +655,8 @@ class Notification(models.Model):
     )
     claim_token = models.UUIDField(
         null=True, blank=True, editable=False,
-        help_text="The digest claim that last took it; its delivery attempts carry the same "
-        "value.",
+        help_text="The claim that last took it: a digest's (its delivery attempts carry the "
+        "same value) or a delivery run's.",
     )
 
     class Meta:

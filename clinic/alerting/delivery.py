@@ -16,12 +16,13 @@ import itertools
 import logging
 import math
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -104,28 +105,67 @@ def _lease(now) -> datetime.datetime:
     return now + datetime.timedelta(seconds=settings.ALERT_CLAIM_SECONDS)
 
 
+# How many due notifications one run of the delivery task takes at most.  In a burst (fifty
+# emergencies at once, each paging by text and email), a run takes the single notifications
+# already due alongside its own: their claims and attempts go in one commit, their messages go
+# out at the same time instead of one after another, and their outcomes in one more commit; the
+# tasks queued for the others then find nothing left to claim.  The messages go in parallel,
+# each bounded by the transports' timeout, well within the claim's lease.
+BATCH = 10
+
+
 def deliver(notification_id: int, *, now: datetime.datetime | None = None) -> DeliveryOutcome:
-    """Try to deliver one notification on its current channel.  Safe to run any number of
-    times, concurrently: only the run that claims the notification sends.  A held (grouped)
-    notification is never claimed here, only in its digest."""
+    """Try to deliver one notification on its current channel, and nothing else.  Safe to run
+    any number of times, concurrently: only the run that claims the notification sends.  A held
+    (grouped) notification is never claimed here, only in its digest."""
+    return _deliver(notification_id, now=now, limit=1)
+
+
+def deliver_due(notification_id: int, *,
+                now: datetime.datetime | None = None) -> DeliveryOutcome:
+    """What the delivery task runs: ``deliver`` for this notification, and with it up to
+    ``BATCH - 1`` other single notifications that are due (oldest first).  The outcome is this
+    notification's: not claimed when another run has it already."""
+    return _deliver(notification_id, now=now, limit=BATCH)
+
+
+def _deliver(notification_id: int, *, now, limit: int) -> DeliveryOutcome:
     now = now or timezone.now()
-    # Everything up to the moment of sending in one transaction, one commit: the claim, the
-    # message with its acknowledgement link, the attempt on record.  Committed before anything
-    # leaves this process, as a claim and an attempt must be.
+    # Everything up to the moment of sending in one transaction, one commit: the claims, the
+    # messages with their acknowledgement links, the attempts on record.  Committed before
+    # anything leaves this process, as a claim and an attempt must be.
     with transaction.atomic():
-        claimed = Notification.objects.filter(claimable(now), pk=notification_id,
-                                              grouped=False).update(
-            status=Notification.Status.SENDING, claimed_until=_lease(now))
-        if claimed != 1:
-            return DeliveryOutcome(claimed=False)
-        notification = Notification.objects.select_related(
-            "clinician", "alert__submission", "alert__clinic").get(pk=notification_id)
-        if not still_needed(notification):
-            _finish([notification], status=Notification.Status.CANCELLED)
-            return DeliveryOutcome()
-        sending = _prepare([notification], _message(notification),
-                           what=f"notification {notification.pk}")
-    return DeliveryOutcome(delivered=_send(sending))
+        claimed = _claim_singles(notification_id, now, limit=limit)
+        needed = [n for n in claimed if still_needed(n)]
+        _finish([n for n in claimed if n not in needed], status=Notification.Status.CANCELLED)
+        sendings = _prepare([([n], _message(n), f"notification {n.pk}") for n in needed])
+    sent = _send(sendings)
+    if not any(n.pk == notification_id for n in claimed):
+        return DeliveryOutcome(claimed=False)
+    return DeliveryOutcome(delivered=any(
+        n.pk == notification_id for s in sent for n in s.notifications))
+
+
+def _claim_singles(notification_id: int, now, *, limit: int) -> list[Notification]:
+    """Claim ``notification_id`` if it can be claimed, and up to ``limit - 1`` more single
+    notifications that are due; returns those claimed, with what their messages need.  Rows
+    another run is claiming at this moment are skipped, not waited for."""
+    singles = Notification.objects.filter(claimable(now), grouped=False)
+    if limit == 1:
+        singles = singles.filter(pk=notification_id)
+    # This one first, then the longest due.
+    first = Case(When(pk=notification_id, then=Value(0)), default=Value(1))
+    picked = list(singles.select_for_update(skip_locked=True)
+                  .order_by(first, "next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    if not picked:
+        return []
+    token = uuid.uuid4()
+    # Locked above, so all are claimed here; the condition again, for databases without row
+    # locks (SQLite), where only the rows this update finds claimable carry the token.
+    Notification.objects.filter(claimable(now), pk__in=picked).update(
+        status=Notification.Status.SENDING, claimed_until=_lease(now), claim_token=token)
+    return list(Notification.objects.filter(pk__in=picked, claim_token=token).order_by("pk")
+                .select_related("clinician", "alert__submission", "alert__clinic"))
 
 
 @dataclass(frozen=True)
@@ -162,9 +202,10 @@ def deliver_digest(clinician_id: int, *,
     for _, on_channel in itertools.groupby(waiting, key=lambda n: (n.channel, n.channel_index)):
         on_channel = list(on_channel)
         with transaction.atomic():
-            sending = _prepare(on_channel, _digest_message(on_channel, now), digest_token=token,
-                               what=f"digest {token} ({len(on_channel)} notifications)")
-        if _send(sending):
+            sendings = _prepare([(on_channel, _digest_message(on_channel, now),
+                                  f"digest {token} ({len(on_channel)} notifications)")],
+                                digest_token=token)
+        if _send(sendings):
             delivered += len(on_channel)
     return DigestOutcome(claimed=claimed, delivered=delivered)
 
@@ -181,53 +222,92 @@ class _Sending:
     what: str
 
 
-def _prepare(notifications: list[Notification], message: Message, *, what: str,
-             digest_token: uuid.UUID | None = None) -> _Sending | None:
-    """Record an attempt per claimed notification on the channel they have reached, before
-    anything is sent; None when the person has no channel left (given up on)."""
-    first = notifications[0]
-    channels = first.route
-    if first.channel_index >= len(channels):
-        for notification in notifications:
-            _give_up_on_person(notification, timezone.now())
-        return None
-    channel, address = channels[first.channel_index]
-    attempts = DeliveryAttempt.objects.bulk_create(
-        [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
-         for n in notifications])
-    return _Sending(notifications, message, channel, address, attempts, what)
+def _prepare(messages: list[tuple[list[Notification], Message, str]], *,
+             digest_token: uuid.UUID | None = None) -> list[_Sending]:
+    """For each ``(claimed notifications, the message for them, what it is)``: record an
+    attempt per notification on the channel they have reached, before anything is sent (one
+    insert for all); a person with no channel left is given up on, and has no sending."""
+    sendings = []
+    for notifications, message, what in messages:
+        first = notifications[0]
+        channels = first.route
+        if first.channel_index >= len(channels):
+            for notification in notifications:
+                _give_up_on_person(notification, timezone.now())
+            continue
+        channel, address = channels[first.channel_index]
+        attempts = [DeliveryAttempt(notification=n, channel=channel, digest_token=digest_token)
+                    for n in notifications]
+        sendings.append(_Sending(notifications, message, channel, address, attempts, what))
+    DeliveryAttempt.objects.bulk_create([a for s in sendings for a in s.attempts])
+    return sendings
 
 
-def _send(sending: _Sending | None) -> bool:
-    """Send the prepared message, then record its outcome per notification and move each on
-    after a failure, in one transaction.  Returns whether the message was sent."""
-    if sending is None:
-        return False
-    notifications, channel, what = sending.notifications, sending.channel, sending.what
-    try:
-        provider_id = TRANSPORTS[channel].send(sending.address, sending.message)
-    except DeliveryError as error:
-        with transaction.atomic():
-            _record(sending.attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE
-                    if error.permanent else DeliveryAttempt.Outcome.TEMPORARY_FAILURE,
-                    str(error))
-            logger.warning("%s: %s delivery failed (%s)", what, channel, error)
-            now = timezone.now()
-            moved_on = [n.pk for n in notifications
-                        if _after_failure(n, permanent=error.permanent, now=now)]
-            clinician_id = notifications[0].clinician_id
-            if moved_on and notifications[0].grouped:
-                transaction.on_commit(lambda: queue_digests({clinician_id: moved_on}))
-            elif moved_on:
-                transaction.on_commit(lambda: queue_delivery(moved_on))
-        return False
+def _send(sendings: list[_Sending]) -> list[_Sending]:
+    """Send the prepared messages, at the same time when there are several, then record their
+    outcomes and move each failed notification on, in one transaction.  Returns those sent.
+
+    A crash between sending and recording leaves the attempts without an outcome and the
+    notifications claimed: after the lease the sweep queues them again, and they are sent again
+    with the same key (the module docstring of ``clinic.alerting.alerts``)."""
+    if not sendings:
+        return []
+    results = _transmit(sendings)
+    now = timezone.now()
+    sent, moved_on, held = [], [], {}
     with transaction.atomic():
-        _record(sending.attempts, DeliveryAttempt.Outcome.SENT, provider_id=provider_id or "")
-        _finish(notifications, status=Notification.Status.DELIVERED,
-                delivered_at=timezone.now())
-    logger.info("%s delivered by %s for alert %s", what, channel,
-                ", ".join(str(n.alert_id) for n in notifications))
-    return True
+        for sending, result in zip(sendings, results, strict=True):
+            if isinstance(result, DeliveryError):
+                _record(sending.attempts, DeliveryAttempt.Outcome.PERMANENT_FAILURE
+                        if result.permanent else DeliveryAttempt.Outcome.TEMPORARY_FAILURE,
+                        str(result))
+                logger.warning("%s: %s delivery failed (%s)", sending.what, sending.channel,
+                               result)
+                for notification in sending.notifications:
+                    if _after_failure(notification, permanent=result.permanent, now=now):
+                        if notification.grouped:
+                            held.setdefault(notification.clinician_id, []).append(
+                                notification.pk)
+                        else:
+                            moved_on.append(notification.pk)
+            elif not isinstance(result, BaseException):
+                for attempt in sending.attempts:
+                    attempt.outcome, attempt.finished_at = DeliveryAttempt.Outcome.SENT, now
+                    attempt.provider_id = result or ""
+                sent.append(sending)
+        DeliveryAttempt.objects.bulk_update(
+            [a for s in sent for a in s.attempts], ["outcome", "finished_at", "provider_id"])
+        _finish([n for s in sent for n in s.notifications],
+                status=Notification.Status.DELIVERED, delivered_at=now)
+        if moved_on:
+            transaction.on_commit(lambda: queue_delivery(moved_on))
+        if held:
+            transaction.on_commit(lambda: queue_digests(held))
+    for sending in sent:
+        logger.info("%s delivered by %s for alert %s", sending.what, sending.channel,
+                    ", ".join(str(n.alert_id) for n in sending.notifications))
+    # A transport that failed in a way it does not know: its attempts stay without an outcome
+    # and its notifications claimed, so the sweep tries them again after the lease; the others'
+    # outcomes are on record.  The error is the task's.
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, DeliveryError):
+            raise result
+    return sent
+
+
+def _transmit(sendings: list[_Sending]) -> list[str | BaseException | None]:
+    """Each sending's transport's answer (the provider's id for the message, or the error), in
+    order; several are sent at once, one thread each (the transports touch no database)."""
+    def send(sending: _Sending) -> str | BaseException | None:
+        try:
+            return TRANSPORTS[sending.channel].send(sending.address, sending.message)
+        except Exception as error:
+            return error
+
+    if len(sendings) == 1:
+        return [send(sendings[0])]
+    with ThreadPoolExecutor(max_workers=len(sendings)) as pool:
+        return list(pool.map(send, sendings))
 
 
 def still_needed(notification: Notification) -> bool:
@@ -410,7 +490,7 @@ def _fall_back_after_receipt(turned: list[tuple[int, int]], now) -> int:
 
 @shared_task(name="clinic.deliver_notification", ignore_result=True)
 def deliver_notification(notification_id: int) -> None:
-    deliver(notification_id)
+    deliver_due(notification_id)
 
 
 @shared_task(name="clinic.deliver_digest", ignore_result=True)
