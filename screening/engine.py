@@ -21,7 +21,8 @@ from (``FlagResult.derived``).
 
 What it costs (issue 19: under 50 µs a submission).  Everything that depends only on the rule
 set is worked out once, when the ``CompiledRuleSet`` is made: what each question's type asks
-of its answer (``reading``), and one Python function (``program``, see ``_program``) that
+of its answer (``read``, one Python function reading the answers, see ``_reader``), and one
+Python function (``program``, see ``_program``) that
 computes every derived value and tells which rules fire, written by
 ``screening.evaluation.PythonSource`` from the conditions' parse trees instead of a closure
 call for every node.  Evidence is worked out only for the rules that fired, each derived
@@ -242,7 +243,7 @@ class CompiledRuleSet:
         object.__setattr__(self, "text_codes", tuple(
             code for code, spec in self.schema.questions.items() if spec.kind.free_text
         ))
-        object.__setattr__(self, "reading", _reading(self.schema))
+        object.__setattr__(self, "read", _reader(self.schema))
         object.__setattr__(self, "question_order",
                            {code: position for position, code in enumerate(self.schema.questions)})
         object.__setattr__(self, "program", _program(self))
@@ -300,7 +301,7 @@ def screen(
     the flags, most urgent first, then by rule code.  Raises ``ScreeningError``.
     """
     facts = facts or Facts()
-    values = _condition_values(answers, rule_set.reading, rule_set.schema)
+    values = rule_set.read(answers)
     context = _Context(answers, rule_set, facts, values)
     context.compute_builtins()
     try:
@@ -309,7 +310,7 @@ def screen(
         # Evaluated again one derived value and one rule at a time, to raise the error that
         # names which of them failed (and, should the two ways ever disagree, to give the
         # step-by-step result).
-        values = _condition_values(answers, rule_set.reading, rule_set.schema)
+        values = rule_set.read(answers)
         context = _Context(answers, rule_set, facts, values)
         context.compute_builtins()
         fired = context.fired_step_by_step()
@@ -510,44 +511,51 @@ def condition_values(answers: Mapping[str, Any], schema: VersionSchema) -> dict[
     Raises ``ScreeningError`` when a required answer is missing or an answer does not fit
     (``QuestionType.fits``: the answers were validated when they were submitted, but a wrong
     type here would make a condition silently mean something else, so screening checks
-    again)."""
-    return _condition_values(answers, _reading(schema), schema)
+    again).  A compiled rule set keeps this function for its schema (``CompiledRuleSet.read``)."""
+    return _reader(schema)(answers)
 
 
-def _reading(schema: VersionSchema) -> tuple:
-    """For each question, in order, what ``condition_values`` asks of its type, looked up
-    once (a compiled rule set keeps it)."""
-    return tuple(
-        (code, spec, spec.always_answered, spec.kind.unanswered, spec.kind.fits,
-         # None: the answer as it is (saves a call for most questions).
-         None if _as_given(spec.kind) else spec.kind.condition_value)
-        for code, spec in schema.questions.items()
-    )
+def _reader(schema: VersionSchema) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """One Python function doing ``condition_values`` for this schema: for each question in
+    order, a look-up, the type's check (written in place where the type gives it as an
+    expression, ``QuestionType.fits_source``, else a call of its ``fits``) and the value.
+    Written once per compiled rule set: the loop over the questions, and a call for each of
+    most of them, are most of what reading the answers costs."""
+    constants: dict[str, Any] = {"ScreeningError": ScreeningError}
+
+    def constant(value: Any) -> str:
+        name = f"_k{len(constants)}"
+        constants[name] = value
+        return name
+
+    lines = ["def read(answers):", "    get = answers.get", "    values = {}"]
+    for code, spec in schema.questions.items():
+        kind, key = spec.kind, constant(code)
+        fits = (kind.fits_source(spec, "v", constant)
+                or f"{constant(kind.fits)}({constant(spec)}, v)")
+        value = "v" if _as_given(kind) else f"{constant(kind.condition_value)}(v)"
+        required = constant(f"the required question “{code}” has no answer")
+        missing = (f"raise ScreeningError({required})" if spec.always_answered
+                   else f"values[{key}] = {constant(kind.unanswered)}")
+        wrong = constant(f"the answer to “{code}” is not a valid {kind.label} answer for "
+                         f"questionnaire version {schema.version_number}")
+        lines += [f"    v = get({key})",
+                  "    if v is None:",
+                  f"        {missing}",
+                  f"    elif {fits}:",
+                  f"        values[{key}] = {value}",
+                  "    else:",
+                  f"        raise ScreeningError({wrong})"]
+    lines.append("    return values")
+    # The source holds names of constants and the types' own checks: no question's text.
+    exec(compile("\n".join(lines), f"<questionnaire v{schema.version_number}>", "exec"),  # noqa: S102
+         constants)
+    return constants["read"]
 
 
 def _as_given(kind) -> bool:
     """Whether a condition sees the type's answers as they are given."""
     return (type(kind).condition_value is QuestionType.condition_value) and not kind.repeats
-
-
-def _condition_values(answers: Mapping[str, Any], reading: tuple,
-                      schema: VersionSchema) -> dict[str, Any]:
-    values = {}
-    get = answers.get
-    for code, spec, always_answered, unanswered, fits, condition_value in reading:
-        value = get(code)
-        if value is None:
-            if always_answered:
-                raise ScreeningError(f"the required question “{code}” has no answer")
-            values[code] = unanswered
-        elif fits(spec, value):
-            values[code] = value if condition_value is None else condition_value(value)
-        else:
-            raise ScreeningError(
-                f"the answer to “{code}” is not a valid {spec.kind.label} answer for "
-                f"questionnaire version {schema.version_number}"
-            )
-    return values
 
 
 def _program(rule_set: CompiledRuleSet) -> Callable[[dict], list[int]]:

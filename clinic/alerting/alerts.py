@@ -9,7 +9,11 @@ How an alert is never lost and never sent twice
    If the broker is down the queuing fails quietly: the rows are already safe.
 3. ``deliver_notification`` claims the notification with a conditional update that only one
    worker can win, for a lease (``ALERT_CLAIM_SECONDS``), writes a ``DeliveryAttempt`` before
-   sending and completes it after.  A second run of the same task finds nothing to claim.
+   sending and completes it after.  A second run of the same task finds nothing to claim.  A
+   run takes the other single notifications already due with its own (up to
+   ``delivery.BATCH``, rows another run is claiming skipped), so in a burst their claims and
+   attempts share one commit, their messages go out at once and their outcomes share another
+   commit; the tasks queued for them then find nothing left.
 4. ``sweep`` (Celery beat, every few seconds) re-queues whatever is due: notifications not yet
    sent, retries whose backoff has passed, and claims whose lease ran out because a worker died.
    It also escalates unacknowledged alerts whose ``escalate_at`` has passed.
@@ -17,7 +21,7 @@ How an alert is never lost and never sent twice
    only delays an alert.
 
 The one case where a message can go twice: a worker that dies after the mail server accepted a
-message but before it recorded so.  Sending again is the safe side of that choice; the
+message but before it recorded so (in a batch, every message of the run that had gone).  Sending again is the safe side of that choice; the
 Message-ID (and the webhook's Idempotency-Key) is the same both times so receivers can
 de-duplicate.
 
