@@ -19,6 +19,7 @@ import json
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.coding import Coding
@@ -68,8 +69,9 @@ __all__ = [
     "build_response", "condition_holds", "current_questionnaire", "date_of_birth_for", "facts",
     "fhir_json", "fill_form", "form_data", "issue_text", "issues", "make_case", "notification_for",
     "patient_aged", "patient_data_in", "post_response", "post_submission", "questions_of",
-    "raise_urgent", "routine_answers", "routine_answers_v1", "send_form", "submit_emergency",
-    "valid_answers", "validated", "version_shape", "vignette", "wait_for_status", "wait_for_sweeps",
+    "raise_urgent", "refusal", "routine_answers", "routine_answers_v1", "save_refused", "send_form",
+    "submit_emergency", "valid_answers", "validated", "version_shape", "vignette",
+    "wait_for_status", "wait_for_sweeps",
 ]
 
 SUBMISSIONS_URL = "/api/submissions/"
@@ -143,6 +145,26 @@ def version_shape(version):
         ])
         for s in version.sections.order_by("position")
     ]
+
+
+# --- Frozen versions and rule sets (core.immutability), and what publishing refuses ------------
+
+
+def save_refused(record, error: type[Exception], **changes) -> None:
+    """Sets ``changes`` on ``record`` and expects saving it to raise ``error``: the frozen
+    owner's (a published version's, an active or retired rule set's)."""
+    for field, value in changes.items():
+        setattr(record, field, value)
+    with pytest.raises(error):
+        record.save()
+
+
+def refusal(call, *args) -> str:
+    """The messages of the ``ValidationError`` that ``call(*args)`` raises, as one text to look
+    for each problem in."""
+    with pytest.raises(ValidationError) as raised:
+        call(*args)
+    return " | ".join(raised.value.messages)
 
 
 def make_case(urgency, *, name="Ada Example", minutes_ago=0):
