@@ -93,11 +93,17 @@ def time_zone_choices(current: str) -> list:
     return choices
 
 
-class OpeningHoursInline(admin.TabularInline):
+class RowsInline(admin.TabularInline):
+    """A table of rows on a clinic's, a clinician's or an alert's page: none offered empty (a
+    row is added with "Add another"; ``OpeningHoursInline`` gives a new clinic its week)."""
+
+    extra = 0
+
+
+class OpeningHoursInline(RowsInline):
     model = OpeningHours
     formfield_overrides = HOURS_AND_MINUTES
     fields = ("weekday", "opens", "closes")
-    extra = 0
     verbose_name = "opening hours"
     verbose_name_plural = (
         "Opening hours (local time; add a row for each day the clinic is open, or two rows for "
@@ -109,11 +115,10 @@ class OpeningHoursInline(admin.TabularInline):
         return 5 if obj is None else 0
 
 
-class DutyShiftInline(admin.TabularInline):
+class DutyShiftInline(RowsInline):
     model = DutyShift
     formfield_overrides = HOURS_AND_MINUTES
     fields = ("weekday", "clinician", "starts", "ends")
-    extra = 0
     verbose_name = "duty shift"
     verbose_name_plural = (
         "Duty rota: who is on duty each week (local time; leave the times empty to follow the "
@@ -131,12 +136,11 @@ COVER_HELP = (
 )
 
 
-class DutyCoverInline(admin.TabularInline):
+class DutyCoverInline(RowsInline):
     model = DutyCover
     fk_name = "clinic"
     formfield_overrides = HOURS_AND_MINUTES
     fields = ("first_day", "last_day", "starts", "ends", "clinician", "instead_of", "note")
-    extra = 0
     verbose_name = "cover or swap"
     verbose_name_plural = ("Cover and swaps: on these dates, someone else is on duty (past "
                            "cover is not listed here). " + COVER_HELP)
@@ -149,10 +153,9 @@ class DutyCoverInline(admin.TabularInline):
                                                       first_day__gte=recent))
 
 
-class DutyContactInline(admin.TabularInline):
+class DutyContactInline(RowsInline):
     model = DutyContact
     fields = ("role", "position", "clinician")
-    extra = 0
     verbose_name = "backup or out-of-hours contact"
     verbose_name_plural = (
         "Backups (alerted in order when an alert is not acknowledged in time) and out-of-hours "
@@ -274,10 +277,9 @@ class ClinicAdmin(AuditedAdmin, admin.ModelAdmin):
         return field
 
 
-class LeaveInline(admin.TabularInline):
+class LeaveInline(RowsInline):
     model = Leave
     fields = ("first_day", "last_day")
-    extra = 0
     verbose_name = "leave"
     verbose_name_plural = (
         "Leave: days away (both days included). They are not paged on those days at any "
@@ -290,10 +292,9 @@ class LeaveInline(admin.TabularInline):
             last_day__gte=timezone.localdate() - datetime.timedelta(days=1))
 
 
-class NotificationRuleInline(admin.TabularInline):
+class NotificationRuleInline(RowsInline):
     model = NotificationRule
     fields = ("urgency", "position", "channel", "delay_minutes")
-    extra = 0
     verbose_name = "paging step"
     verbose_name_plural = (
         "How they are paged (optional): for each urgency, the channels an alert pages, in "
@@ -425,12 +426,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class NotificationInline(admin.TabularInline):
+class NotificationInline(RowsInline):
     model = Notification
     fields = ("level", "reason", "clinician", "step", "channel", "status", "grouped",
               "created_at", "next_attempt_at", "delivered_at", "deliveries")
     readonly_fields = fields
-    extra = 0
     can_delete = False
     verbose_name_plural = "Notifications and their delivery attempts"
 

@@ -20,6 +20,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 
+class FrozenError(ValidationError):
+    """The error an owner's ``frozen_error()`` gives: what the owner is now (``frozen``, e.g.
+    "Rule set version 3 is active"), and how to change it after all: a new draft."""
+
+    def __init__(self, frozen: str, *, code: str):
+        super().__init__(
+            f"{frozen} and cannot be changed. Create a new draft from it and edit that instead.",
+            code=code,
+        )
+
+
 def _refuse_if_frozen(owner_model, owner_id) -> None:
     if owner_id is None:
         return

@@ -657,10 +657,14 @@ def _version_for_display(pk) -> QuestionnaireVersion:
     )
 
 
-def _version_link(pk: int, version) -> str:
-    """A link to the questionnaire version's admin page, named as the version."""
+def _version_link(version, *, otherwise: str) -> str:
+    """A link to the questionnaire version's admin page, named as the version; ``otherwise``
+    when there is no version to link to (None)."""
+    if version is None:
+        return otherwise
     return format_html('<a href="{}">{}</a>',
-                       reverse("admin:intake_questionnaireversion_change", args=[pk]), version)
+                       reverse("admin:intake_questionnaireversion_change", args=[version.pk]),
+                       version)
 
 
 class VersionForm(forms.ModelForm):
@@ -704,9 +708,7 @@ class QuestionnaireVersionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAd
 
     @admin.display(description="Based on")
     def based_on_link(self, version):
-        if version.based_on_id is None:
-            return "Not copied from another version"
-        return _version_link(version.based_on_id, version.based_on)
+        return _version_link(version.based_on, otherwise="Not copied from another version")
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -1157,9 +1159,10 @@ class QuestionAdmin(AuditedAdmin, VersionContentAdmin, admin.ModelAdmin):
 
     @admin.display(description="Version")
     def version_link(self, question):
-        if question.pk is None:
-            return "The version of the section you choose."
-        return _version_link(question.version_id, question.version)
+        # Not until it is saved: the add form's question has its section's version only once
+        # the form is checked.
+        return _version_link(question.version if question.pk is not None else None,
+                             otherwise="The version of the section you choose.")
 
     def save_model(self, request, obj, form, change):
         if not change:

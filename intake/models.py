@@ -16,7 +16,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from core.immutability import FrozenQuerySet, FrozenWithOwner
+from core.immutability import FrozenError, FrozenQuerySet, FrozenWithOwner
 from screening.urgency import Urgency
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -38,15 +38,12 @@ def age_on(born: datetime.date, on: datetime.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-class PublishedVersionError(ValidationError):
+class PublishedVersionError(FrozenError):
     """Raised on any attempt to change a published questionnaire version or its contents."""
 
     def __init__(self, version):
-        super().__init__(
-            f"Version {version.number} of “{version.questionnaire}” is published and cannot be "
-            "changed. Create a new draft from it and edit that instead.",
-            code="published",
-        )
+        super().__init__(f"Version {version.number} of “{version.questionnaire}” is published",
+                         code="published")
 
 
 class VersionContentQuerySet(FrozenQuerySet):

@@ -20,7 +20,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from core.immutability import AppendOnly, FrozenQuerySet, FrozenWithOwner
+from core.immutability import AppendOnly, FrozenError, FrozenQuerySet, FrozenWithOwner
 from intake.models import validate_code
 from screening.urgency import Tier, Urgency
 
@@ -50,15 +50,12 @@ def title_from_code(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-class RuleSetLockedError(ValidationError):
+class RuleSetLockedError(FrozenError):
     """Raised on any attempt to change an active or retired rule set or its rules."""
 
     def __init__(self, rule_set):
-        super().__init__(
-            f"Rule set version {rule_set.version} is {rule_set.status} and cannot be changed. "
-            "Create a new draft from it and edit that instead.",
-            code="locked",
-        )
+        super().__init__(f"Rule set version {rule_set.version} is {rule_set.status}",
+                         code="locked")
 
 
 class RuleSet(FrozenWithOwner):

@@ -19,6 +19,7 @@ import json
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.coding import Coding
@@ -63,14 +64,14 @@ from support.real_services import wait_until
 __all__ = [
     "ANSWERS", "ANSWERS_BY_URGENCY", "CHEST_PAIN", "CLAIM_SECONDS", "COMMITTED", "CURRENT_ID",
     "EMERGENCY", "END_OF_DAY", "FHIR_JSON", "PATIENT", "PATIENT_DATA", "PATIENT_OF_ANY_AGE",
-    "ROUTINE", "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT", "URGENT",
-    "VIGNETTES", "VIGNETTES_V1", "about_you", "answer_strategy", "api", "build_response",
-    "condition_holds", "current_questionnaire", "date_of_birth_for", "facts", "fhir_json",
-    "fill_form", "form_data", "issue_text", "issues", "make_case", "notification_for",
+    "ROUTINE", "SECOND", "SITE_URL", "SOON", "SUBMISSIONS_URL", "SWEEP_SECONDS", "TRAUMA_TEXT",
+    "URGENT", "URGENT_FEVER", "VIGNETTES", "VIGNETTES_V1", "about_you", "answer_strategy", "api",
+    "build_response", "condition_holds", "current_questionnaire", "date_of_birth_for", "facts",
+    "fhir_json", "fill_form", "form_data", "issue_text", "issues", "make_case", "notification_for",
     "patient_aged", "patient_data_in", "post_response", "post_submission", "questions_of",
-    "raise_urgent", "routine_answers", "routine_answers_v1", "send_form", "submit_emergency",
-    "valid_answers", "validated", "version_shape", "vignette", "wait_for_status",
-    "wait_for_sweeps",
+    "raise_urgent", "refusal", "routine_answers", "routine_answers_v1", "save_refused", "send_form",
+    "submit_emergency", "valid_answers", "validated", "version_shape", "vignette",
+    "wait_for_status", "wait_for_sweeps",
 ]
 
 SUBMISSIONS_URL = "/api/submissions/"
@@ -144,6 +145,26 @@ def version_shape(version):
         ])
         for s in version.sections.order_by("position")
     ]
+
+
+# --- Frozen versions and rule sets (core.immutability), and what publishing refuses ------------
+
+
+def save_refused(record, error: type[Exception], **changes) -> None:
+    """Sets ``changes`` on ``record`` and expects saving it to raise ``error``: the frozen
+    owner's (a published version's, an active or retired rule set's)."""
+    for field, value in changes.items():
+        setattr(record, field, value)
+    with pytest.raises(error):
+        record.save()
+
+
+def refusal(call, *args) -> str:
+    """The messages of the ``ValidationError`` that ``call(*args)`` raises, as one text to look
+    for each problem in."""
+    with pytest.raises(ValidationError) as raised:
+        call(*args)
+    return " | ".join(raised.value.messages)
 
 
 def make_case(urgency, *, name="Ada Example", minutes_ago=0):
@@ -340,12 +361,17 @@ SITE_URL = "https://clinic.test"
 # that kills a worker does not wait a minute for the sweep to hand its work on.
 CLAIM_SECONDS = 3
 SWEEP_SECONDS = 1
+# The alert tests set the sweep's and the delivery's clock (``now``) a second either side of a
+# deadline.
+SECOND = datetime.timedelta(seconds=1)
 
 END_OF_DAY = datetime.time(23, 59, 59, 999999)
 
 TRAUMA_TEXT = "Slipped on the ice outside Tesco and landed on my back"
 # Chest pain (an emergency), and a minor fall told in the patient's own words.
 ANSWERS = routine_answers(**EMERGENCY, recent_trauma=True, trauma_details=TRAUMA_TEXT)
+# An urgent case (rule "fever"), which the alert tests submit to be paged about.
+URGENT_FEVER = routine_answers(fever_chills=True)
 
 # What an alert must never carry: who the patient is, and what they answered.
 PATIENT_DATA = [

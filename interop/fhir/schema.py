@@ -226,11 +226,19 @@ class FHIRQuestionnaireResponse(FHIRDoc):
 # --- Flag and RiskAssessment ----------------------------------------------------------------
 
 
+def _screening_resource(ref, name: str, required: list[str], properties: dict, *,
+                        description: str) -> dict:
+    """A Flag or RiskAssessment: both start with their id and the contained patient their
+    subject references (``mapping.flags``, ``mapping.risk_assessment``)."""
+    return _resource(name, required, {
+        "id": _STRING, "contained": _array(ref(FHIRContained)), **properties,
+    }, description=description)
+
+
 class FHIRFlag(FHIRDoc):
     @staticmethod
     def openapi(ref):
-        return _resource("Flag", ["id", "status", "code", "subject"], {
-            "id": _STRING, "contained": _array(ref(FHIRContained)),
+        return _screening_resource(ref, "Flag", ["id", "status", "code", "subject"], {
             "extension": _array(ref(FHIRExtension)),
             "status": _enum("active", "inactive", "entered-in-error"),
             "category": _array(ref(FHIRCodeableConcept)),
@@ -246,8 +254,8 @@ class FHIRFlag(FHIRDoc):
 class FHIRRiskAssessment(FHIRDoc):
     @staticmethod
     def openapi(ref):
-        return _resource("RiskAssessment", ["id", "status", "subject", "prediction"], {
-            "id": _STRING, "contained": _array(ref(FHIRContained)),
+        required = ["id", "status", "subject", "prediction"]
+        return _screening_resource(ref, "RiskAssessment", required, {
             "status": _enum("final", "preliminary"),
             "method": ref(FHIRCodeableConcept), "subject": ref(FHIRReference),
             "occurrenceDateTime": _STRING, "basis": _array(ref(FHIRReference)),

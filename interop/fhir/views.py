@@ -136,6 +136,14 @@ def _subject(request) -> str:
     return subject
 
 
+def _case_search_schema(operation_id: str, bundle):
+    """The OpenAPI of a search by ``subject`` (``_case_searchset``): a Bundle of ``bundle``."""
+    return extend_schema(
+        operation_id=operation_id, tags=TAGS, parameters=[SUBJECT],
+        responses={200: bundle, 400: docs.BAD_SEARCH, **CASE_ERRORS},
+    )
+
+
 def _case_searchset(request, entries_of) -> Response:
     """A search by ``subject``: the searchset Bundle of ``entries_of(submission)`` for the intake
     it names, read through ``get_case`` (scoped to the user's clinics, and audited)."""
@@ -159,10 +167,7 @@ class QuestionnaireResponseReadView(CaseFHIRView):
 class FlagSearchView(CaseFHIRView):
     """An intake's screening flags, most urgent first.  Audited."""
 
-    @extend_schema(
-        operation_id="fhir_flag_search", tags=TAGS, parameters=[SUBJECT],
-        responses={200: docs.FlagBundle, 400: docs.BAD_SEARCH, **CASE_ERRORS},
-    )
+    @_case_search_schema("fhir_flag_search", docs.FlagBundle)
     def get(self, request):
         return _case_searchset(
             request, lambda submission: [(flag, None) for flag in mapping.flags(submission)])
@@ -171,10 +176,7 @@ class FlagSearchView(CaseFHIRView):
 class RiskAssessmentSearchView(CaseFHIRView):
     """An intake's urgency as a RiskAssessment based on its QuestionnaireResponse.  Audited."""
 
-    @extend_schema(
-        operation_id="fhir_risk_assessment_search", tags=TAGS, parameters=[SUBJECT],
-        responses={200: docs.RiskAssessmentBundle, 400: docs.BAD_SEARCH, **CASE_ERRORS},
-    )
+    @_case_search_schema("fhir_risk_assessment_search", docs.RiskAssessmentBundle)
     def get(self, request):
         return _case_searchset(
             request, lambda submission: [(mapping.risk_assessment(submission), None)])

@@ -26,7 +26,9 @@ from intake.services.submissions import submit_intake
 from support.real_services import wait_until
 from tests.factories import (
     COMMITTED,
+    SECOND,
     SITE_URL,
+    URGENT_FEVER,
     date_of_birth_for,
     patient_aged,
     patient_data_in,
@@ -38,15 +40,13 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.postgres, COMMITTED]
 
-URGENT = routine_answers(fever_chills=True)  # rule "fever"
 EMERGENCY = routine_answers(chest_pain=True)  # rule "cardiac_chest_pain"
 WINDOW = datetime.timedelta(minutes=10)  # ALERT_GROUP_MINUTES' default
-SECOND = datetime.timedelta(seconds=1)
 MINUTE = datetime.timedelta(minutes=1)
 QUEUE_LINK = f"{SITE_URL}/queue/"
 
 
-def intake_at(now: datetime.datetime, answers=URGENT) -> str:
+def intake_at(now: datetime.datetime, answers=URGENT_FEVER) -> str:
     """An intake submitted at ``now`` (the test's clock) through the one submission service;
     returns its reference."""
     patient = patient_aged(40, timezone.localtime(now).date())
@@ -375,7 +375,7 @@ def short_window(settings, worker_env):
     return apply
 
 
-def submit(client, answers=URGENT, urgency="urgent") -> str:
+def submit(client, answers=URGENT_FEVER, urgency="urgent") -> str:
     response = post_submission(client, {"patient": patient_aged(40, timezone.localdate()),
                                         "answers": answers})
     assert response.status_code == 201, response.content

@@ -21,6 +21,7 @@ from tests.factories import (
     ANSWERS,
     COMMITTED,
     PATIENT,
+    SECOND,
     notification_for,
     post_submission,
     submit_emergency,
@@ -29,7 +30,6 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.postgres, COMMITTED]
 
-SECOND = datetime.timedelta(seconds=1)
 
 
 def test_an_unacknowledged_alert_escalates_to_the_backup_at_its_time_and_not_after_acknowledgement(

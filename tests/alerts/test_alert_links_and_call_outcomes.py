@@ -22,19 +22,18 @@ from intake.advice import advice_for
 from tests.factories import (
     COMMITTED,
     PATIENT,
+    SECOND,
     SITE_URL,
+    URGENT_FEVER,
     notification_for,
     patient_data_in,
     post_submission,
-    routine_answers,
     submit_emergency,
     wait_for_status,
 )
 
 pytestmark = [pytest.mark.postgres, COMMITTED]
 
-SECOND = datetime.timedelta(seconds=1)
-URGENT = routine_answers(fever_chills=True)  # rule "fever"
 LINK = re.compile(rf"{re.escape(SITE_URL)}(/alerts/[A-Za-z0-9_-]+/)")
 
 
@@ -174,7 +173,7 @@ def test_the_urgent_email_out_of_hours_names_111(
     rota.clinic.timezone = "Europe/London"
     rota.clinic.save()
     celery_processes.worker()
-    response = post_submission(client, {"patient": PATIENT, "answers": URGENT})
+    response = post_submission(client, {"patient": PATIENT, "answers": URGENT_FEVER})
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["urgency"] == "urgent"

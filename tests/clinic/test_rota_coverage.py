@@ -13,19 +13,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
 
+from clinic import models
 from clinic.alerting import coverage
-from clinic.models import (
-    AuditEvent,
-    ChannelCheck,
-    Clinic,
-    Clinician,
-    DeliveryAttempt,
-    DutyContact,
-    DutyCover,
-    DutyShift,
-    Leave,
-    OpeningHours,
-)
 from clinic.tasks import check_rota_coverage
 from tests.factories import PATIENT, make_case, open_round_the_clock, open_weekdays
 
@@ -33,30 +22,31 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime.datetime(2025, 6, 2, 7, 0, tzinfo=datetime.UTC)
 TUESDAY = datetime.date(2025, 6, 3)
-PERMANENT = DeliveryAttempt.Outcome.PERMANENT_FAILURE
+PERMANENT = models.DeliveryAttempt.Outcome.PERMANENT_FAILURE
 
 
 @pytest.fixture
-def clinic() -> Clinic:
+def clinic() -> models.Clinic:
     """The default clinic, open weekdays 09:00 to 17:00, with Dr Day on duty every weekday for
     the opening hours, Dr Night the out-of-hours contact and Dr Backup the backup: all is
     well.  Its rota check address is rota@clinic.test."""
-    clinic = Clinic.objects.get(is_default=True)
+    clinic = models.Clinic.objects.get(is_default=True)
     clinic.coverage_email = "rota@clinic.test"
     clinic.save()
     open_weekdays(clinic)
-    day = Clinician.objects.create(name="Dr Day", email="day@clinic.test")
-    DutyShift.objects.bulk_create(DutyShift(clinic=clinic, clinician=day, weekday=weekday)
-                                  for weekday in range(5))
-    for name, role in (("Dr Night", DutyContact.Role.OUT_OF_HOURS),
-                       ("Dr Backup", DutyContact.Role.BACKUP)):
-        DutyContact.objects.create(clinic=clinic, role=role, clinician=Clinician.objects.create(
-            name=name, email=f"{name[3:].lower()}@clinic.test"))
+    day = models.Clinician.objects.create(name="Dr Day", email="day@clinic.test")
+    models.DutyShift.objects.bulk_create(
+        models.DutyShift(clinic=clinic, clinician=day, weekday=weekday) for weekday in range(5))
+    for name, role in (("Dr Night", models.DutyContact.Role.OUT_OF_HOURS),
+                       ("Dr Backup", models.DutyContact.Role.BACKUP)):
+        contact = models.Clinician.objects.create(
+            name=name, email=f"{name[3:].lower()}@clinic.test")
+        models.DutyContact.objects.create(clinic=clinic, role=role, clinician=contact)
     return clinic
 
 
-def person(name) -> Clinician:
-    return Clinician.objects.get(name=name)
+def person(name) -> models.Clinician:
+    return models.Clinician.objects.get(name=name)
 
 
 def texts(problems) -> list[str]:
@@ -71,14 +61,14 @@ def test_nothing_is_sent_when_all_is_well(clinic):
 
 
 def test_an_open_day_with_nobody_on_duty_is_emailed_to_the_clinics_admins(clinic):
-    Leave.objects.create(clinician=person("Dr Day"), first_day=TUESDAY, last_day=TUESDAY)
+    models.Leave.objects.create(clinician=person("Dr Day"), first_day=TUESDAY, last_day=TUESDAY)
     # Cover for Wednesday afternoon only by someone who is away too: a gap from 13:00.
-    stand_in = Clinician.objects.create(name="Dr Away", email="away@clinic.test")
-    DutyCover.objects.create(clinic=clinic, clinician=stand_in, instead_of=person("Dr Day"),
-                             first_day=datetime.date(2025, 6, 4), starts=datetime.time(13),
-                             ends=datetime.time(17))
-    Leave.objects.create(clinician=stand_in, first_day=datetime.date(2025, 6, 4),
-                         last_day=datetime.date(2025, 6, 4))
+    stand_in = models.Clinician.objects.create(name="Dr Away", email="away@clinic.test")
+    models.DutyCover.objects.create(clinic=clinic, clinician=stand_in, instead_of=person("Dr Day"),
+                                    first_day=datetime.date(2025, 6, 4), starts=datetime.time(13),
+                                    ends=datetime.time(17))
+    models.Leave.objects.create(clinician=stand_in, first_day=datetime.date(2025, 6, 4),
+                                last_day=datetime.date(2025, 6, 4))
 
     report = coverage.check_clinic(clinic, now=NOW)
 
@@ -101,7 +91,7 @@ def test_an_open_day_with_nobody_on_duty_is_emailed_to_the_clinics_admins(clinic
 def test_the_daily_task_called_directly_sends_the_email(clinic):
     # Open round the clock, nobody on duty at all: a gap whenever the test runs.
     open_round_the_clock(clinic)
-    DutyShift.objects.all().delete()
+    models.DutyShift.objects.all().delete()
     make_case("emergency")  # a patient in the system: nothing of them may be in the email
 
     check_rota_coverage()
@@ -115,16 +105,16 @@ def test_the_daily_task_called_directly_sends_the_email(clinic):
 
 def test_a_clinician_whose_every_channel_last_failed_for_good_cannot_be_reached(clinic):
     day = person("Dr Day")
-    ChannelCheck.objects.create(clinician=day, channel="email", outcome=PERMANENT,
-                                error="recipient refused: 550", started_at=NOW)
+    models.ChannelCheck.objects.create(clinician=day, channel="email", outcome=PERMANENT,
+                                       error="recipient refused: 550", started_at=NOW)
 
     [problem] = coverage.check_clinic(clinic, now=NOW).unreachable
 
     assert problem.text.startswith("Dr Day: the last page failed for good on every channel: "
                                    "email (recipient refused: 550, Mon 2 Jun 08:00)")
     # A later try that worked (a test page after the address was corrected) clears it.
-    ChannelCheck.objects.create(clinician=day, channel="email", outcome="sent",
-                                started_at=NOW + datetime.timedelta(minutes=5))
+    models.ChannelCheck.objects.create(clinician=day, channel="email", outcome="sent",
+                                       started_at=NOW + datetime.timedelta(minutes=5))
     assert coverage.check_clinic(clinic, now=NOW).unreachable == []
 
 
@@ -135,21 +125,21 @@ def test_a_real_delivery_that_failed_for_good_counts_and_a_working_channel_left_
     day = person("Dr Day")
     case = make_case("emergency")
     notification = case.alert.notifications.get(clinician=day)
-    DeliveryAttempt.objects.create(notification=notification, channel="email",
-                                   outcome=PERMANENT, error="recipient refused: 550")
+    models.DeliveryAttempt.objects.create(notification=notification, channel="email",
+                                          outcome=PERMANENT, error="recipient refused: 550")
 
     assert [p.text.split(":")[0] for p in coverage.check_clinic(clinic).unreachable] == [
         "Dr Day"]
 
     # With a webhook never tried, they can still be reached.
     settings.WEBHOOK_REQUIRE_HTTPS = False
-    Clinician.objects.filter(pk=day.pk).update(webhook_url="http://127.0.0.1:9/day")
+    models.Clinician.objects.filter(pk=day.pk).update(webhook_url="http://127.0.0.1:9/day")
     assert coverage.check_clinic(clinic).unreachable == []
 
 
 def test_no_out_of_hours_contact_and_contacts_all_on_leave(clinic):
-    Leave.objects.create(clinician=person("Dr Night"), first_day=datetime.date(2025, 6, 6),
-                         last_day=datetime.date(2025, 6, 7))
+    models.Leave.objects.create(clinician=person("Dr Night"), first_day=datetime.date(2025, 6, 6),
+                                last_day=datetime.date(2025, 6, 7))
 
     assert texts(coverage.check_clinic(clinic, now=NOW).no_out_of_hours) == [
         "Fri 6 Jun 00:00 to 09:00: the clinic is closed and every out-of-hours contact is on "
@@ -158,7 +148,7 @@ def test_no_out_of_hours_contact_and_contacts_all_on_leave(clinic):
         "contact is on leave.",
     ]
 
-    DutyContact.objects.filter(role=DutyContact.Role.OUT_OF_HOURS).delete()
+    models.DutyContact.objects.filter(role=models.DutyContact.Role.OUT_OF_HOURS).delete()
 
     assert texts(coverage.check_clinic(clinic, now=NOW).no_out_of_hours) == [
         "The clinic has no out-of-hours contact: when it is closed, alerts go only to whoever "
@@ -169,7 +159,7 @@ def test_without_a_rota_check_address_the_staff_who_may_change_the_rota_are_emai
         clinic, staff_admin, admin_user, django_user_model):
     clinic.coverage_email = ""
     clinic.save()
-    DutyContact.objects.filter(role=DutyContact.Role.OUT_OF_HOURS).delete()
+    models.DutyContact.objects.filter(role=models.DutyContact.Role.OUT_OF_HOURS).delete()
     # Staff who may not change the rota, and a non-staff user who may: neither is emailed.
     django_user_model.objects.create_user(username="viewer", email="viewer@example.org",
                                           is_staff=True)
@@ -185,17 +175,18 @@ def test_without_a_rota_check_address_the_staff_who_may_change_the_rota_are_emai
 
 
 def test_one_email_per_clinic_with_problems(clinic):
-    leeds = Clinic.objects.create(name="Leeds", slug="leeds", coverage_email="leeds@clinic.test")
-    OpeningHours.objects.create(clinic=leeds, weekday=1, opens=datetime.time(9),
-                                closes=datetime.time(12))
-    fine = Clinic.objects.create(name="York", slug="york", coverage_email="york@clinic.test")
-    OpeningHours.objects.create(clinic=fine, weekday=1, opens=datetime.time(9),
-                                closes=datetime.time(12))
-    DutyShift.objects.create(clinic=fine, clinician=person("Dr Day"), weekday=1)
-    DutyContact.objects.create(clinic=fine, clinician=person("Dr Night"),
-                               role=DutyContact.Role.OUT_OF_HOURS)
-    Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 6, 5),
-                         last_day=datetime.date(2025, 6, 5))
+    leeds = models.Clinic.objects.create(name="Leeds", slug="leeds",
+                                         coverage_email="leeds@clinic.test")
+    models.OpeningHours.objects.create(clinic=leeds, weekday=1, opens=datetime.time(9),
+                                       closes=datetime.time(12))
+    fine = models.Clinic.objects.create(name="York", slug="york", coverage_email="york@clinic.test")
+    models.OpeningHours.objects.create(clinic=fine, weekday=1, opens=datetime.time(9),
+                                       closes=datetime.time(12))
+    models.DutyShift.objects.create(clinic=fine, clinician=person("Dr Day"), weekday=1)
+    models.DutyContact.objects.create(clinic=fine, clinician=person("Dr Night"),
+                                      role=models.DutyContact.Role.OUT_OF_HOURS)
+    models.Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 6, 5),
+                                last_day=datetime.date(2025, 6, 5))
 
     assert coverage.email_coverage_problems(now=NOW) == 2
 
@@ -209,8 +200,8 @@ def test_one_email_per_clinic_with_problems(clinic):
 
 
 def test_the_admins_rota_check_page_lists_each_clinics_problems(clinic, staff_admin_client):
-    Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 1, 1),
-                         last_day=datetime.date(2099, 1, 1))
+    models.Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 1, 1),
+                                last_day=datetime.date(2099, 1, 1))
 
     page = staff_admin_client.get("/admin/clinic/clinic/coverage/")
 
@@ -225,11 +216,12 @@ def test_the_admins_rota_check_page_lists_each_clinics_problems(clinic, staff_ad
 
 def test_the_rota_calendar_shows_who_is_on_duty_each_hour_with_cover_and_leave_marked(
         clinic, staff_admin_client):
-    DutyCover.objects.create(clinic=clinic, clinician=person("Dr Backup"),
-                             instead_of=person("Dr Day"), first_day=TUESDAY,
-                             starts=datetime.time(12), ends=datetime.time(14), note="dentist")
-    Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 6, 4),
-                         last_day=datetime.date(2025, 6, 4))
+    models.DutyCover.objects.create(clinic=clinic, clinician=person("Dr Backup"),
+                                    instead_of=person("Dr Day"), first_day=TUESDAY,
+                                    starts=datetime.time(12), ends=datetime.time(14),
+                                    note="dentist")
+    models.Leave.objects.create(clinician=person("Dr Day"), first_day=datetime.date(2025, 6, 4),
+                                last_day=datetime.date(2025, 6, 4))
 
     page = staff_admin_client.get(f"/admin/clinic/clinic/{clinic.pk}/rota/?week=2025-06-04")
 
@@ -259,7 +251,8 @@ def test_the_test_page_button_sends_on_each_channel_and_records_it_as_a_test(
         clinic, staff_admin, staff_admin_client, settings):
     settings.WEBHOOK_REQUIRE_HTTPS = False
     day = person("Dr Day")
-    Clinician.objects.filter(pk=day.pk).update(webhook_url="http://127.0.0.1:9/nobody-listens")
+    models.Clinician.objects.filter(pk=day.pk).update(
+        webhook_url="http://127.0.0.1:9/nobody-listens")
     page = staff_admin_client.get(f"/admin/clinic/clinician/{day.pk}/change/").content.decode()
     assert "Send test page" in page
 
@@ -271,14 +264,14 @@ def test_the_test_page_button_sends_on_each_channel_and_records_it_as_a_test(
     assert email.to == ["day@clinic.test"]
     assert email.subject.startswith("[TEST] Test page: not an alert")
     assert "this is not an alert" in email.body
-    checks = {c.channel: c for c in ChannelCheck.objects.filter(clinician=day)}
-    assert checks["email"].outcome == DeliveryAttempt.Outcome.SENT
+    checks = {c.channel: c for c in models.ChannelCheck.objects.filter(clinician=day)}
+    assert checks["email"].outcome == models.DeliveryAttempt.Outcome.SENT
     assert checks["email"].sent_by == staff_admin
-    assert checks["webhook"].outcome == DeliveryAttempt.Outcome.TEMPORARY_FAILURE
+    assert checks["webhook"].outcome == models.DeliveryAttempt.Outcome.TEMPORARY_FAILURE
     assert "webhook unreachable" in checks["webhook"].error
     # Never an alert: no alert, notification or delivery attempt for it.
-    assert not DeliveryAttempt.objects.exists()
-    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.TEST_PAGE)
+    assert not models.DeliveryAttempt.objects.exists()
+    [event] = models.AuditEvent.objects.filter(action=models.AuditEvent.Action.TEST_PAGE)
     assert event.actor == staff_admin
     assert event.detail == (
         f"test page to clinician {day.pk}: email sent, webhook failed, will retry")
@@ -338,11 +331,11 @@ def test_an_admin_adds_a_cover_on_the_clinics_page_and_a_half_given_time_is_refu
     assert "Give both times (from and until) or neither." in refused.content.decode()
     data["covers-0-ends"] = "14:00"
     assert staff_admin_client.post(url, data).status_code == 302
-    [cover] = DutyCover.objects.all()
+    [cover] = models.DutyCover.objects.all()
     assert (cover.clinician.name, cover.instead_of.name, cover.starts, cover.ends) == (
         "Dr Backup", "Dr Day", datetime.time(12), datetime.time(14))
-    assert AuditEvent.objects.filter(action=AuditEvent.Action.ADMIN_CHANGE,
-                                     detail__contains="cover or swap").exists()
+    assert models.AuditEvent.objects.filter(action=models.AuditEvent.Action.ADMIN_CHANGE,
+                                            detail__contains="cover or swap").exists()
 
 
 def test_an_admin_adds_leave_on_the_clinicians_page(clinic, staff_admin_client):
@@ -359,5 +352,5 @@ def test_an_admin_adds_leave_on_the_clinicians_page(clinic, staff_admin_client):
     assert "The last day cannot be before the first day." in refused.content.decode()
     data["leave-0-last_day"] = "2025-06-12"
     assert staff_admin_client.post(url, data).status_code == 302
-    assert list(Leave.objects.values_list("first_day", "last_day")) == [
+    assert list(models.Leave.objects.values_list("first_day", "last_day")) == [
         (datetime.date(2025, 6, 10), datetime.date(2025, 6, 12))]
