@@ -21,9 +21,9 @@ How an alert is never lost and never sent twice
    only delays an alert.
 
 The one case where a message can go twice: a worker that dies after the mail server accepted a
-message but before it recorded so (in a batch, every message of the run that had gone).  Sending again is the safe side of that choice; the
-Message-ID (and the webhook's Idempotency-Key) is the same both times so receivers can
-de-duplicate.
+message but before it recorded so (in a batch, every message of the run that had gone).  Sending
+again is the safe side of that choice; the Message-ID (and the webhook's Idempotency-Key) is the
+same both times so receivers can de-duplicate.
 
 How a burst of urgent alerts pages a clinician twice, not N times
 -----------------------------------------------------------------

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -148,24 +148,30 @@ def _deliver(notification_id: int, *, now, limit: int) -> DeliveryOutcome:
 
 def _claim_singles(notification_id: int, now, *, limit: int) -> list[Notification]:
     """Claim ``notification_id`` if it can be claimed, and up to ``limit - 1`` more single
-    notifications that are due; returns those claimed, with what their messages need.  Rows
-    another run is claiming at this moment are skipped, not waited for."""
-    singles = Notification.objects.filter(claimable(now), grouped=False)
-    if limit == 1:
-        singles = singles.filter(pk=notification_id)
-    # This one first, then the longest due.
-    first = Case(When(pk=notification_id, then=Value(0)), default=Value(1))
-    picked = list(singles.select_for_update(skip_locked=True)
-                  .order_by(first, "next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
-    if not picked:
-        return []
+    notifications that are due, oldest first; returns those claimed, with what their messages
+    need."""
     token = uuid.uuid4()
-    # Locked above, so all are claimed here; the condition again, for databases without row
-    # locks (SQLite), where only the rows this update finds claimable carry the token.
-    Notification.objects.filter(claimable(now), pk__in=picked).update(
-        status=Notification.Status.SENDING, claimed_until=_lease(now), claim_token=token)
-    return list(Notification.objects.filter(pk__in=picked, claim_token=token).order_by("pk")
-                .select_related("clinician", "alert__submission", "alert__clinic"))
+    claim = {"status": Notification.Status.SENDING, "claimed_until": _lease(now),
+             "claim_token": token}
+    singles = Notification.objects.filter(claimable(now), grouped=False)
+    # Its own first, waiting for a row lock held by anyone else (a claim, or the short update
+    # after queueing), as a conditional update does: only one run can win it.
+    claimed = singles.filter(pk=notification_id).update(**claim)
+    others = []
+    if limit > 1:
+        # Then the others, skipping rows locked now: a run waits only for its own, before it
+        # holds any row, so two runs can never wait for each other in a circle.  A row skipped
+        # here is its own task's to claim.
+        others = list(singles.exclude(pk=notification_id).select_for_update(skip_locked=True)
+                      .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit - 1])
+        if others:
+            # The condition again, for databases without row locks (SQLite), where only the
+            # rows this update finds claimable carry the token.
+            claimed += singles.filter(pk__in=others).update(**claim)
+    if not claimed:
+        return []
+    return list(Notification.objects.filter(pk__in=[notification_id, *others], claim_token=token)
+                .order_by("pk").select_related("clinician", "alert__submission", "alert__clinic"))
 
 
 @dataclass(frozen=True)

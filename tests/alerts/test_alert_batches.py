@@ -8,8 +8,10 @@ runs, the test runs the delivery itself), aiosmtpd and the fake SMS provider on 
 """
 
 import datetime
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic.alerting import delivery
@@ -92,3 +94,34 @@ def test_a_runs_messages_go_at_once_and_a_failed_one_holds_up_no_other(
     assert refused.channel_index == 1 and refused.claimed_until is None
     queued = [m["decoded_body"][0] for m in redis_server.queued_task_messages("alerts")]
     assert [refused.pk] in queued
+
+
+def test_a_run_waits_for_its_own_notification_while_another_transaction_holds_it(
+        client, broker, rota, smtp, alert_settings):
+    """The short update after queueing (or any other writer) may hold the row when the task
+    starts: the run waits for it, as a conditional update does, rather than skip it as it skips
+    the others' rows."""
+    notification = notification_for(submit_emergency(client), rota.duty)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Notification.objects.filter(pk=notification.pk).update(
+                    last_queued_at=timezone.now())
+                locked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=10)
+    threading.Timer(0.3, release.set).start()
+    outcome = delivery.deliver_due(notification.pk)
+    holder.join(timeout=10)
+
+    assert outcome == delivery.DeliveryOutcome(delivered=True)
+    assert len(smtp.messages) == 1
+    notification.refresh_from_db()
+    assert history(notification) == [("email", "sent")]
