@@ -109,7 +109,7 @@ def condition_problems(
     """Why ``condition`` cannot be used with ``questionnaire_version`` (and the derived values
     of ``rule_set``, when given); empty when it can."""
     schema = VersionSchema.read(questionnaire_version)
-    types = _compile_parts(rule_set, schema).types if rule_set is not None else BUILTIN_TYPES
+    types = _names_and_types(rule_set) if rule_set is not None else BUILTIN_TYPES
     try:
         compile_condition(condition, schema, types)
     except ConditionError as error:
@@ -181,8 +181,7 @@ def _compile_parts(rule_set: RuleSet, schema: VersionSchema) -> _Parts:
                             [[i.label, i.condition, str(i.points), i.basis]
                              for i in value.items.all()]])
         # Known to the values after it even when it failed, so one mistake is reported once.
-        types[value.name] = DataType.BOOLEAN if value.kind == DerivedValue.Kind.CONDITION \
-            else DataType.FLOAT
+        types[value.name] = _derived_type(value.kind)
         if derived is not None:
             compiled.append(derived)
     terms = list(FreeTextTerm.objects.filter(rule_set=rule_set).order_by("group", "term")
@@ -195,6 +194,19 @@ def _compile_parts(rule_set: RuleSet, schema: VersionSchema) -> _Parts:
     fingerprint.append(terms)
     return _Parts(derived=tuple(compiled), free_text=FreeTextMatcher.of(terms),
                   problems=problems, fingerprint=fingerprint, types=types)
+
+
+def _derived_type(kind: str) -> DataType:
+    return DataType.BOOLEAN if kind == DerivedValue.Kind.CONDITION else DataType.FLOAT
+
+
+def _names_and_types(rule_set: RuleSet) -> dict:
+    """``_compile_parts(rule_set, ...).types`` without compiling anything: the built-in values
+    and every derived value of the rule set, each with its type (which its kind decides).  What
+    checking one condition needs; the admin checks each rule of a rule set this way."""
+    return dict(BUILTIN_TYPES) | {
+        name: _derived_type(kind) for name, kind in DerivedValue.objects.filter(
+            rule_set=rule_set).order_by("position", "name").values_list("name", "kind")}
 
 
 def _compile_derived(
