@@ -44,6 +44,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from rule_engine.types import DataType
@@ -88,6 +89,11 @@ class CompiledRule:
     explanation: str
     condition: CompiledCondition
     title: str = ""
+
+    @cached_property
+    def words(self) -> dict[str, str]:
+        """``rule_words(self)``, worked out once: each flag the rule raises carries them."""
+        return rule_words(self)
 
 
 # What a rule says in its own words: carried from the rule to its compiled form, and from there to
@@ -318,7 +324,7 @@ def screen(
     for rule in fired:
         evidence, derived = context.evidence(rule.condition)
         flags.append(FlagResult(
-            **rule_words(rule), rule_set_version=rule_set.version, evidence=evidence,
+            **rule.words, rule_set_version=rule_set.version, evidence=evidence,
             derived=derived,
         ))
     flags.sort(key=_flag_order)
@@ -392,8 +398,8 @@ class _Context:
         computed = [(name, BUILTIN_TITLES[name], values[name])
                     for name in BUILTIN_TYPES if name in values]
         # Only a score can be a Decimal (a yes/no value is True or False).
-        for name, title, is_score in self.rule_set.derived_titles:
-            computed.append((name, title, _jsonable(values[name]) if is_score else values[name]))
+        computed.extend([(name, title, _jsonable(values[name]) if is_score else values[name])
+                         for name, title, is_score in self.rule_set.derived_titles])
         return tuple(computed)
 
     def _age(self) -> int:
