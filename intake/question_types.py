@@ -391,8 +391,8 @@ class WholeNumber(QuestionType):
             _("Enter a whole number for “%(question)s”") % {"question": _asked(question.text)})
 
     def patient_problem(self, question, posted, problem):
-        if _is_blank(posted):
-            return self.missing_message(question)
+        # Blank, not a number or out of range: the same words say what to enter (with the range
+        # when there is one), as GOV.UK's number pattern does.
         return self.missing_message(question)
 
     def fhir_enable_when(self, condition_answer):
