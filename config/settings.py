@@ -212,8 +212,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Alerts ---------------------------------------------------------------------------------
 
 # How often the sweep runs (Celery beat), and how long a worker holds a notification it is
-# sending before another may take it over.
-ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=5)
+# sending before another may take it over.  The sweep's period takes decimals (the end-to-end
+# tests sweep every half second, tests/factories.py SWEEP_SECONDS); production keeps 5 s.
+ALERT_SWEEP_SECONDS = env.float("ALERT_SWEEP_SECONDS", default=5.0)
 ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
 # Urgent alerts for a clinician that arrive within this many minutes of one that paged them are
 # held and sent together as one digest page when the window ends
