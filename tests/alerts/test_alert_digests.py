@@ -387,8 +387,7 @@ def test_five_urgent_intakes_in_a_burst_reach_the_duty_clinician_as_two_pages(
         client, broker, rota, smtp, short_window, celery_processes):
     # Eight seconds: five intakes and the first page take well under two, even on CI.
     window = short_window(8)
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
 
     references = [submit(client) for _ in range(5)]
     notifications = [first_notification(r) for r in references]
@@ -462,8 +461,7 @@ def test_an_emergency_in_the_middle_of_an_urgent_burst_pages_at_once(
 def test_after_the_digest_the_next_urgent_alert_opens_a_new_burst_and_pages_at_once(
         client, broker, rota, smtp, short_window, celery_processes):
     short_window(3)  # each burst's two intakes are submitted back to back
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
 
     first, held = submit(client), submit(client)
     smtp.wait_for_messages(2, timeout=60, detail=celery_processes.logs)

@@ -52,8 +52,7 @@ def test_redis_down_while_50_urgent_intakes_arrive_every_alert_is_delivered_once
     # One page per alert, so that every alert's delivery is counted on its own (grouping a
     # burst into a digest is tested in test_alert_digests.py).
     settings.ALERT_GROUP_MINUTES = 0
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
     redis_server.stop()
 
     references, durations = [], []
@@ -117,8 +116,7 @@ def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly
     through a burst of urgent intakes from one address."""
     settings.CACHES = redis_cache(redis_server)
     settings.ALERT_GROUP_MINUTES = 0  # one page per alert, as above
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
 
     references, durations = [], []
     for n in range(KILLED_BURST):
@@ -149,8 +147,7 @@ def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly
 
 def test_redis_hung_while_an_urgent_intake_arrives_the_request_is_answered_and_alerted_once(
         client, broker, rota, smtp, redis_server, celery_processes):
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
     # A first alert, so this process holds a connection to Redis, as a web process does.
     first = submit_emergency(client)
     smtp.wait_for_messages(1, detail=celery_processes.logs)

@@ -53,8 +53,7 @@ def attempts(notification) -> list[tuple]:
 def test_an_emergency_pages_by_text_and_email_at_once_each_exactly_once(
         client, broker, rota, smtp, sms_gateway, sms_settings, celery_processes):
     Clinician.objects.filter(pk=rota.duty.pk).update(phone=DUTY_PHONE)
-    celery_processes.beat()
-    celery_processes.worker()
+    celery_processes.worker(beat=True)
 
     reference = submit_emergency(client)
 
@@ -92,8 +91,7 @@ def test_a_text_that_fails_for_a_while_is_retried(
         client, broker, rota, smtp, sms_gateway, sms_settings, celery_processes):
     Clinician.objects.filter(pk=rota.duty.pk).update(phone=DUTY_PHONE)
     sms_gateway.fail_with(503, times=1)
-    celery_processes.beat()
-    celery_processes.worker()
+    celery_processes.worker(beat=True)
 
     reference = submit_emergency(client)
 
