@@ -411,8 +411,12 @@ def wait_for_status(notification: Notification, status: str, *, detail=None,
 
 
 def wait_for_sweeps(count: int = 2, *, detail=None) -> None:
-    """Let the beat-driven sweep run ``count`` more times (it would re-queue anything due)."""
-    since = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at
+    """Let the beat-driven sweep run ``count`` more times (it would re-queue anything due),
+    counted from its first run if it has not run yet (beat starts beside the worker)."""
+    since = wait_until(
+        lambda: Heartbeat.objects.filter(name=alerts.SWEEP_HEARTBEAT)
+        .values_list("last_run_at", flat=True).first(),
+        what="the sweep's first run", detail=detail, timeout=10 + SWEEP_SECONDS * 3)
 
     def swept():
         heartbeat = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at
