@@ -216,6 +216,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # tests sweep every half second, tests/factories.py SWEEP_SECONDS); production keeps 5 s.
 ALERT_SWEEP_SECONDS = env.float("ALERT_SWEEP_SECONDS", default=5.0)
 ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
+# The backoff before each retry of a channel after a temporary failure, in seconds, one number a
+# retry (clinic.alerting.delivery.retry_delays); after the last, the next channel is tried.
+# Decimals allowed; the end-to-end tests shorten the first retry to wait less.
+_retry_seconds = env.str("ALERT_RETRY_SECONDS", default="5,20,60")
+try:
+    ALERT_RETRY_SECONDS = tuple(float(part) for part in _retry_seconds.split(","))
+except ValueError:
+    ALERT_RETRY_SECONDS = ()
+if not ALERT_RETRY_SECONDS or not all(0 < s <= 24 * 60 * 60 for s in ALERT_RETRY_SECONDS):
+    raise ImproperlyConfigured(
+        "ALERT_RETRY_SECONDS must be one or more numbers of seconds above 0 and at most 86400, "
+        f"separated by commas; it is {_retry_seconds!r}. The default is 5,20,60.")
 # Urgent alerts for a clinician that arrive within this many minutes of one that paged them are
 # held and sent together as one digest page when the window ends
 # (clinic.alerting.alerts).  Emergencies

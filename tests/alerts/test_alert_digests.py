@@ -271,7 +271,7 @@ def test_a_digest_that_fails_retries_with_backoff_then_goes_by_webhook(
     # Three retries on email with the single alert's backoff (counted from each failure, by
     # the real clock), the held ones staying together.
     due = start + WINDOW
-    for delay in delivery.RETRY_DELAYS:
+    for delay in delivery.retry_delays():
         assert delivery.deliver_digest(rota.duty.pk, now=due).delivered == 0
         notifications = [first_notification(reference) for reference in held]
         for notification in notifications:

@@ -206,7 +206,7 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
 
     # The retries, with the clock under the test's control: a moment before the backoff has
     # passed nothing is tried; at the time, the next try is made (and fails again).
-    for tries, delay in enumerate(delivery.RETRY_DELAYS, start=1):
+    for tries, delay in enumerate(delivery.retry_delays(), start=1):
         last = attempts()[-1]
         assert last.channel == "email"
         assert last.error == "SMTP unavailable: ConnectionRefusedError"
@@ -227,7 +227,7 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
     wait_for_status(notification, Notification.Status.DELIVERED, detail=celery_processes.logs)
 
     assert [(a.channel, a.outcome) for a in attempts()] == [
-        ("email", "temporary_failure")] * (1 + len(delivery.RETRY_DELAYS)) + [
+        ("email", "temporary_failure")] * (1 + len(delivery.retry_delays())) + [
         ("webhook", "sent")]
     assert all(a.finished_at is not None for a in attempts())
     [hook] = webhooks.hooks
