@@ -541,3 +541,6 @@ LOGGING = {
 
 # Slug of the questionnaire the patient form and /api/questionnaires/current/ serve.
 INTAKE_QUESTIONNAIRE_SLUG = "upper-back-pain"
+# How often an open review queue asks whether anything changed (static/js/queue.js), in seconds;
+# decimals allowed.  The browser tests that only wait for polls ask every second.
+QUEUE_POLL_SECONDS = env.float("QUEUE_POLL_SECONDS", default=3.0)
