@@ -211,10 +211,48 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Alerts ---------------------------------------------------------------------------------
 
+
+def _above_zero(name: str, default: str, *, unit: str, most: float, most_in_words: str,
+                what: str) -> float:
+    """A number of ``unit`` from the environment, above 0 and at most ``most`` (decimals
+    allowed); anything else stops the start with how to fix it."""
+    raw = env.str(name, default=default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= most:  # NaN fails this too
+        raise ImproperlyConfigured(
+            f"{name} must be a number of {unit} above 0 and at most {most_in_words}; it is "
+            f"{raw!r}. {what} The default is {default}.")
+    return value
+
+
+def _minutes(name: str, default: str, *, what: str) -> float:
+    """A number of minutes, above 0 and at most a week (0.5 is 30 seconds)."""
+    return _above_zero(name, default, unit="minutes", most=7 * 24 * 60,
+                       most_in_words="10080 (a week)", what=what)
+
+
 # How often the sweep runs (Celery beat), and how long a worker holds a notification it is
-# sending before another may take it over.
-ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=5)
+# sending before another may take it over.  The sweep's period takes decimals (the end-to-end
+# tests sweep every half second, tests/factories.py SWEEP_SECONDS); production keeps 5 s.
+ALERT_SWEEP_SECONDS = _above_zero(
+    "ALERT_SWEEP_SECONDS", "5", unit="seconds", most=3600, most_in_words="3600 (an hour)",
+    what="It is how often the alert sweep looks for what is due.")
 ALERT_CLAIM_SECONDS = env.int("ALERT_CLAIM_SECONDS", default=60)
+# The backoff before each retry of a channel after a temporary failure, in seconds, one number a
+# retry (clinic.alerting.delivery.retry_delays); after the last, the next channel is tried.
+# Decimals allowed; the end-to-end tests shorten the first retry to wait less.
+_retry_seconds = env.str("ALERT_RETRY_SECONDS", default="5,20,60")
+try:
+    ALERT_RETRY_SECONDS = tuple(float(part) for part in _retry_seconds.split(","))
+except ValueError:
+    ALERT_RETRY_SECONDS = ()
+if not ALERT_RETRY_SECONDS or not all(0 < s <= 24 * 60 * 60 for s in ALERT_RETRY_SECONDS):
+    raise ImproperlyConfigured(
+        "ALERT_RETRY_SECONDS must be one or more numbers of seconds above 0 and at most 86400, "
+        f"separated by commas; it is {_retry_seconds!r}. The default is 5,20,60.")
 # Urgent alerts for a clinician that arrive within this many minutes of one that paged them are
 # held and sent together as one digest page when the window ends
 # (clinic.alerting.alerts).  Emergencies
@@ -229,21 +267,6 @@ if not 0 <= ALERT_GROUP_MINUTES <= 24 * 60:  # NaN fails this too
         "ALERT_GROUP_MINUTES must be a number of minutes between 0 (no grouping) and 1440; "
         f"it is {_group_minutes!r}. The default, 10, suits most clinics.")
 
-
-
-def _minutes(name: str, default: str, *, what: str) -> float:
-    """A number of minutes from the environment, above 0 and at most a week (decimals allowed:
-    0.5 is 30 seconds); anything else stops the start with how to fix it."""
-    raw = env.str(name, default=default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 7 * 24 * 60:  # NaN fails this too
-        raise ImproperlyConfigured(
-            f"{name} must be a number of minutes above 0 and at most 10080 (a week); it is "
-            f"{raw!r}. {what} The default is {default}.")
-    return value
 
 
 # How long the one-tap acknowledgement link in a page works (clinic.alerting.links).
@@ -528,3 +551,8 @@ LOGGING = {
 
 # Slug of the questionnaire the patient form and /api/questionnaires/current/ serve.
 INTAKE_QUESTIONNAIRE_SLUG = "upper-back-pain"
+# How often an open review queue asks whether anything changed (static/js/queue.js), in seconds;
+# decimals allowed.  The browser tests that only wait for polls ask every second.
+QUEUE_POLL_SECONDS = _above_zero(
+    "QUEUE_POLL_SECONDS", "3", unit="seconds", most=600, most_in_words="600 (ten minutes)",
+    what="It is how often an open review queue asks whether anything changed.")

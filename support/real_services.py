@@ -209,14 +209,19 @@ def start_worker(name: str, *, env: dict[str, str], log_dir: Path, wait: bool = 
     return worker
 
 
-def start_beat(*, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+BEAT_STARTED = "beat: Starting"
+
+
+def start_beat(*, env: dict[str, str], log_dir: Path, wait: bool = True) -> ServiceProcess:
+    """Celery beat; with ``wait``, returns once it has started (``BEAT_STARTED``)."""
     beat = ServiceProcess(
         "beat",
         celery_command("beat", "-l", "info", "-s", str(log_dir / "beat-schedule"),
                        "--pidfile="),
         env=env, log_path=log_dir / "beat.log",
     )
-    beat.wait_for_output("beat: Starting", timeout=30)
+    if wait:
+        beat.wait_for_output(BEAT_STARTED, timeout=30)
     return beat
 
 

@@ -360,7 +360,10 @@ SITE_URL = "https://clinic.test"
 # A worker holds a notification this long before another may take it over; short, so a test
 # that kills a worker does not wait a minute for the sweep to hand its work on.
 CLAIM_SECONDS = 3
-SWEEP_SECONDS = 1
+# The sweep every half second (ALERT_SWEEP_SECONDS takes decimals), so what waits on it (a
+# digest at its window's end, an alert re-queued after an outage, ``wait_for_sweeps``) waits
+# half as long as at 1 s.
+SWEEP_SECONDS = 0.5
 # The alert tests set the sweep's and the delivery's clock (``now``) a second either side of a
 # deadline.
 SECOND = datetime.timedelta(seconds=1)
@@ -434,8 +437,12 @@ def wait_for_status(notification: Notification, status: str, *, detail=None,
 
 
 def wait_for_sweeps(count: int = 2, *, detail=None) -> None:
-    """Let the beat-driven sweep run ``count`` more times (it would re-queue anything due)."""
-    since = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at
+    """Let the beat-driven sweep run ``count`` more times (it would re-queue anything due),
+    counted from its first run if it has not run yet (beat starts beside the worker)."""
+    since = wait_until(
+        lambda: Heartbeat.objects.filter(name=alerts.SWEEP_HEARTBEAT)
+        .values_list("last_run_at", flat=True).first(),
+        what="the sweep's first run", detail=detail, timeout=10 + SWEEP_SECONDS * 3)
 
     def swept():
         heartbeat = Heartbeat.objects.get(name=alerts.SWEEP_HEARTBEAT).last_run_at

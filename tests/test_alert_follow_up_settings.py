@@ -1,4 +1,5 @@
-"""ALERT_LINK_MAX_AGE_MINUTES and ALERT_RESOLVE_MINUTES are checked when the service starts."""
+"""The alert and queue settings of times (the follow-up minutes, the sweep, retry and poll
+seconds) are checked when the service starts."""
 
 import os
 import subprocess
@@ -39,3 +40,29 @@ def test_nonsense_in_the_follow_up_settings_stops_the_service_starting(name, val
     assert result.returncode != 0
     assert (f"ImproperlyConfigured: {name} must be a number of minutes above 0 and at most "
             "10080") in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("ALERT_SWEEP_SECONDS", None, "5.0"), ("ALERT_SWEEP_SECONDS", "0.5", "0.5"),
+    ("QUEUE_POLL_SECONDS", None, "3.0"), ("QUEUE_POLL_SECONDS", "1", "1.0"),
+    ("ALERT_RETRY_SECONDS", None, "(5.0, 20.0, 60.0)"),
+    ("ALERT_RETRY_SECONDS", "1,2", "(1.0, 2.0)"),
+])
+def test_the_timing_settings_take_seconds_with_their_defaults(name, value, shown):
+    result = setting_at_start(name, value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shown
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("ALERT_SWEEP_SECONDS", "0", "ALERT_SWEEP_SECONDS must be a number of seconds above 0 and at "
+     "most 3600"),
+    ("QUEUE_POLL_SECONDS", "often", "QUEUE_POLL_SECONDS must be a number of seconds above 0 and "
+     "at most 600"),
+    ("ALERT_RETRY_SECONDS", "5,,60", "ALERT_RETRY_SECONDS must be one or more numbers of seconds"),
+    ("ALERT_RETRY_SECONDS", "-1", "ALERT_RETRY_SECONDS must be one or more numbers of seconds"),
+])
+def test_nonsense_in_the_timing_settings_stops_the_service_starting(name, value, message):
+    result = setting_at_start(name, value)
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr

@@ -41,10 +41,11 @@ from core.broker import broker_answers
 logger = logging.getLogger(__name__)
 
 
-# Backoff before retrying the same channel after a temporary failure; after the last, the next
-# channel (or the next person) is tried.
-RETRY_DELAYS = (datetime.timedelta(seconds=5), datetime.timedelta(seconds=20),
-                datetime.timedelta(seconds=60))
+def retry_delays() -> tuple[datetime.timedelta, ...]:
+    """Backoff before retrying the same channel after a temporary failure, one a retry
+    (``ALERT_RETRY_SECONDS``: 5 s, 20 s, 60 s); after the last, the next channel (or the next
+    person) is tried."""
+    return tuple(datetime.timedelta(seconds=seconds) for seconds in settings.ALERT_RETRY_SECONDS)
 
 
 # --- Queueing ---------------------------------------------------------------------------------
@@ -377,9 +378,10 @@ def _after_failure(notification: Notification, *, permanent: bool, now) -> bool:
     """Set the notification up for its next try after a failed one; True when that is on the
     person's next channel, at once (the caller queues it)."""
     tries = notification.tries_on_channel + 1
-    if not permanent and tries <= len(RETRY_DELAYS):
+    delays = retry_delays()
+    if not permanent and tries <= len(delays):
         _finish([notification], status=Notification.Status.PENDING, tries_on_channel=tries,
-                next_attempt_at=now + RETRY_DELAYS[tries - 1])
+                next_attempt_at=now + delays[tries - 1])
         return False
     # This channel is done with: fall back to the person's next channel, at once.
     next_channel = notification.channel_index + 1

@@ -83,6 +83,7 @@ class QueueView(ClinicianRequiredMixin, View):
         return render(request, self.template_name, {
             "rows": page.rows, "filters": raw, "errors": errors, "shown": shown,
             "more_url": _more_url(shown, page), "page_size": QUEUE_PAGE,
+            "poll_ms": round(settings.QUEUE_POLL_SECONDS * 1000),
             "at_most": shown >= QUEUE_MOST and page.more,
             "open_emergencies": cases.open_emergencies(request.user),
             "urgencies": Submission.Urgency.choices, "hiding_cases": _hides_open_cases(raw),

@@ -23,7 +23,7 @@
   var status = document.getElementById("queue-status");
   var more = document.getElementById("queue-more");
   if (!body) { return; }
-  var POLL_MS = 3000;
+  var POLL_MS = parseInt(body.dataset.pollMs, 10) || 3000;  // QUEUE_POLL_SECONDS
   var PAGE_SIZE = parseInt(body.dataset.pageSize, 10) || 50;
   var shown = parseInt(body.dataset.shown, 10) || PAGE_SIZE;
   var etag = null;

@@ -32,6 +32,7 @@ from django.db import connection
 
 from clinic.models import Clinic, Clinician, DutyContact, DutyShift, OpeningHours
 from support.real_services import (
+    BEAT_STARTED,
     RedisServer,
     ServiceProcess,
     SmsGateway,
@@ -149,16 +150,22 @@ class CeleryProcesses:
         self.log_dir = log_dir
         self.started: list[ServiceProcess] = []
 
-    def worker(self, name: str = "worker") -> ServiceProcess:
-        return self.workers(name)[0]
+    def worker(self, name: str = "worker", *, beat: bool = False) -> ServiceProcess:
+        return self.workers(name, beat=beat)[0]
 
-    def workers(self, *names: str) -> list[ServiceProcess]:
-        """Start workers side by side and return once every one is ready."""
+    def workers(self, *names: str, beat: bool = False) -> list[ServiceProcess]:
+        """Start workers side by side, and beat too with ``beat`` (its start overlapping
+        theirs, rather than one after the other), and return once every one is ready."""
         started = [start_worker(name, env=self.env, log_dir=self.log_dir, wait=False)
                    for name in names]
         self.started.extend(started)
+        if beat:
+            beat_process = start_beat(env=self.env, log_dir=self.log_dir, wait=False)
+            self.started.append(beat_process)
         for process in started:
             process.wait_for_output(" ready.")
+        if beat:
+            beat_process.wait_for_output(BEAT_STARTED, timeout=30)
         return started
 
     def beat(self) -> ServiceProcess:

@@ -131,8 +131,7 @@ def test_a_worker_killed_mid_send_leaves_a_trace_and_the_alert_is_sent_once(
     assert notification.status == Notification.Status.SENDING  # still claimed by the dead worker
 
     # A new worker, and beat: once the dead worker's claim runs out, the sweep hands it on.
-    celery_processes.beat()
-    celery_processes.worker("second")
+    celery_processes.worker("second", beat=True)
     [mail] = smtp.wait_for_messages(1, detail=celery_processes.logs)
     wait_for_status(notification, Notification.Status.DELIVERED, detail=celery_processes.logs)
     wait_for_sweeps(2, detail=celery_processes.logs)

@@ -52,8 +52,7 @@ def test_redis_down_while_50_urgent_intakes_arrive_every_alert_is_delivered_once
     # One page per alert, so that every alert's delivery is counted on its own (grouping a
     # burst into a digest is tested in test_alert_digests.py).
     settings.ALERT_GROUP_MINUTES = 0
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
     redis_server.stop()
 
     references, durations = [], []
@@ -117,8 +116,7 @@ def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly
     through a burst of urgent intakes from one address."""
     settings.CACHES = redis_cache(redis_server)
     settings.ALERT_GROUP_MINUTES = 0  # one page per alert, as above
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
 
     references, durations = [], []
     for n in range(KILLED_BURST):
@@ -149,8 +147,7 @@ def test_redis_killed_during_a_burst_every_submission_is_201_and_alerted_exactly
 
 def test_redis_hung_while_an_urgent_intake_arrives_the_request_is_answered_and_alerted_once(
         client, broker, rota, smtp, redis_server, celery_processes):
-    celery_processes.worker()
-    celery_processes.beat()
+    celery_processes.worker(beat=True)
     # A first alert, so this process holds a connection to Redis, as a web process does.
     first = submit_emergency(client)
     smtp.wait_for_messages(1, detail=celery_processes.logs)
@@ -209,7 +206,7 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
 
     # The retries, with the clock under the test's control: a moment before the backoff has
     # passed nothing is tried; at the time, the next try is made (and fails again).
-    for tries, delay in enumerate(delivery.RETRY_DELAYS, start=1):
+    for tries, delay in enumerate(delivery.retry_delays(), start=1):
         last = attempts()[-1]
         assert last.channel == "email"
         assert last.error == "SMTP unavailable: ConnectionRefusedError"
@@ -230,7 +227,7 @@ def test_with_the_mail_server_down_email_is_retried_with_backoff_then_the_webhoo
     wait_for_status(notification, Notification.Status.DELIVERED, detail=celery_processes.logs)
 
     assert [(a.channel, a.outcome) for a in attempts()] == [
-        ("email", "temporary_failure")] * (1 + len(delivery.RETRY_DELAYS)) + [
+        ("email", "temporary_failure")] * (1 + len(delivery.retry_delays())) + [
         ("webhook", "sent")]
     assert all(a.finished_at is not None for a in attempts())
     [hook] = webhooks.hooks

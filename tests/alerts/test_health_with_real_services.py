@@ -18,8 +18,7 @@ pytestmark = [pytest.mark.postgres, COMMITTED]
 def test_healthz_is_200_only_while_worker_beat_broker_and_smtp_all_work(
         client, settings, broker, rota, smtp, redis_server, alert_settings, celery_processes):
     settings.REDIS_URL = redis_server.url
-    worker = celery_processes.worker()
-    celery_processes.beat()
+    worker = celery_processes.worker(beat=True)
 
     def health():
         response = client.get("/healthz")

@@ -53,8 +53,7 @@ def attempts(notification) -> list[tuple]:
 def test_an_emergency_pages_by_text_and_email_at_once_each_exactly_once(
         client, broker, rota, smtp, sms_gateway, sms_settings, celery_processes):
     Clinician.objects.filter(pk=rota.duty.pk).update(phone=DUTY_PHONE)
-    celery_processes.beat()
-    celery_processes.worker()
+    celery_processes.worker(beat=True)
 
     reference = submit_emergency(client)
 
@@ -89,11 +88,11 @@ def test_an_emergency_pages_by_text_and_email_at_once_each_exactly_once(
 
 
 def test_a_text_that_fails_for_a_while_is_retried(
-        client, broker, rota, smtp, sms_gateway, sms_settings, celery_processes):
+        client, broker, rota, smtp, sms_gateway, sms_settings, worker_env, celery_processes):
     Clinician.objects.filter(pk=rota.duty.pk).update(phone=DUTY_PHONE)
+    worker_env["ALERT_RETRY_SECONDS"] = "1,20,60"  # the retry a second after the failure, not 5
     sms_gateway.fail_with(503, times=1)
-    celery_processes.beat()
-    celery_processes.worker()
+    celery_processes.worker(beat=True)
 
     reference = submit_emergency(client)
 
