@@ -400,8 +400,8 @@ def open_round_the_clock(clinic) -> None:
     """The clinic open every hour of every day, so a test's alerts never fall out of hours."""
     clinic.opening_hours.all().delete()
     OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0),
-                     closes=datetime.time(23, 59, 59)) for day in range(7))
+        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=END_OF_DAY)
+        for day in range(7))
 
 
 def open_weekdays(clinic) -> None:

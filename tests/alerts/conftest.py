@@ -30,7 +30,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from clinic.models import Clinic, Clinician, DutyContact, DutyShift, OpeningHours
+from clinic.models import Clinic, Clinician, DutyContact, DutyShift
 from support.real_services import (
     BEAT_STARTED,
     RedisServer,
@@ -43,7 +43,13 @@ from support.real_services import (
     start_worker,
 )
 from tests.conftest import require_service
-from tests.factories import CLAIM_SECONDS, END_OF_DAY, SITE_URL, SWEEP_SECONDS
+from tests.factories import (
+    CLAIM_SECONDS,
+    END_OF_DAY,
+    SITE_URL,
+    SWEEP_SECONDS,
+    open_round_the_clock,
+)
 
 # The fixtures below that start a real server or process: a test that uses one, directly or
 # through another fixture (``celery_processes``, ``broker``, ``alert_settings``...), is marked
@@ -242,11 +248,7 @@ def rota(transactional_db, clinician, webhooks) -> Rota:
     at, with Dr Duty (email and webhook; the ``clinician`` user) on a shift every day, two
     backups and an out-of-hours contact."""
     clinic = Clinic.objects.get(is_default=True)
-    clinic.opening_hours.all().delete()
-    OpeningHours.objects.bulk_create(
-        OpeningHours(clinic=clinic, weekday=day, opens=datetime.time(0), closes=END_OF_DAY)
-        for day in range(7)
-    )
+    open_round_the_clock(clinic)
     # The ``clinician`` user is Dr Duty (whose profile the fixture may already have made).
     duty = Clinician.objects.filter(user=clinician).first() or Clinician(user=clinician)
     duty.name, duty.email, duty.webhook_url = "Dr Duty", "duty@clinic.test", webhooks.url("duty")
