@@ -17,6 +17,7 @@ Both compare the complete result: urgency, flags in order with their tier, categ
 explanation, evidence and derived values, and every derived value computed.
 """
 
+import dataclasses
 import datetime
 import json
 import re
@@ -403,3 +404,16 @@ def test_every_construct_of_the_language_screens_as_rule_engine_evaluates_it(con
     expected = Reference(answers, constructs, age, ON).result()
 
     assert json.dumps(canonical(got)) == json.dumps(canonical(expected))
+
+
+def test_a_flag_made_the_fast_way_is_the_flag_its_fields_make():
+    """``FlagResult.of`` fills the flag's fields at once; it must give every field, equal to
+    the dataclass's own constructor (and stay frozen)."""
+    words = {"code": "cardiac_chest_pain", "title": "Chest pain", "category": "possible_cardiac",
+             "tier": "emergency", "explanation": "why"}
+    evidence, derived = {"chest_pain": True}, ({"name": "age", "value": 61},)
+    fast = FlagResult.of(words, 2, evidence, derived)
+    assert fast == FlagResult(**words, rule_set_version=2, evidence=evidence, derived=derived)
+    assert {f.name for f in dataclasses.fields(FlagResult)} == set(vars(fast))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.tier = "routine"
