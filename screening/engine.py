@@ -22,15 +22,15 @@ from (``FlagResult.derived``).
 What it costs (issue 19: under 50 µs a submission).  Everything that depends only on the rule
 set is worked out once, when the ``CompiledRuleSet`` is made: what each question's type asks
 of its answer (``read``, one Python function reading the answers, see ``_reader``), and one
-Python function (``program``, see ``_program``) that
-computes every derived value and tells which rules fire, written by
-``screening.evaluation.PythonSource`` from the conditions' parse trees instead of a closure
-call for every node.  Evidence is worked out only for the rules that fired, each derived
-value's explanation once per screening however many flags use it, with the explanations of
-conditions and the evaluation of scores' items kept ready on the rule set.  When the program
-raises, screening evaluates again one condition at a time (``_Context.fired_step_by_step``),
-which names what failed.  ``tests/screening/test_engine_results.py`` holds the results to
-those recorded before and to a reference evaluation by rule-engine itself.
+Python function (``program``, see ``_program``) that computes every derived value and tells
+which rules fire, written by ``screening.evaluation.PythonSource`` from the conditions' parse
+trees instead of a closure call for every node.  Evidence is worked out only for the rules
+that fired, each derived value's explanation once per screening however many flags use it,
+with the explanations of conditions and the evaluation of scores' items kept ready on the rule
+set.  When the program raises, screening evaluates again one condition at a time
+(``_Context.fired_step_by_step``), which names what failed.
+``tests/screening/test_engine_results.py`` holds the results to those recorded before and to a
+reference evaluation by rule-engine itself.
 
 Errors: ``screen`` raises ``ScreeningError`` when it cannot decide (a required answer missing,
 an answer of the wrong type, a condition that fails to evaluate).  The caller then stores the

@@ -137,8 +137,10 @@ def _deliver(notification_id: int, *, now, limit: int) -> DeliveryOutcome:
     # anything leaves this process, as a claim and an attempt must be.
     with transaction.atomic():
         claimed = _claim_singles(notification_id, now, limit=limit)
-        needed = [n for n in claimed if still_needed(n)]
-        _finish([n for n in claimed if n not in needed], status=Notification.Status.CANCELLED)
+        needed, cancelled = [], []
+        for notification in claimed:
+            (needed if still_needed(notification) else cancelled).append(notification)
+        _finish(cancelled, status=Notification.Status.CANCELLED)
         sendings = _prepare([([n], _message(n), f"notification {n.pk}") for n in needed])
     sent = _send(sendings)
     if not any(n.pk == notification_id for n in claimed):
