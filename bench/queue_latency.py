@@ -144,19 +144,17 @@ def row(*values) -> str:
 def vignette_templates(version) -> dict[str, list[dict]]:
     """Per urgency, the vignettes' answers, age, and the flags the active rule set gives them
     (screened as if submitted today; an age's record in the flags says so)."""
-    from intake.models import Question
     from screening.services import screen_answers
 
-    questions = {q.code: q for q in Question.objects.filter(version=version)}
     today = datetime.datetime.now(LONDON).date()
     templates: dict[str, list[dict]] = collections.defaultdict(list)
     for vignette in VIGNETTES:
         result = screen_answers(version, vignette["answers"], facts(vignette["age"], today))
         if result.urgency != vignette["expected_urgency"]:
             raise SystemExit(f"vignette {vignette['id']} screened {result.urgency}")
-        # Each answer and flag as the tail of a COPY line; the submission id goes in front.
-        answers = [row(questions[code].pk, code, questions[code].text, json.dumps(value))
-                   for code, value in vignette["answers"].items()]
+        # The answers as the submission's document; each flag as the tail of a COPY line, the
+        # submission id in front.
+        answers = json.dumps(vignette["answers"])
         flags = [row(result.rule_set_id, f.code, f.title, f.category, f.tier, f.explanation,
                      json.dumps(f.evidence), json.dumps(list(f.derived)), position)
                  for position, f in enumerate(result.flags)]
@@ -202,7 +200,7 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
     tiers = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
     references: set[str] = set()
 
-    submissions, answers, flags, alerts, notifications = [], [], [], [], []
+    submissions, flags, alerts, notifications = [], [], [], []
     counts: collections.Counter = collections.Counter()
     for sid, (when, tier) in enumerate(zip(moments, tiers, strict=True), start=1):
         template = rng.choice(templates[tier])
@@ -233,8 +231,8 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             None if open_case else user.pk, reviewed_at,
             "" if open_case else "Called the patient; advice given.",
             "", "", "",  # no review outcome, judgement or judged flag recorded
-            "en-gb", reviewed_at or when))  # changed when it arrived, or when reviewed
-        answers.extend(f"{sid}\t{line}" for line in template["answers"])
+            "en-gb", reviewed_at or when,  # changed when it arrived, or when reviewed
+            template["answers"]))
         flags.extend(f"{sid}\t{line}" for line in template["flags"])
         if tier in ("urgent", "emergency"):
             aid = len(alerts) + 1
@@ -258,10 +256,8 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             "id", "reference", "clinic_id", "questionnaire_version_id", "full_name",
             "date_of_birth", "phone", "email", "submitted_at", "urgency", "screening_failed",
             "rule_set_id", "status", "reviewed_by_id", "reviewed_at", "review_note",
-            "outcome", "triage_judgement", "judged_flag", "language", "changed_at"],
+            "outcome", "triage_judgement", "judged_flag", "language", "changed_at", "answers"],
             submissions)
-        copy_rows(db, "intake_answer", ["submission_id", "question_id", "question_code",
-                                        "question_text", "value"], answers)
         copy_rows(db, "screening_flag", ["submission_id", "rule_set_id", "rule_code", "title",
                                          "category", "tier", "explanation", "evidence",
                                          "derived", "position"], flags)
@@ -280,11 +276,10 @@ def fill(database_url: str, count: int, seed: int, user, clinician) -> dict[str,
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                        f"(SELECT max(id) FROM {table}))")
         # What autovacuum would have done over three years: statistics and visibility map.
-        for table in ("intake_submission", "intake_answer", "screening_flag", "clinic_alert",
+        for table in ("intake_submission", "screening_flag", "clinic_alert",
                       "clinic_notification"):
             db.execute(f"VACUUM ANALYZE {table}")
-    counts.update(submissions=len(submissions), answers=len(answers), flags=len(flags),
-                  alerts=len(alerts))
+    counts.update(submissions=len(submissions), flags=len(flags), alerts=len(alerts))
     return counts
 
 
@@ -476,7 +471,7 @@ def run(args, workdir: Path, started: list) -> int:
           "http.client), on the same CPUs")
     at_clinic = counts["open at the clinician's clinic"]
     print(f"data:     {counts['submissions']} submissions over {YEARS} years in 3 clinics "
-          f"({counts['answers']} answers, {counts['flags']} flags, {counts['alerts']} "
+          f"(each with its answers, {counts['flags']} flags, {counts['alerts']} "
           f"alerts), loaded by COPY in {fill_seconds:.1f} s (collectstatic "
           f"{static_seconds:.1f} s); open {counts['open']}, of them "
           f"{at_clinic} at the clinician's clinic; reviewed "

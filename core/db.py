@@ -1,8 +1,6 @@
 """Database functions Django lacks on every backend the project runs on (PostgreSQL, SQLite)."""
 
-from collections.abc import Iterable, Sequence
-
-from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Aggregate, JSONField
 
 
@@ -84,31 +82,3 @@ def _chain(steps, expression, connection):
             value = step(value, expression, connection)
         return value
     return convert
-
-
-def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence]) -> None:
-    """Insert ``rows`` (the values of ``fields``, in that order; a foreign key by its id) into
-    ``model``'s table in one statement, as ``bulk_create`` does on PostgreSQL (``INSERT ...
-    SELECT * FROM unnest(...)``; SQLite: ``executemany``), but without a model instance per row
-    or an ORM query to compile: for a submission's twenty-odd answers that was a third of the
-    request's time.  Values are prepared by each field as the ORM prepares them.  No signals,
-    no ids returned: for rows nothing else refers to by id."""
-    connection = connections[router.db_for_write(model)]
-    columns = [model._meta.get_field(name) for name in fields]
-    prepared = [[field.get_db_prep_save(value, connection)
-                 for field, value in zip(columns, row, strict=True)] for row in rows]
-    if not prepared:
-        return
-    quote = connection.ops.quote_name
-    statement = (f"INSERT INTO {quote(model._meta.db_table)} "
-                 f"({', '.join(quote(field.column) for field in columns)}) ")
-    # Names from the model's own metadata, every value a parameter.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"(%s)::{field.db_type(connection)}[]" for field in columns)
-            unnest = f"SELECT * FROM unnest({arrays})"  # noqa: S608
-            cursor.execute(statement + unnest,
-                           [list(values) for values in zip(*prepared, strict=True)])
-        else:
-            cursor.executemany(statement + f"VALUES ({', '.join(['%s'] * len(columns))})",
-                               prepared)

@@ -19,7 +19,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from intake.models import Answer, Submission
+from intake.models import StoredAnswer, Submission
 from intake.question_types import type_of
 from intake.services import translations
 
@@ -40,14 +40,12 @@ def answers_in_words(submission: Submission) -> list[AnsweredQuestion]:
     """The answers as the patient gave them: the question as they saw it, and the labels of
     what they chose, in the language they filled the form in (its translation's texts)."""
     texts = translations.texts_for(submission.questionnaire_version, submission.language)
-    answers = (Answer.objects.filter(submission=submission).select_related("question")
-               .prefetch_related("question__choices").order_by("pk"))
     return [AnsweredQuestion(texts.get(f"question:{answer.question_code}")
                              or answer.question_text, _in_words(answer, texts))
-            for answer in answers]
+            for answer in submission.answered]
 
 
-def _in_words(answer: Answer, texts: dict) -> str:
+def _in_words(answer: StoredAnswer, texts: dict) -> str:
     value = answer.value
     if isinstance(value, bool):
         return texts.get("yes" if value else "no") or (_("Yes") if value else _("No"))

@@ -9,6 +9,9 @@ questionnaire means creating the next draft from it (``intake.services.questionn
 import datetime
 import re
 import zoneinfo
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -458,6 +461,11 @@ class Submission(models.Model):
     email = models.EmailField(blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    answers = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="The answers by question code, as validated (unanswered questions left out). "
+        "The questions' texts are the questionnaire version's, which never changes once "
+        "published.")
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
     # The queue's sort key, most urgent first, kept by the database from the urgency so that
     # the queue can be read in index order.
@@ -548,33 +556,36 @@ class Submission(models.Model):
 
     @property
     def sex(self) -> str | None:
-        """The answer to the ``sex`` question, if it was asked.  Reads ``sex_answers`` when the
-        queue prefetched just that answer (``clinic.review.cases.queue``), else the answers."""
-        answers = getattr(self, "sex_answers", None)
-        if answers is None:
-            answers = [a for a in self.answers.all() if a.question_code == "sex"]
-        return answers[0].value if answers else None
+        """The answer to the ``sex`` question, if it was asked.  Reads ``sex_answer`` when the
+        queue read just that answer (``clinic.review.cases.queue``), else the answers."""
+        if "sex_answer" in self.__dict__:
+            return self.sex_answer
+        return self.answers.get("sex")
+
+    @cached_property
+    def answered(self) -> list["StoredAnswer"]:
+        """The answers in the order the questionnaire asks them, each with its question as the
+        patient was asked it (with its choices, to show their labels): two queries, once."""
+        questions = (Question.objects.filter(version_id=self.questionnaire_version_id,
+                                             code__in=list(self.answers))
+                     .prefetch_related("choices").order_by("section__position", "position", "pk"))
+        return [StoredAnswer(question, self.answers[question.code]) for question in questions]
 
 
-class Answer(models.Model):
-    """One answer, kept with the question's code and text exactly as the patient saw them."""
+@dataclass(frozen=True)
+class StoredAnswer:
+    """One answer of a submission with the question it answers (``Submission.answered``)."""
 
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="answers")
-    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
-    question_code = models.CharField(max_length=64)
-    question_text = models.CharField(max_length=500)
-    value = models.JSONField()
+    question: Question
+    value: Any
 
-    class Meta:
-        ordering = ["submission", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["submission", "question_code"], name="one_answer_per_question"
-            ),
-        ]
+    @property
+    def question_code(self) -> str:
+        return self.question.code
 
-    def __str__(self):
-        return f"{self.submission} {self.question_code}"
+    @property
+    def question_text(self) -> str:
+        return self.question.text
 
 
 class IdempotencyRecord(models.Model):

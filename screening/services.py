@@ -612,7 +612,7 @@ def dry_run(rule_set: RuleSet, *, limit: int = 100) -> DryRunReport:
     submissions = (
         Submission.objects.filter(questionnaire_version__questionnaire_id=rule_set.questionnaire_id)
         .select_related("questionnaire_version", "clinic")
-        .prefetch_related("answers", "flags")
+        .prefetch_related("flags")
         .order_by("-submitted_at", "-pk")[:limit]
     )
     compiled_by_version: dict[int, CompiledRuleSet | str] = {}
@@ -660,9 +660,8 @@ def _dry_run_row(submission: Submission, compiled) -> DryRunRow:
     }
     if isinstance(compiled, str):
         return DryRunRow(**current, new_urgency=None, change=FAILED, error=compiled)
-    answers = {answer.question_code: answer.value for answer in submission.answers.all()}
     try:
-        result = screen(answers, compiled, facts_of(submission))
+        result = screen(submission.answers, compiled, facts_of(submission))
     except ScreeningError as error:
         return DryRunRow(**current, new_urgency=None, change=FAILED, error=str(error))
     before = {flag.rule_code for flag in submission.flags.all()}

@@ -37,7 +37,7 @@ from rest_framework.test import APIClient
 
 from clinic.alerting import alerts
 from clinic.models import Alert, Heartbeat, Notification, OpeningHours
-from intake.models import Question, Submission
+from intake.models import Question, StoredAnswer, Submission
 from intake.references import new_reference
 from intake.selectors import QuestionSpec, VersionSchema
 from intake.services.submissions import submit_intake
@@ -176,6 +176,11 @@ def make_case(urgency, *, name="Ada Example", minutes_ago=0):
         submitted_at=timezone.now() - datetime.timedelta(minutes=minutes_ago))
     assert submission.urgency == urgency
     return submission
+
+
+def answer_to(submission: Submission, code: str) -> StoredAnswer:
+    """``submission``'s answer to the question ``code``, with that question."""
+    return next(answer for answer in submission.answered if answer.question_code == code)
 
 
 def copies(source: Submission, count: int, *, clinic=None) -> None:

@@ -1,13 +1,12 @@
 """core.db: the hot path's compiled read and many-row insert do what the ORM would."""
 
-import datetime
 
 import pytest
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
 
-from clinic.models import Clinic, OpeningHours
-from core.db import CompiledRead, insert_rows
+from clinic.models import Clinic
+from core.db import CompiledRead
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +31,3 @@ def test_a_query_whose_shape_depends_on_its_argument_is_refused():
     read = CompiledRead(lambda n: Clinic.objects.filter(pk__in=list(range(n))).values_list("pk"))
     with pytest.raises(ValueError, match="shape depends on its argument"):
         read.first(3)
-
-
-def test_insert_rows_stores_what_bulk_create_would():
-    clinic = Clinic.objects.create(name="Kempston", slug="kempston")
-    rows = [(clinic.pk, 5, datetime.time(9, 30), datetime.time(12)),
-            (clinic.pk, 6, datetime.time(10), datetime.time(11, 45))]
-    insert_rows(OpeningHours, ("clinic", "weekday", "opens", "closes"), rows)
-    insert_rows(OpeningHours, ("clinic", "weekday", "opens", "closes"), [])
-    stored = list(OpeningHours.objects.filter(clinic=clinic).order_by("weekday")
-                  .values_list("clinic_id", "weekday", "opens", "closes"))
-    assert stored == rows

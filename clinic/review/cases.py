@@ -23,6 +23,7 @@ from django.db.models import (
     Subquery,
     When,
 )
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from clinic import audit
@@ -31,7 +32,7 @@ from clinic.hours import local_time
 from clinic.models import AlertLink, AuditEvent, CallOutcome, Clinic, Notification
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.roles import is_clinician
-from intake.models import Answer, Submission
+from intake.models import Submission
 from intake.references import normalise_reference
 from screening.models import Flag, Rule
 
@@ -85,9 +86,9 @@ def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
         .prefetch_related(
             Prefetch("flags", queryset=Flag.objects.only(
                 "pk", "submission_id", "rule_code", "title", "tier", "category", "position")),
-            Prefetch("answers", queryset=Answer.objects.filter(question_code="sex").only(
-                "pk", "submission_id", "question_code", "value"), to_attr="sex_answers"),
         )
+        # What a row shows of the answers: the patient's sex, not the whole document.
+        .defer("answers").annotate(sex_answer=KT("answers__sex"))
         .order_by("priority", SOONEST_APPOINTMENT_FIRST, "submitted_at", "id")
     )
 
@@ -303,9 +304,6 @@ def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:
         .select_related("clinic", "questionnaire_version", "alert__acknowledged_by",
                         "claimed_by", "reviewed_by", "appointment")
         .prefetch_related(
-            # With each answer's question and its choices, to show the labels the patient saw.
-            Prefetch("answers", queryset=Answer.objects.select_related("question")
-                     .prefetch_related("question__choices").order_by("pk")),
             "flags",
             Prefetch("alert__notifications", queryset=Notification.objects.select_related(
                 "clinician").prefetch_related("attempts").order_by("level", "pk")),

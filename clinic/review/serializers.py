@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from clinic.models import Alert, CallOutcome, DeliveryAttempt, Notification
-from intake.models import Answer, Submission
+from intake.models import Submission
 from screening.models import Flag
 
 
@@ -87,12 +87,12 @@ class QueueItem(AgeAndSex, serializers.ModelSerializer):
                   "full_name", "age", "sex", "flags", "alert", "claimed_by", "claimed_at"]
 
 
-class AnswerOutput(serializers.ModelSerializer):
+# One answer (``intake.models.StoredAnswer``), with the question's text as it was asked.  (A
+# comment, not a docstring: the OpenAPI schema would show it.)
+class AnswerOutput(serializers.Serializer):
     code = serializers.CharField(source="question_code")
-
-    class Meta:
-        model = Answer
-        fields = ["code", "question_text", "value"]
+    question_text = serializers.CharField(max_length=500)
+    value = serializers.JSONField()
 
 
 class PatientOutput(AgeAndSex, serializers.ModelSerializer):
@@ -104,7 +104,7 @@ class PatientOutput(AgeAndSex, serializers.ModelSerializer):
 class CaseDetail(serializers.ModelSerializer):
     patient = PatientOutput(source="*")
     questionnaire_version = serializers.IntegerField(source="questionnaire_version.number")
-    answers = AnswerOutput(many=True)
+    answers = AnswerOutput(source="answered", many=True)
     flags = FlagDetail(many=True)
     alert = AlertDetail(allow_null=True, default=None)
     claimed_by = UserName(allow_null=True)

@@ -162,7 +162,7 @@ def _flags_with_their_answers(submission) -> list[dict]:
     it (from the answers already loaded with the case), so the clinician reads "Do you have
     pain ... in your chest? Yes" rather than ``chest_pain = True``.  ``question`` is None for
     a question the patient was not shown."""
-    answers = {answer.question_code: answer for answer in submission.answers.all()}
+    answers = {answer.question_code: answer for answer in submission.answered}
     return [{
         "flag": flag,
         "evidence": [{"code": code, "value": value,

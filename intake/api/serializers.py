@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from intake.api.schema import SubmissionOutputDoc
 from intake.models import Choice, Question, QuestionnaireVersion, Section
 
 
@@ -50,12 +49,3 @@ class QuestionnaireVersionOutput(serializers.ModelSerializer):
         model = QuestionnaireVersion
         fields = ["questionnaire", "version", "title", "introduction", "published_at", "sections"]
 
-
-class SubmissionOutput(SubmissionOutputDoc):
-    """The 201 of ``POST /api/submissions/``: ``submit_intake``'s outcome, as documented."""
-
-    submitted_at = serializers.SerializerMethodField()
-
-    def get_submitted_at(self, outcome) -> str:
-        # As the service stamped it, in UTC written "+00:00" (DateTimeField would write "Z").
-        return outcome.submitted_at.isoformat()

@@ -17,7 +17,7 @@ from core.throttling import SubmissionThrottle
 from core.tokens import TokenAuthentication
 from intake.api import schema
 from intake.api.parsers import StrictJSONParser, json_body
-from intake.api.serializers import QuestionnaireVersionOutput, SubmissionOutput
+from intake.api.serializers import QuestionnaireVersionOutput
 from intake.quoting import quoted
 from intake.selectors import current_version
 from intake.services.answers import MAX_UNKNOWN_CODES_NAMED
@@ -141,6 +141,6 @@ class SubmissionCreateView(IntakeAPIView):
             version_number=body.get("version"), idempotency_key=key,
             clinic=where.clinic, invitation=where.invitation,
         )
-        return Response(SubmissionOutput(outcome).data, status=201)
+        return Response(outcome.as_json(), status=201)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinic import audit
 from clinic.models import AuditEvent
-from intake.models import Answer, Appointment, IdempotencyRecord, Submission
+from intake.models import Appointment, IdempotencyRecord, Question, Submission
 from intake.question_types import codes_of_types
 from intake.references import normalise_reference
 
@@ -39,8 +39,7 @@ def anonymise_expired(*, now: datetime.datetime | None = None, batch: int = 500)
             )
             if not ids:
                 return done
-            Answer.objects.filter(submission_id__in=ids,
-                                  question__type__in=codes_of_types(free_text=True)).delete()
+            _drop_free_text_answers(ids)
             Submission.objects.filter(pk__in=ids).update(
                 full_name="", date_of_birth=None, phone="", email="", review_note="",
                 anonymised_at=now, changed_at=now)
@@ -51,6 +50,22 @@ def anonymise_expired(*, now: datetime.datetime | None = None, batch: int = 500)
                 .values_list("pk", "reference")
             )
         done += len(ids)
+
+
+def _drop_free_text_answers(ids: list[int]) -> None:
+    """Take the answers to free-text questions out of these submissions' answers."""
+    documents = list(Submission.objects.filter(pk__in=ids)
+                     .values_list("pk", "questionnaire_version_id", "answers"))
+    free_text: dict[int, set[str]] = {}
+    for version_id, code in Question.objects.filter(
+            version_id__in={version_id for _, version_id, _ in documents},
+            type__in=codes_of_types(free_text=True)).values_list("version_id", "code"):
+        free_text.setdefault(version_id, set()).add(code)
+    kept = [Submission(pk=pk, answers={code: value for code, value in answers.items()
+                                       if code not in free_text.get(version_id, ())})
+            for pk, version_id, answers in documents
+            if free_text.get(version_id, set()) & set(answers)]
+    Submission.objects.bulk_update(kept, ["answers"])
 
 
 def forget_idempotency_keys(*, now: datetime.datetime | None = None) -> int:
@@ -89,7 +104,7 @@ def export_patient(submissions: list[Submission], *, by) -> dict[str, Any]:
             },
             "questionnaire_version": submission.questionnaire_version.number,
             "answers": [{"code": a.question_code, "question": a.question_text, "answer": a.value}
-                        for a in submission.answers.order_by("pk")],
+                        for a in submission.answered],
             "urgency": submission.urgency,
             "screening_failed": submission.screening_failed,
             "flags": [{"code": f.rule_code, "urgency": f.tier, "explanation": f.explanation}

@@ -1,8 +1,8 @@
 """Submitting an intake: the one path the web form and the REST API both take.
 
 ``submit_intake`` validates the patient's details and answers against the exact questionnaire
-version, screens the answers, and stores the submission, its answers and its flags in one
-transaction, then returns a ``SubmissionOutcome``: what the patient must be told, which the
+version, screens the answers, and stores the submission (its answers in it) and its flags in
+one transaction, then returns a ``SubmissionOutcome``: what the patient must be told, which the
 REST API, the form and FHIR each render in their own way.  Nothing is stored unless everything
 is valid (``SubmissionInvalid``), and a failure inside screening never loses the submission (it
 is stored, marked ``screening_failed`` and treated as urgent).
@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -24,10 +24,10 @@ from django.utils import timezone
 from clinic.alerting import alerts
 from clinic.hours import hours_as_json, local_time, with_hours
 from clinic.models import Clinic
-from core.db import CompiledRead, insert_rows
+from core.db import CompiledRead
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
-from intake.models import Answer, IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
+from intake.models import IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
 from intake.quoting import quoted
 from intake.references import new_reference
 from intake.selectors import VersionSchema, latest_published, loaded_version
@@ -77,6 +77,17 @@ class SubmissionOutcome:
     flags: tuple[ReportedFlag, ...]
     submitted_at: datetime.datetime
     replayed: bool = False  # True when an earlier outcome for the same key was returned
+
+    def as_json(self) -> dict:
+        """What the patient is told, as JSON: the REST API's 201 body (documented by
+        ``intake.api.schema.SubmissionOutputDoc``), and what is kept with an Idempotency-Key
+        for ``_replay`` to tell again word for word.  ``submitted_at`` as stamped, in UTC
+        written "+00:00"."""
+        return {"reference": self.reference, "urgency": self.urgency, "advice": self.advice,
+                "flags": [{"code": flag.code, "category": flag.category,
+                           "urgency": flag.urgency, "explanation": flag.explanation}
+                          for flag in self.flags],
+                "submitted_at": self.submitted_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -195,11 +206,11 @@ def submit_intake(
                 raise SubmissionInvalid({"invitation": [
                     "You have already sent your answers with this link. Thank you: the clinic "
                     "has them."]})
-            outcome = _store(submission, schema, cleaned, result, now)
+            outcome = _store(submission, cleaned, result, now)
             if idempotency_key is not None:
                 IdempotencyRecord.objects.create(
                     key=idempotency_key, fingerprint=fingerprint,
-                    submission=outcome.submission, response=_kept(outcome),
+                    submission=outcome.submission, response=outcome.as_json(),
                 )
     except IntegrityError:
         # A concurrent request with the same key won the race; its transaction committed and
@@ -272,16 +283,12 @@ def _version(clinic: Clinic, version_number) -> QuestionnaireVersion:
     return version
 
 
-def _store(submission: Submission, schema: VersionSchema, cleaned, result, now
-           ) -> SubmissionOutcome:
-    questions = schema.questions
+def _store(submission: Submission, cleaned: dict, result, now) -> SubmissionOutcome:
+    submission.answers = cleaned
     submission.urgency = result.urgency
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
     submission.save(force_insert=True)
-    insert_rows(Answer, ("submission", "question", "question_code", "question_text", "value"),
-                ((submission.pk, questions[code].pk, code, questions[code].text, value)
-                 for code, value in cleaned.items()))
     screening.record_flags(submission, result)
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
@@ -313,14 +320,6 @@ def _screen(submission: Submission, answers: dict, clinic: Clinic):
         logger.error("screening failed for submission %s: %s; stored as urgent",
                      submission.reference, type(error).__name__)
         return screening.ScreeningResult.failure()
-
-
-def _kept(outcome: SubmissionOutcome) -> dict:
-    """The outcome as kept with its Idempotency-Key (JSON), for ``_replay`` to tell again word
-    for word.  Records kept before the outcome was typed hold the same members."""
-    return {"reference": outcome.reference, "urgency": outcome.urgency, "advice": outcome.advice,
-            "flags": [asdict(flag) for flag in outcome.flags],
-            "submitted_at": outcome.submitted_at.isoformat()}
 
 
 def _fingerprint(patient, answers, version_number) -> str:

@@ -220,11 +220,11 @@ def response_reference(submission: Submission) -> dict:
 
 
 def questionnaire_response(submission: Submission, version: QuestionnaireVersion) -> dict:
-    """A submission with its answers loaded; ``version`` is its questionnaire version with its
-    sections, questions and choices loaded.  Answers are grouped like the questionnaire, with
-    the question text as the patient saw it."""
+    """A submission; ``version`` is its questionnaire version with its sections, questions and
+    choices loaded.  Answers are grouped like the questionnaire, with the question text as the
+    patient saw it (the published version's, which never changes)."""
     slug = version.questionnaire.slug
-    answers = {answer.question_code: answer for answer in submission.answers.all()}
+    answers = submission.answers
     groups = []
     for n, section in enumerate(version.sections.all(), start=1):
         answered = [_answered_item(slug, q, answers[q.code]) for q in section.questions.all()
@@ -247,14 +247,14 @@ def questionnaire_response(submission: Submission, version: QuestionnaireVersion
     return resource
 
 
-def _answered_item(slug: str, question: Question, answer) -> dict:
+def _answered_item(slug: str, question: Question, value) -> dict:
     kind = type_of(question)
-    values = kind.to_fhir(answer.value)
+    values = kind.to_fhir(value)
     if kind.has_choices:
         labels = {c.value: c.label for c in question.choices.all()}
         values = [_choice_coding(slug, question.code, v, labels.get(v)) for v in values]
     answers = [{kind.fhir_value: v} for v in values]
-    return {"linkId": question.code, "text": answer.question_text, "answer": answers}
+    return {"linkId": question.code, "text": question.text, "answer": answers}
 
 
 def _choice_coding(slug: str, code: str, value: str, label: str | None) -> dict:

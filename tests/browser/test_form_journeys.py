@@ -112,4 +112,4 @@ def test_check_your_answers_changes_one_answer_and_comes_back(open_page):
     expect(page.locator(".summary-list-row", has_text="How bad has the pain been")
            ).to_contain_text("9")
     send(page)
-    assert Submission.objects.get().answers.get(question_code="pain_severity").value == 9
+    assert Submission.objects.get().answers["pain_severity"] == 9

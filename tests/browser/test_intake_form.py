@@ -102,7 +102,7 @@ def test_an_error_is_summarised_linked_kept_and_then_fixed(page):
     send(page)
     # (The browser keeps the fragment of the error link it last followed.)
     expect(page).to_have_url(re.compile(r"/advice/(#[\w-]+)?$"))
-    assert Submission.objects.get().answers.get(question_code="pain_severity").value == 7
+    assert Submission.objects.get().answers["pain_severity"] == 7
 
 
 def fill_intake_from_here(page, answers) -> None:
@@ -147,7 +147,7 @@ def test_the_form_works_with_javascript_off(open_page):
     expect(page).to_have_url(re.compile(r"/advice/$"))
     submission = Submission.objects.get()
     assert submission.urgency == "soon"
-    assert submission.answers.get(question_code="cancer_details").value == \
+    assert submission.answers["cancer_details"] == \
         "Breast cancer, treated in 2015."
 
 

@@ -199,3 +199,13 @@ def test_requests_at_the_same_moment_cannot_pass_the_limit_together(rates, redis
     with ThreadPoolExecutor(max_workers=12) as pool:
         allowed = list(pool.map(attempt, range(12)))
     assert allowed.count(True) == 5
+
+
+@pytest.mark.redis
+def test_the_count_goes_on_when_redis_has_forgotten_the_script(client, rates, redis_cache):
+    """The script is sent by its SHA; a Redis restarted or flushed since is sent it again."""
+    rates(submissions="2/hour")
+    assert api_post(client, "198.51.100.10").status_code == 201
+    redis_cache.script_flush()
+    assert api_post(client, "198.51.100.10").status_code == 201
+    assert api_post(client, "198.51.100.10").status_code == 429

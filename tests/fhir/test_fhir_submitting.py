@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from intake.api.views import SubmissionThrottle
-from intake.models import Answer, Submission
+from intake.models import Submission
 from intake.selectors import current_version
 from intake.services.publishing import publish_version
 from intake.services.questionnaires import create_draft_from
@@ -35,8 +35,8 @@ URL = mapping.questionnaire_url("upper-back-pain")
 
 
 def stored(submission: Submission) -> dict:
-    return dict(Answer.objects.filter(submission=submission)
-                .values_list("question_code", "value"))
+    submission.refresh_from_db()
+    return submission.answers
 
 
 def flag_codes(submission: Submission) -> list[str]:

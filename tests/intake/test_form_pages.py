@@ -140,7 +140,7 @@ def test_check_your_answers_shows_labels_and_change_links_that_come_back(client)
     changed = client.post("/step/2/", form_data({**ROUTINE, "pain_severity": 8}, change="1"))
     assert changed["Location"] == "/check/"
     assert client.post("/check/")["Location"] == "/advice/"
-    assert Submission.objects.get().answers.get(question_code="pain_severity").value == 8
+    assert Submission.objects.get().answers["pain_severity"] == 8
 
 
 def test_a_double_click_on_send_makes_one_submission(client):

@@ -8,7 +8,6 @@ import datetime
 import pytest
 
 from core.errors import Conflict, Invalid
-from intake.api.serializers import SubmissionOutput
 from intake.models import IdempotencyRecord, Submission
 from intake.services.submissions import (
     IdempotencyKeyReused,
@@ -44,7 +43,7 @@ def test_the_outcome_says_what_the_patient_is_told_about_the_stored_submission()
 def test_the_rest_api_renders_the_outcome_as_the_contracts_201_body():
     outcome = submit_intake(patient=PATIENT, answers=CHEST_PAIN, now=OPEN)
 
-    assert SubmissionOutput(outcome).data == {
+    assert outcome.as_json() == {
         "reference": outcome.reference,
         "urgency": "emergency",
         "advice": outcome.advice,
@@ -78,7 +77,7 @@ def test_a_key_kept_before_outcomes_were_typed_still_replays():
     outcome = submit_intake(patient=PATIENT, answers=ROUTINE, idempotency_key="old")
 
     assert outcome.replayed and outcome.submission == submission
-    assert SubmissionOutput(outcome).data == kept
+    assert outcome.as_json() == kept
 
 
 def test_invalid_input_is_an_invalid_error_keyed_by_field_and_stores_nothing():

@@ -83,7 +83,7 @@ def test_the_form_in_welsh_answers_the_same_codes_and_the_clinician_reads_englis
     assert response["Location"] == "/advice/"
     submission = Submission.objects.get()
     assert (submission.language, submission.urgency) == ("cy", "urgent")
-    assert submission.answers.get(question_code="pain_location").value == urgent["pain_location"]
+    assert submission.answers["pain_location"] == urgent["pain_location"]
     case = clinician_client.get(f"/cases/{submission.reference}/").content.decode()
     assert "answered in Cymraeg (Welsh)" in case
     assert "Where is your pain?" in case and "CY Where is your pain?" not in case

@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from clinic.models import Clinic
-from intake.models import Answer, QuestionnaireVersion, Submission
+from intake.models import QuestionnaireVersion, Submission
 from intake.selectors import current_version
 from intake.services.retention import export_patient
 from screening import services
@@ -36,16 +36,12 @@ def store_version_1_submission() -> Submission:
     rule_set_1 = RuleSet.objects.get(questionnaire__slug="upper-back-pain", version=1)
     answers = vignette("d15")["answers"]
     result = services.screen(answers, services.compile_rule_set(rule_set_1, version_1))
-    questions = {q.code: q for q in version_1.questions.all()}
     submission = Submission.objects.create(
         reference="V1AB-CDEF-0001", clinic=Clinic.objects.get(is_default=True),
         questionnaire_version=version_1, full_name="Old Record", phone="07700 900111",
         date_of_birth=datetime.date(1961, 4, 2), urgency=result.urgency, rule_set=rule_set_1,
+        answers=answers,
     )
-    Answer.objects.bulk_create(
-        Answer(submission=submission, question=questions[code], question_code=code,
-               question_text=questions[code].text, value=value)
-        for code, value in answers.items())
     services.record_flags(submission, result)
     return submission
 
@@ -60,7 +56,7 @@ def how_it_reads(clinician_client, admin_user) -> dict:
     return {
         "page shows every question as asked": all(
             answer.question_text.replace("'", "&#x27;") in shown
-            for answer in submission.answers.all()),
+            for answer in submission.answered),
         "export": export_patient([submission], by=admin_user)["submissions"],
         "api": api.get("/api/submissions/V1AB-CDEF-0001/").json(),
         "fhir": api.get("/api/fhir/QuestionnaireResponse/V1AB-CDEF-0001",
