@@ -30,6 +30,7 @@ from clinic.review.serializers import (
     QueueItem,
     ReviewInput,
     TokenInput,
+    queue_items,
 )
 from core.permissions import IsClinician
 from core.throttling import SignInThrottle
@@ -67,7 +68,7 @@ class QueueAPIView(APIView):
         paginator = QueueCursorPagination()
         page = paginator.paginate(request, functools.partial(cases.queue_after, request.user,
                                                              filters))
-        return paginator.response(QueueItem(page, many=True).data)
+        return paginator.response(queue_items(page))
 
 
 def queue_filters(params, *, names_allowed: bool = True) -> cases.QueueFilters:

@@ -76,6 +76,8 @@ class AgeAndSex(serializers.Serializer):
     sex = serializers.CharField(read_only=True, allow_null=True)
 
 
+# One row of the queue as documented; ``queue_items`` writes the same rows faster.  (A comment:
+# a docstring would replace the schema's description, inherited from AgeAndSex.)
 class QueueItem(AgeAndSex, serializers.ModelSerializer):
     flags = FlagSummary(many=True)
     alert = AlertSummary(allow_null=True, default=None)
@@ -85,6 +87,43 @@ class QueueItem(AgeAndSex, serializers.ModelSerializer):
         model = Submission
         fields = ["reference", "urgency", "screening_failed", "status", "submitted_at",
                   "full_name", "age", "sex", "flags", "alert", "claimed_by", "claimed_at"]
+
+
+_MOMENT = serializers.DateTimeField()
+
+
+def _moment(value) -> str | None:
+    return None if value is None else _MOMENT.to_representation(value)
+
+
+def _username(user) -> str | None:
+    return None if user is None else user.get_username()
+
+
+def queue_items(submissions) -> list[dict]:
+    """``QueueItem(submissions, many=True).data``, written out: the queue API's page of 50
+    rows spent a third of its time in DRF's field machinery.  A test holds the two equal."""
+    items = []
+    for case in submissions:
+        alert = getattr(case, "alert", None)
+        items.append({
+            "reference": case.reference, "urgency": case.urgency,
+            "screening_failed": case.screening_failed, "status": case.status,
+            "submitted_at": _moment(case.submitted_at), "full_name": case.full_name,
+            "age": case.age, "sex": case.sex,
+            "flags": [{"code": flag.rule_code, "title": flag.display_title,
+                       "category": flag.category, "urgency": flag.tier}
+                      for flag in case.flags.all()],
+            "alert": None if alert is None else {
+                "urgency": alert.urgency, "created_at": _moment(alert.created_at),
+                "level": alert.level, "escalate_at": _moment(alert.escalate_at),
+                "acknowledged_at": _moment(alert.acknowledged_at),
+                "acknowledged_by": _username(alert.acknowledged_by),
+                "out_of_hours": alert.out_of_hours, "follow_up_at": _moment(alert.follow_up_at),
+                "resolved_at": _moment(alert.resolved_at)},
+            "claimed_by": _username(case.claimed_by), "claimed_at": _moment(case.claimed_at),
+        })
+    return items
 
 
 # One answer (``intake.models.StoredAnswer``), with the question's text as it was asked.  (A
