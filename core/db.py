@@ -27,7 +27,8 @@ class CompiledRead:
     a queryset with a few subqueries costs several times what PostgreSQL takes to run it.
 
     ``make(*arguments)`` returns the queryset as ``values_list``, for arguments of the types
-    ``arguments`` names (``int``, e.g. a primary key or 0 for "none", or ``datetime.date``).
+    ``arguments`` names (``int``, e.g. a primary key or 0 for "none", ``datetime.date``, or an
+    aware ``datetime.datetime``).
     It is compiled for two different values of each argument in turn, and the positions where
     the parameters differ are where that argument goes, as the backend takes it; so a queryset
     whose shape depended on an argument, or that used a value computed from one (``day - 1``),
@@ -68,12 +69,12 @@ class CompiledRead:
                 for row in found]
 
     def _compile(self, connection):
-        base = [_SAMPLES[kind][0] for kind in self.arguments]
+        base = [_sample(kind, index) for index, kind in enumerate(self.arguments)]
         one = self.make(*base)
         sql, params = one.query.sql_with_params()
         slots: dict[int, int] = {}
         for index, kind in enumerate(self.arguments):
-            other = [*base[:index], _SAMPLES[kind][1], *base[index + 1:]]
+            other = [*base[:index], _sample(kind, index, other=True), *base[index + 1:]]
             sql_two, params_two = self.make(*other).query.sql_with_params()
             if sql != sql_two or len(params) != len(params_two):
                 raise ValueError("the query's shape depends on its argument: it cannot be "
@@ -100,14 +101,26 @@ class CompiledRead:
                      for index in range(len(expressions)))
 
 
-# Two values of each kind of argument a compiled read takes, to compile it with.
-_SAMPLES = {int: (1, 2),
-            datetime.date: (datetime.date(2001, 2, 3), datetime.date(2002, 4, 6))}
+def _sample(kind: type, index: int, *, other: bool = False):
+    """A value of ``kind`` to compile with as argument ``index``, or the other one: distinct
+    from every other argument's, since Django drops a repeated value from ``IN (...)``."""
+    step = 2 * index + other
+    if kind is int:
+        return 1 + step
+    if kind is datetime.date:
+        return datetime.date(2001, 2, 3) + datetime.timedelta(days=step)
+    if kind is datetime.datetime:
+        return (datetime.datetime(2001, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+                + datetime.timedelta(days=step))
+    raise TypeError(f"a compiled read takes int, date or datetime arguments, not {kind}")
 
 
 def _as_parameter(value, connection):
-    """An argument as Django hands it to the backend: a date as ``DateField`` prepares one (a
-    string on SQLite), a number as it is."""
+    """An argument as Django hands it to the backend: a date or an (aware) datetime as
+    ``DateField`` and ``DateTimeField`` prepare them (a string on SQLite), a number as it
+    is."""
+    if isinstance(value, datetime.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
     if isinstance(value, datetime.date):
         return connection.ops.adapt_datefield_value(value)
     return value

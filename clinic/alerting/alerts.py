@@ -89,6 +89,7 @@ Nothing here logs, queues or sends patient data: only ids, the case reference an
 """
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -111,7 +112,7 @@ from clinic.models import (
     Notification,
 )
 from clinic.rota import escalation_chain
-from core.db import insert_rows
+from core.db import CompiledRead, insert_rows
 from core.errors import Conflict, Invalid
 from intake.models import Submission
 from screening.urgency import PAGING, Urgency
@@ -214,21 +215,38 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
     if alert.urgency != Urgency.URGENT or not window:
         return {}
     ids = sorted(c.pk for c in clinicians)
+    lock, first_pages = _burst_reads(len(ids))
     # One decision per clinician at a time, held until this transaction commits (see the module
     # docstring); locked in the order of their ids, so two intakes cannot deadlock.
-    list(Clinician.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-         .values_list("pk", flat=True))
-    first_pages = (
-        Notification.objects.filter(clinician_id__in=ids, level=0, step=0, grouped=False,
-                                    alert__urgency=Urgency.URGENT, created_at__gt=now - window,
-                                    created_at__lte=now)
-        # A page that failed on every channel reached nobody: the next one tries at once.
-        .exclude(status=Notification.Status.FAILED)
-        .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at"))
-    )
-    return {clinician_id: opened_at + window for clinician_id, opened_at in first_pages
+    lock.rows(*ids)
+    # Their latest first pages in the window: a separate statement, so that it sees what an
+    # intake that held a lock committed while this one waited for it.
+    latest = first_pages.rows(*ids, now - window, now)
+    return {clinician_id: opened_at + window for clinician_id, opened_at in latest
             # Never hold an alert past the time it would escalate.
             if opened_at + window <= alert.escalate_at}
+
+
+@functools.cache
+def _burst_reads(people: int) -> tuple[CompiledRead, CompiledRead]:
+    """``_held_until``'s two reads for a step of ``people`` clinicians (their ids in order,
+    then the window's start and end), compiled once per process: the lock on their rows, and
+    each one's latest urgent first page in the window."""
+    ids = (int,) * people
+
+    def first_pages(*arguments):
+        pks, (since, until) = arguments[:people], arguments[people:]
+        return (
+            Notification.objects.filter(clinician_id__in=pks, level=0, step=0, grouped=False,
+                                        alert__urgency=Urgency.URGENT, created_at__gt=since,
+                                        created_at__lte=until)
+            # A page that failed on every channel reached nobody: the next one tries at once.
+            .exclude(status=Notification.Status.FAILED)
+            .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at")))
+
+    return (CompiledRead(lambda *pks: Clinician.objects.select_for_update(no_key=True)
+                         .filter(pk__in=pks).order_by("pk").values_list("pk"), arguments=ids),
+            CompiledRead(first_pages, arguments=(*ids, datetime.datetime, datetime.datetime)))
 
 
 # --- Sweeping and escalating ------------------------------------------------------------------

@@ -14,10 +14,11 @@ import datetime
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from clinic.alerting import delivery
+from clinic.alerting import alerts, delivery
 from clinic.models import Alert, Clinic, Clinician, DutyShift, Notification
 from tests.factories import (
     ANSWERS,
@@ -26,11 +27,14 @@ from tests.factories import (
     PATIENT,
     ROUTINE,
     URGENT,
+    make_case,
     open_round_the_clock,
     post_submission,
 )
 
 pytestmark = COMMITTED
+
+MINUTE = datetime.timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -79,3 +83,29 @@ def test_an_urgent_alert_adds_six_statements(client, warm):
     alert = Alert.objects.get(urgency="urgent")
     assert alert.escalation_plan == [[{"clinician": warm.pk, "name": "Dr Duty"}]]
     assert [n.clinician for n in alert.notifications.all()] == [warm]
+
+
+def test_whether_a_burst_is_open_is_read_for_each_person_of_a_step():
+    """``_held_until``'s reads are compiled once per number of people; each person's own latest
+    urgent first page in the window counts, nobody else's."""
+    now = timezone.now()
+    one, two, three = (Clinician.objects.create(name=f"Dr {n}", email=f"{n}@clinic.test")
+                       for n in ("One", "Two", "Three"))
+    urgent = [make_case("urgent").alert for _ in range(3)]
+
+    def page(alert, who, minutes_ago, **fields):
+        Notification.objects.create(alert=alert, clinician=who, level=0,
+                                    created_at=now - minutes_ago * MINUTE, **fields)
+
+    page(urgent[0], one, 3)  # One's burst, opened 3 minutes ago
+    page(urgent[1], one, 5)
+    page(urgent[1], two, 4, status=Notification.Status.FAILED)  # reached nobody
+    page(urgent[2], two, 30)  # its window is over
+    page(make_case("emergency").alert, three, 1)  # emergencies open no burst
+    alert = make_case("urgent").alert
+    with transaction.atomic():
+        assert alerts._held_until(alert, [three, two, one], now) == {
+            one.pk: now - 3 * MINUTE + alerts.group_window()}
+        assert alerts._held_until(alert, [two], now) == {}
+        assert alerts._held_until(alert, [one], now) == {
+            one.pk: now - 3 * MINUTE + alerts.group_window()}
