@@ -253,8 +253,9 @@ def escalation_chain(clinic: Clinic, at: datetime.datetime) -> tuple[list[list[C
     acknowledges.  Nobody on leave is in any step.  An empty step is left out, so an empty
     rota falls through to whoever is listed.
 
-    One query (``snapshot_at``), which also reads each person's notification rules for
-    ``clinic.alerting.rules``.
+    The rota is one query (``snapshot_at``), which also reads each person's notification
+    rules for ``clinic.alerting.rules``; the opening hours are the clinic's (prefetched or
+    not).
     """
     snapshot = snapshot_at(clinic, at)
     closed = not is_open(clinic, at)
@@ -379,6 +380,8 @@ def _as_json(rows: QuerySet, **columns) -> Subquery:
 
 
 def _rota_people(clinic_pk: int, first_day: datetime.date, last_day: datetime.date) -> QuerySet:
+    """The clinicians in the clinic's rota on those days, each with their rows in it, their
+    leave on those days and their notification rules, as ``read_snapshot`` takes them."""
     person = OuterRef("pk")
     shifts = DutyShift.objects.filter(clinic=clinic_pk, clinician=person)
     covers = (DutyCover.objects.filter(clinic=clinic_pk, first_day__lte=last_day)
