@@ -32,10 +32,21 @@ import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 
 from clinic.hours import is_open, local_time
-from clinic.models import Clinic, Clinician, DutyContact, DutyCover, DutyShift, Leave
+from clinic.models import (
+    Clinic,
+    Clinician,
+    DutyContact,
+    DutyCover,
+    DutyShift,
+    Leave,
+    NotificationRule,
+)
+from core.db import CompiledRead, JSONList
 
 DAY = datetime.timedelta(days=1)
 # A shift or opening that ends at 23:59:59 or later ends at midnight: no sliver of a gap.
@@ -138,23 +149,32 @@ def leave_between(first_day: datetime.date, last_day: datetime.date,
     return away
 
 
-def effective_rota(clinic: Clinic, since: datetime.datetime,
-                   until: datetime.datetime) -> list[Duty]:
+def effective_rota(clinic: Clinic, since: datetime.datetime, until: datetime.datetime, *,
+                   snapshot: "RotaSnapshot | None" = None) -> list[Duty]:
     """Every stretch of duty at ``clinic`` that overlaps ``[since, until)`` (aware datetimes),
     earliest first: the weekly pattern with cover and leave applied (see the module
     docstring).  A stretch keeps its real start and end, even outside the period.  Four
-    queries, whatever the length of the period."""
+    queries, whatever the length of the period; none from a ``snapshot`` of the clinic's rota
+    that holds the period's days (``snapshot_at``)."""
     tz = zoneinfo.ZoneInfo(clinic.timezone)
     # From the day before: an overnight cover that began then may still be running.
     first_day = local_time(clinic, since).date() - DAY
     last_day = local_time(clinic, until).date()
     days = [first_day + DAY * n for n in range((last_day - first_day).days + 1)]
     opening = opening_windows(clinic)
-    shifts = list(DutyShift.objects.filter(clinic=clinic).select_related("clinician"))
-    covers = list(
-        DutyCover.objects.filter(clinic=clinic, first_day__lte=last_day)
-        .filter(Q(last_day__gte=first_day) | Q(last_day__isnull=True, first_day__gte=first_day))
-        .select_related("clinician", "instead_of").order_by("first_day", "pk"))
+    if snapshot is None:
+        shifts = list(DutyShift.objects.filter(clinic=clinic).select_related("clinician"))
+        covers = list(
+            DutyCover.objects.filter(clinic=clinic, first_day__lte=last_day)
+            .filter(Q(last_day__gte=first_day)
+                    | Q(last_day__isnull=True, first_day__gte=first_day))
+            .select_related("clinician", "instead_of").order_by("first_day", "pk"))
+        away_during = leave_between
+    else:
+        # Leave is read up to the day after the period (below).
+        snapshot.check_holds(first_day, last_day + DAY)
+        shifts, covers = snapshot.shifts, snapshot.covers_touching(first_day, last_day)
+        away_during = snapshot.leave_between
 
     weekly: list[Duty] = []
     standing_in: list[Duty] = []
@@ -188,7 +208,7 @@ def effective_rota(clinic: Clinic, since: datetime.datetime,
     duties = weekly + standing_in
 
     # Leave takes its clinician off everything, cover included.
-    away = leave_between(first_day, last_day + DAY, {d.clinician.pk for d in duties})
+    away = away_during(first_day, last_day + DAY, {d.clinician.pk for d in duties})
     for clinician_id, periods in away.items():
         for first, last in periods:
             duties = [part for duty in duties
@@ -201,27 +221,26 @@ def effective_rota(clinic: Clinic, since: datetime.datetime,
     return sorted(duties, key=lambda d: (d.starts_at, d.clinician.name, d.clinician.pk))
 
 
-def on_duty(clinic: Clinic, at: datetime.datetime) -> list[Clinician]:
-    """The active clinicians on duty at ``at`` on the effective rota, earliest shift first."""
+def on_duty(clinic: Clinic, at: datetime.datetime, *,
+            snapshot: "RotaSnapshot | None" = None) -> list[Clinician]:
+    """The active clinicians on duty at ``at`` on the effective rota, earliest shift first;
+    from ``snapshot`` when given, else from one read (``snapshot_at``)."""
+    snapshot = snapshot or snapshot_at(clinic, at)
     clinicians: list[Clinician] = []
-    for duty in effective_rota(clinic, at, at + datetime.timedelta(microseconds=1)):
+    for duty in effective_rota(clinic, at, at + datetime.timedelta(microseconds=1),
+                               snapshot=snapshot):
         if duty.clinician not in clinicians:
             clinicians.append(duty.clinician)
     return clinicians
 
 
-def away_at(clinician_ids, clinic: Clinic, at: datetime.datetime) -> set[int]:
-    """Which of ``clinician_ids`` are on leave at ``at`` (a whole day in the clinic's time)."""
-    today = local_time(clinic, at).date()
-    return set(leave_between(today, today, clinician_ids))
-
-
-def contacts(clinic: Clinic, role: str, at: datetime.datetime | None = None) -> list[Clinician]:
-    """The clinic's active backups or out-of-hours contacts in order; with ``at``, without
-    those on leave then."""
-    listed = [contact.clinician for contact in DutyContact.objects.filter(
-        clinic=clinic, role=role, clinician__is_active=True).select_related("clinician")]
-    away = away_at([c.pk for c in listed], clinic, at) if at is not None and listed else set()
+def contacts(snapshot: "RotaSnapshot", role: str, at: datetime.datetime) -> list[Clinician]:
+    """The clinic's active backups or out-of-hours contacts in order, without those on leave
+    at ``at``."""
+    listed = [contact.clinician for contact in snapshot.contacts
+              if contact.role == role and contact.clinician.is_active]
+    today = local_time(snapshot.clinic, at).date()
+    away = snapshot.leave_between(today, today, [c.pk for c in listed])
     return [c for c in listed if c.pk not in away]
 
 
@@ -233,15 +252,166 @@ def escalation_chain(clinic: Clinic, at: datetime.datetime) -> tuple[list[list[C
     Each later step is one backup, in order.  Steps repeat from the start until someone
     acknowledges.  Nobody on leave is in any step.  An empty step is left out, so an empty
     rota falls through to whoever is listed.
+
+    The rota is one query (``snapshot_at``), which also reads each person's notification
+    rules for ``clinic.alerting.rules``; the opening hours are the clinic's (prefetched or
+    not).
     """
+    snapshot = snapshot_at(clinic, at)
     closed = not is_open(clinic, at)
-    first = on_duty(clinic, at)
+    first = on_duty(clinic, at, snapshot=snapshot)
     if closed or not first:
-        first += [c for c in contacts(clinic, DutyContact.Role.OUT_OF_HOURS, at)
+        first += [c for c in contacts(snapshot, DutyContact.Role.OUT_OF_HOURS, at)
                   if c not in first]
-    backups = [[clinician] for clinician in contacts(clinic, DutyContact.Role.BACKUP, at)]
+    backups = [[clinician] for clinician in contacts(snapshot, DutyContact.Role.BACKUP, at)]
     steps = [step for step in [first, *backups] if step]
     return steps, closed
+
+
+# --- The rota's rows around one moment, in one query --------------------------------------
+
+
+@dataclass(frozen=True)
+class RotaSnapshot:
+    """The rows of ``clinic``'s rota that touch the days ``first_day`` to ``last_day`` (local):
+    its weekly shifts, the cover on those days, its duty contacts, and the leave on those days
+    of everyone in them, each row with its clinician, and each clinician with their
+    notification rules (prefetched, as ``prefetch_related("notification_rules")`` would).
+    ``effective_rota``, ``on_duty`` and ``contacts`` work from it for any period within those
+    days, with the same answers as from the tables."""
+
+    clinic: Clinic
+    first_day: datetime.date
+    last_day: datetime.date
+    shifts: list[DutyShift]
+    covers: list[DutyCover]  # by first day, then id
+    contacts: list[DutyContact]  # by role, position, then id
+    leave: dict[int, list[tuple[datetime.date, datetime.date]]]  # by clinician id
+
+    def check_holds(self, first_day: datetime.date, last_day: datetime.date) -> None:
+        if first_day < self.first_day or last_day > self.last_day:
+            raise ValueError(f"the rota snapshot holds {self.first_day} to {self.last_day}, "
+                             f"not {first_day} to {last_day}: read one for those days")
+
+    def covers_touching(self, first_day: datetime.date,
+                        last_day: datetime.date) -> list[DutyCover]:
+        """The covers the tables would give for these days (``effective_rota``'s filter)."""
+        return [cover for cover in self.covers if cover.first_day <= last_day and (
+            cover.first_day >= first_day if cover.last_day is None
+            else cover.last_day >= first_day)]
+
+    def leave_between(self, first_day: datetime.date, last_day: datetime.date,
+                      clinician_ids) -> dict[int, list[tuple[datetime.date, datetime.date]]]:
+        """As the module's ``leave_between``, for days this snapshot holds."""
+        self.check_holds(first_day, last_day)
+        away = {pk: [(first, last) for first, last in self.leave.get(pk, [])
+                     if first <= last_day and last >= first_day] for pk in clinician_ids}
+        return {pk: periods for pk, periods in away.items() if periods}
+
+
+def snapshot_at(clinic: Clinic, at: datetime.datetime) -> RotaSnapshot:
+    """The snapshot of the clinic's rota that ``on_duty``, ``contacts`` and ``escalation_chain``
+    need at ``at``: from the day before (an overnight cover) to two days after (the rota just
+    before midnight runs into the next day, and its leave is read a day further)."""
+    today = local_time(clinic, at).date()
+    return read_snapshot(clinic, today - DAY, today + 2 * DAY)
+
+
+def read_snapshot(clinic: Clinic, first_day: datetime.date,
+                  last_day: datetime.date) -> RotaSnapshot:
+    """The snapshot of ``clinic``'s rota for those days, in one query: each clinician in it
+    (on a weekly shift, giving or given cover on those days, or a duty contact) with their
+    rows as JSON, compiled once per process (``CompiledRead``): on the alerting path that
+    replaced up to six queries, each costing more to build than to run."""
+    rows = _ROTA_PEOPLE.rows(clinic.pk, first_day, last_day)
+    fields = len(_CLINICIAN_FIELDS)
+    people = {row[0]: Clinician.from_db(DEFAULT_DB_ALIAS, _CLINICIAN_FIELDS, row[:fields])
+              for row in rows}
+    shifts, covers, contacts_, leave = [], [], [], {}
+    for row in rows:
+        person = people[row[0]]
+        shift_rows, cover_rows, contact_rows, leave_rows, rule_rows = row[fields:]
+        shifts += [DutyShift(pk=r["id"], clinic=clinic, clinician=person, weekday=r["weekday"],
+                             starts=_time(r["starts"]), ends=_time(r["ends"]))
+                   for r in shift_rows or []]
+        covers += [DutyCover(pk=r["id"], clinic=clinic, clinician=person,
+                             instead_of=people.get(r["instead_of"]),
+                             first_day=_date(r["first_day"]), last_day=_date(r["last_day"]),
+                             starts=_time(r["starts"]), ends=_time(r["ends"]), note=r["note"])
+                   for r in cover_rows or []]
+        contacts_ += [DutyContact(pk=r["id"], clinic=clinic, clinician=person, role=r["role"],
+                                  position=r["position"]) for r in contact_rows or []]
+        if leave_rows:
+            leave[person.pk] = sorted((_date(r["first_day"]), _date(r["last_day"]))
+                                      for r in leave_rows)
+        _with_rules(person, rule_rows or [])
+    return RotaSnapshot(
+        clinic=clinic, first_day=first_day, last_day=last_day,
+        shifts=sorted(shifts, key=lambda s: (s.weekday, s.pk)),
+        covers=sorted(covers, key=lambda c: (c.first_day, c.pk)),
+        contacts=sorted(contacts_, key=lambda c: (c.role, c.position, c.pk)), leave=leave)
+
+
+def _with_rules(person: Clinician, rows: list[dict]) -> None:
+    """Put ``person``'s notification rules where ``prefetch_related`` would, in the model's
+    order, so that ``person.notification_rules.all()`` reads no more."""
+    rules = sorted((NotificationRule(pk=r["id"], clinician=person, urgency=r["urgency"],
+                                     channel=r["channel"], delay_minutes=r["delay_minutes"],
+                                     position=r["position"]) for r in rows),
+                   key=lambda r: (r.urgency, r.position, r.delay_minutes, r.pk))
+    queryset = person.notification_rules.get_queryset()
+    queryset._result_cache, queryset._prefetch_done = rules, True
+    person._prefetched_objects_cache = {"notification_rules": queryset}
+
+
+def _time(text: str | None) -> datetime.time | None:
+    return None if text is None else datetime.time.fromisoformat(text)
+
+
+def _date(text: str | None) -> datetime.date | None:
+    return None if text is None else datetime.date.fromisoformat(text)
+
+
+def _as_json(rows: QuerySet, **columns) -> Subquery:
+    """The rows of ``rows`` (filtered by the outer clinician) as one JSON list of objects with
+    their id and ``columns``."""
+    return Subquery(rows.order_by().values("clinician").annotate(
+        rows=JSONList(JSONObject(id=F("pk"), **columns))).values("rows"))
+
+
+def _rota_people(clinic_pk: int, first_day: datetime.date, last_day: datetime.date) -> QuerySet:
+    """The clinicians in the clinic's rota on those days, each with their rows in it, their
+    leave on those days and their notification rules, as ``read_snapshot`` takes them."""
+    person = OuterRef("pk")
+    shifts = DutyShift.objects.filter(clinic=clinic_pk, clinician=person)
+    covers = (DutyCover.objects.filter(clinic=clinic_pk, first_day__lte=last_day)
+              .filter(Q(last_day__gte=first_day)
+                      | Q(last_day__isnull=True, first_day__gte=first_day)))
+    contacts_ = DutyContact.objects.filter(clinic=clinic_pk, clinician=person)
+    leave = Leave.objects.filter(clinician=person, first_day__lte=last_day,
+                                 last_day__gte=first_day)
+    return (
+        Clinician.objects.filter(Exists(shifts) | Exists(covers.filter(clinician=person))
+                                 | Exists(covers.filter(instead_of=person)) | Exists(contacts_))
+        .annotate(
+            shift_rows=_as_json(shifts, weekday=F("weekday"), starts=F("starts"),
+                                ends=F("ends")),
+            cover_rows=_as_json(covers.filter(clinician=person), instead_of=F("instead_of"),
+                                first_day=F("first_day"), last_day=F("last_day"),
+                                starts=F("starts"), ends=F("ends"), note=F("note")),
+            contact_rows=_as_json(contacts_, role=F("role"), position=F("position")),
+            leave_rows=_as_json(leave, first_day=F("first_day"), last_day=F("last_day")),
+            rule_rows=_as_json(NotificationRule.objects.filter(clinician=person),
+                               urgency=F("urgency"), channel=F("channel"),
+                               delay_minutes=F("delay_minutes"), position=F("position")),
+        )
+        .order_by("pk")
+        .values_list(*_CLINICIAN_FIELDS, *_SNAPSHOT_ROWS))
+
+
+_CLINICIAN_FIELDS = [field.attname for field in Clinician._meta.concrete_fields]
+_SNAPSHOT_ROWS = ("shift_rows", "cover_rows", "contact_rows", "leave_rows", "rule_rows")
+_ROTA_PEOPLE = CompiledRead(_rota_people, arguments=(int, datetime.date, datetime.date))
 
 
 # --- The week, hour by hour (the admin's rota calendar) -------------------------------------

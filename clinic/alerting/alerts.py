@@ -89,6 +89,7 @@ Nothing here logs, queues or sends patient data: only ids, the case reference an
 """
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -111,6 +112,7 @@ from clinic.models import (
     Notification,
 )
 from clinic.rota import escalation_chain
+from core.db import CompiledRead, insert_rows
 from core.errors import Conflict, Invalid
 from intake.models import Submission
 from screening.urgency import PAGING, Urgency
@@ -166,27 +168,43 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
 
 
 def _notify_step(alert: Alert, *, level: int, steps, now,
-                 reason: str = Notification.Reason.PAGE) -> list[Notification]:
+                 reason: str = Notification.Reason.PAGE) -> None:
     """Notify one escalation step's people: a notification per step of each one's plan
     (``clinic.alerting.rules``), the ones due now queued after the commit."""
     recipients = steps[level % len(steps)]
     held_until = _held_until(alert, recipients, now) if level == 0 else {}
     plans = notification_plans(recipients, alert.urgency)
-    Notification.objects.bulk_create(
-        [Notification(alert=alert, clinician=c, level=level, step=index, channel=step.channel,
-                      created_at=now, next_attempt_at=held_until.get(c.pk, now) + step.delay,
-                      grouped=c.pk in held_until, reason=reason)
-         for c in recipients for index, step in enumerate(plans[c.pk])],
-        ignore_conflicts=True,  # a step is notified once, whoever gets there first
-    )
-    # ignore_conflicts leaves no primary keys behind; read back what exists for this level.
-    created = list(Notification.objects.filter(alert=alert, level=level,
-                                               status=Notification.Status.PENDING))
+    rows = [(alert.pk, c.pk, level, index, step.channel, now,
+             held_until.get(c.pk, now) + step.delay, c.pk in held_until, reason)
+            for c in recipients for index, step in enumerate(plans[c.pk])]
+    # A step is notified once, whoever gets there first: a row that is there already is
+    # skipped, and the insert says which rows it wrote.
+    defaults = tuple(field.get_default() for field in _NOTIFICATION_DEFAULTED)
+    written = insert_rows(
+        Notification, (*_NOTIFICATION_SET, *(f.name for f in _NOTIFICATION_DEFAULTED)),
+        [(*row, *defaults) for row in rows],
+        ignore_conflicts=True, returning=("id", "clinician", "step"))
+    if len(written) == len(rows):
+        # Rows at a level are written only here, by the one transaction that moved the alert
+        # to it (raising it, or a conditional update): all new, they are all there is.
+        ids = {(clinician, step): pk for pk, clinician, step in written}
+        due = sorted(ids[clinician, step] for _, clinician, _, step, _, _, at, grouped, _
+                     in rows if not grouped and at <= now)
+    else:
+        # Someone was there first: queue whatever of this level is still waiting.
+        due = [n.pk for n in Notification.objects.filter(
+            alert=alert, level=level, status=Notification.Status.PENDING)
+            if not n.grouped and n.next_attempt_at <= now]
     # Held ones wait for the sweep to queue their digest when their window ends, and delayed
     # steps for the sweep to find them due.
-    ids = [n.pk for n in created if not n.grouped and n.next_attempt_at <= now]
-    transaction.on_commit(lambda: queue_delivery(ids))
-    return created
+    transaction.on_commit(lambda: queue_delivery(due))
+
+
+# What ``_notify_step`` writes: the fields it sets, then every other one at its default.
+_NOTIFICATION_SET = ("alert", "clinician", "level", "step", "channel", "created_at",
+                     "next_attempt_at", "grouped", "reason")
+_NOTIFICATION_DEFAULTED = tuple(field for field in Notification._meta.concrete_fields
+                                if not field.primary_key and field.name not in _NOTIFICATION_SET)
 
 
 def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
@@ -197,21 +215,38 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
     if alert.urgency != Urgency.URGENT or not window:
         return {}
     ids = sorted(c.pk for c in clinicians)
+    lock, first_pages = _burst_reads(len(ids))
     # One decision per clinician at a time, held until this transaction commits (see the module
     # docstring); locked in the order of their ids, so two intakes cannot deadlock.
-    list(Clinician.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-         .values_list("pk", flat=True))
-    first_pages = (
-        Notification.objects.filter(clinician_id__in=ids, level=0, step=0, grouped=False,
-                                    alert__urgency=Urgency.URGENT, created_at__gt=now - window,
-                                    created_at__lte=now)
-        # A page that failed on every channel reached nobody: the next one tries at once.
-        .exclude(status=Notification.Status.FAILED)
-        .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at"))
-    )
-    return {clinician_id: opened_at + window for clinician_id, opened_at in first_pages
+    lock.rows(*ids)
+    # Their latest first pages in the window: a separate statement, so that it sees what an
+    # intake that held a lock committed while this one waited for it.
+    latest = first_pages.rows(*ids, now - window, now)
+    return {clinician_id: opened_at + window for clinician_id, opened_at in latest
             # Never hold an alert past the time it would escalate.
             if opened_at + window <= alert.escalate_at}
+
+
+@functools.cache
+def _burst_reads(people: int) -> tuple[CompiledRead, CompiledRead]:
+    """``_held_until``'s two reads for a step of ``people`` clinicians (their ids in order,
+    then the window's start and end), compiled once per process: the lock on their rows, and
+    each one's latest urgent first page in the window."""
+    ids = (int,) * people
+
+    def first_pages(*arguments):
+        pks, (since, until) = arguments[:people], arguments[people:]
+        return (
+            Notification.objects.filter(clinician_id__in=pks, level=0, step=0, grouped=False,
+                                        alert__urgency=Urgency.URGENT, created_at__gt=since,
+                                        created_at__lte=until)
+            # A page that failed on every channel reached nobody: the next one tries at once.
+            .exclude(status=Notification.Status.FAILED)
+            .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at")))
+
+    return (CompiledRead(lambda *pks: Clinician.objects.select_for_update(no_key=True)
+                         .filter(pk__in=pks).order_by("pk").values_list("pk"), arguments=ids),
+            CompiledRead(first_pages, arguments=(*ids, datetime.datetime, datetime.datetime)))
 
 
 # --- Sweeping and escalating ------------------------------------------------------------------

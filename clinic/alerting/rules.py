@@ -25,6 +25,8 @@ a page is never held back by a rule.
 import datetime
 from dataclasses import dataclass
 
+from django.db.models import prefetch_related_objects
+
 from clinic.models import Clinician, NotificationRule
 from screening.urgency import Urgency
 
@@ -39,12 +41,12 @@ class PlanStep:
 
 
 def notification_plans(clinicians, urgency: str) -> dict[int, list[PlanStep]]:
-    """Each clinician's plan for an alert of ``urgency``, by id (one query for the rules)."""
-    rules: dict[int, list[NotificationRule]] = {}
-    for rule in NotificationRule.objects.filter(clinician__in=[c.pk for c in clinicians],
-                                                urgency=urgency):
-        rules.setdefault(rule.clinician_id, []).append(rule)
-    return {c.pk: plan(c, urgency, rules.get(c.pk, [])) for c in clinicians}
+    """Each clinician's plan for an alert of ``urgency``, by id: one query for the rules of
+    those whose rules are not prefetched yet (``clinic.rota.escalation_chain`` has them)."""
+    prefetch_related_objects(clinicians, "notification_rules")
+    return {c.pk: plan(c, urgency, [rule for rule in c.notification_rules.all()
+                                    if rule.urgency == urgency])
+            for c in clinicians}
 
 
 def plan(clinician: Clinician, urgency: str, rules: list[NotificationRule]) -> list[PlanStep]:

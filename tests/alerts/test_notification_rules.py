@@ -155,6 +155,31 @@ def test_an_urgent_alert_emails_at_once_and_texts_later_only_if_not_acknowledged
     assert alerts.sweep(now=alert.created_at + 8 * MINUTE).queued == 0
 
 
+def test_a_step_raised_again_writes_nothing_and_queues_what_of_it_is_still_waiting(
+        duty, monkeypatch, django_capture_on_commit_callbacks):
+    NotificationRule.objects.bulk_create([
+        NotificationRule(clinician=duty, urgency="urgent", channel="email", position=0),
+        NotificationRule(clinician=duty, urgency="urgent", channel="sms", position=1,
+                         delay_minutes=7)])
+    queued = []
+    monkeypatch.setattr(alerts, "queue_delivery", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = raise_urgent()
+    email, _ = alert.notifications.order_by("step")
+    assert queued == [[email.pk]]  # the text is not due yet: the sweep's, in 7 minutes
+
+    def raise_again() -> list[int]:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            alerts._notify_step(alert, level=0, steps=[[duty]], now=alert.created_at)
+        assert alert.notifications.count() == 2
+        return queued[-1]
+
+    # Someone got there first: what is still waiting and due is queued again, nothing written.
+    assert raise_again() == [email.pk]
+    Notification.objects.filter(pk=email.pk).update(status=Notification.Status.DELIVERED)
+    assert raise_again() == []
+
+
 # --- Receipts -------------------------------------------------------------------------------
 
 
