@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.constraints import check, unique
 from core.immutability import AppendOnly
 from screening.urgency import PAGING_CHOICES
 
@@ -106,12 +107,8 @@ class Clinic(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["is_default"],
-                condition=models.Q(is_default=True),
-                name="one_default_clinic",
-                violation_error_message="Only one clinic can be the default.",
-            ),
+            unique("is_default", name="one_default_clinic", when=models.Q(is_default=True),
+                   message="Only one clinic can be the default."),
         ]
 
     def __str__(self):
@@ -137,11 +134,8 @@ class OpeningHours(models.Model):
         ordering = ["clinic", "weekday", "opens"]
         verbose_name_plural = "opening hours"
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(closes__gt=models.F("opens")),
-                name="opening_hours_close_after_open",
-                violation_error_message="The closing time must be after the opening time.",
-            ),
+            check(models.Q(closes__gt=models.F("opens")), name="opening_hours_close_after_open",
+                  message="The closing time must be after the opening time."),
         ]
 
     def __str__(self):
@@ -205,14 +199,12 @@ class Clinician(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(
-                condition=~models.Q(email="") | ~models.Q(webhook_url="") | ~models.Q(phone="")
+            check(
+                ~models.Q(email="") | ~models.Q(webhook_url="") | ~models.Q(phone="")
                 | ~models.Q(slack_webhook_url="") | ~models.Q(teams_webhook_url=""),
-                name="clinician_has_a_channel",
-                violation_error_message="Give at least one of an email address, a mobile "
-                "number, a webhook, a Slack or a Teams address, so that alerts can reach this "
-                "clinician.",
-            ),
+                  name="clinician_has_a_channel",
+                  message="Give at least one of an email address, a mobile number, a webhook, a "
+                          "Slack or a Teams address, so that alerts can reach this clinician."),
         ]
 
     def __str__(self):
@@ -274,11 +266,8 @@ class NotificationRule(models.Model):
     class Meta:
         ordering = ["clinician", "urgency", "position", "delay_minutes", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["clinician", "urgency", "channel"],
-                name="one_notification_rule_per_channel",
-                violation_error_message="This channel already has a step for this urgency.",
-            ),
+            unique("clinician", "urgency", "channel", name="one_notification_rule_per_channel",
+                   message="This channel already has a step for this urgency."),
         ]
 
     def __str__(self):
@@ -313,12 +302,10 @@ class DutyShift(models.Model):
     class Meta:
         ordering = ["clinic", "weekday", "starts"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(starts__isnull=True) | models.Q(ends__isnull=True)
-                | models.Q(ends__gt=models.F("starts")),
-                name="duty_shift_ends_after_it_starts",
-                violation_error_message="The shift must end after it starts.",
-            ),
+            check(
+                models.Q(starts__isnull=True) | models.Q(ends__isnull=True)
+                | models.Q(ends__gt=models.F("starts")), name="duty_shift_ends_after_it_starts",
+                message="The shift must end after it starts."),
         ]
 
     def __str__(self):
@@ -343,11 +330,8 @@ class DutyContact(models.Model):
     class Meta:
         ordering = ["clinic", "role", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["clinic", "role", "clinician"],
-                name="one_duty_contact_per_role",
-                violation_error_message="This clinician already has this role at this clinic.",
-            ),
+            unique("clinic", "role", "clinician", name="one_duty_contact_per_role",
+                   message="This clinician already has this role at this clinic."),
         ]
 
     def __str__(self):
@@ -389,24 +373,17 @@ class DutyCover(models.Model):
         verbose_name = "cover or swap"
         verbose_name_plural = "cover and swaps"
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(last_day__isnull=True)
-                | models.Q(last_day__gte=models.F("first_day")),
-                name="duty_cover_last_day_not_before_first",
-                violation_error_message="The last day cannot be before the first day.",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(starts__isnull=True, ends__isnull=True)
+            check(models.Q(last_day__isnull=True) | models.Q(last_day__gte=models.F("first_day")),
+                  name="duty_cover_last_day_not_before_first",
+                  message="The last day cannot be before the first day."),
+            check(
+                models.Q(starts__isnull=True, ends__isnull=True)
                 | models.Q(starts__isnull=False, ends__isnull=False),
-                name="duty_cover_both_times_or_neither",
-                violation_error_message="Give both times (from and until) or neither.",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(instead_of__isnull=True)
-                | ~models.Q(instead_of=models.F("clinician")),
-                name="duty_cover_not_for_oneself",
-                violation_error_message="A clinician cannot stand in for themselves.",
-            ),
+                  name="duty_cover_both_times_or_neither",
+                  message="Give both times (from and until) or neither."),
+            check(models.Q(instead_of__isnull=True) | ~models.Q(instead_of=models.F("clinician")),
+                  name="duty_cover_not_for_oneself",
+                  message="A clinician cannot stand in for themselves."),
         ]
 
     def __str__(self):
@@ -437,11 +414,9 @@ class Leave(models.Model):
         verbose_name = "leave"
         verbose_name_plural = "leave"
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(last_day__gte=models.F("first_day")),
-                name="leave_last_day_not_before_first",
-                violation_error_message="The last day cannot be before the first day.",
-            ),
+            check(models.Q(last_day__gte=models.F("first_day")),
+                  name="leave_last_day_not_before_first",
+                  message="The last day cannot be before the first day."),
         ]
 
     def __str__(self):
@@ -662,10 +637,8 @@ class Notification(models.Model):
     class Meta:
         ordering = ["alert", "level", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["alert", "level", "clinician", "sequence", "step"],
-                name="one_notification_per_step",
-            ),
+            unique("alert", "level", "clinician", "sequence", "step",
+                   name="one_notification_per_step"),
         ]
         indexes = [
             models.Index(

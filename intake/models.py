@@ -19,6 +19,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.constraints import unique
 from core.immutability import FrozenError, FrozenQuerySet, FrozenWithOwner
 from screening.urgency import Urgency
 
@@ -122,12 +123,8 @@ class QuestionnaireVersion(FrozenWithOwner):
     class Meta:
         ordering = ["questionnaire", "-number"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["questionnaire", "number"],
-                name="unique_version_number",
-                violation_error_message="This questionnaire already has a version with that "
-                "number.",
-            ),
+            unique("questionnaire", "number", name="unique_version_number",
+                   message="This questionnaire already has a version with that number."),
         ]
 
     def __str__(self):
@@ -211,12 +208,8 @@ class Question(VersionContent):
     class Meta:
         ordering = ["version", "section__position", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["version", "code"],
-                name="unique_question_code_per_version",
-                violation_error_message="Another question in this version already uses this "
-                "code.",
-            ),
+            unique("version", "code", name="unique_question_code_per_version",
+                   message="Another question in this version already uses this code."),
         ]
 
     def __str__(self):
@@ -264,11 +257,8 @@ class Choice(VersionContent):
     class Meta:
         ordering = ["question", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["question", "value"],
-                name="unique_choice_value_per_question",
-                violation_error_message="This question already has a choice with this value.",
-            ),
+            unique("question", "value", name="unique_choice_value_per_question",
+                   message="This question already has a choice with this value."),
         ]
 
     def __str__(self):
@@ -306,10 +296,8 @@ class QuestionnaireTranslation(models.Model):
         permissions = [("sign_off_translation",
                         "Can sign off a translation as clinically reviewed")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["version", "language"], name="one_translation_per_language",
-                violation_error_message="This version already has a translation into this "
-                "language."),
+            unique("version", "language", name="one_translation_per_language",
+                   message="This version already has a translation into this language."),
         ]
 
     def __str__(self):
@@ -359,12 +347,9 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["starts_at", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["clinic", "external_id"], condition=~models.Q(external_id=""),
-                name="one_appointment_per_external_id",
-                violation_error_message="This clinic already has an appointment with this "
-                "booking system id.",
-            ),
+            unique("clinic", "external_id", name="one_appointment_per_external_id",
+                   when=~models.Q(external_id=""),
+                   message="This clinic already has an appointment with this booking system id."),
         ]
         indexes = [models.Index(fields=["clinic", "starts_at"], name="appointments_by_day")]
 

@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.constraints import unique
 from core.immutability import AppendOnly, FrozenError, FrozenQuerySet, FrozenWithOwner
 from intake.models import validate_code
 from screening.urgency import Tier, Urgency
@@ -104,19 +105,11 @@ class RuleSet(FrozenWithOwner):
     class Meta:
         ordering = ["questionnaire_id", "-version"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["questionnaire", "version"],
-                name="unique_rule_set_version",
-                violation_error_message="This questionnaire already has a rule set with that "
-                "version number.",
-            ),
-            models.UniqueConstraint(
-                fields=["questionnaire"],
-                condition=models.Q(status="active"),
-                name="one_active_rule_set_per_questionnaire",
-                violation_error_message="Another rule set is already active for this "
-                "questionnaire.",
-            ),
+            unique("questionnaire", "version", name="unique_rule_set_version",
+                   message="This questionnaire already has a rule set with that version number."),
+            unique("questionnaire", name="one_active_rule_set_per_questionnaire",
+                   when=models.Q(status="active"),
+                   message="Another rule set is already active for this questionnaire."),
         ]
         permissions = [
             ("activate_ruleset", "Can sign off and activate a rule set (clinical safety officer)"),
@@ -209,11 +202,8 @@ class Rule(RuleSetPart):
     class Meta:
         ordering = ["rule_set_id", "position", "code"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["rule_set", "code"],
-                name="unique_rule_code_per_rule_set",
-                violation_error_message="Another rule in this rule set already uses this code.",
-            ),
+            unique("rule_set", "code", name="unique_rule_code_per_rule_set",
+                   message="Another rule in this rule set already uses this code."),
         ]
 
     def __str__(self):
@@ -262,10 +252,8 @@ class DerivedValue(RuleSetPart):
     class Meta:
         ordering = ["rule_set_id", "position", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["rule_set", "name"], name="unique_derived_value_name_per_rule_set",
-                violation_error_message="Another derived value in this rule set has this name.",
-            ),
+            unique("rule_set", "name", name="unique_derived_value_name_per_rule_set",
+                   message="Another derived value in this rule set has this name."),
         ]
 
     def __str__(self):
@@ -329,10 +317,8 @@ class FreeTextTerm(RuleSetPart):
     class Meta:
         ordering = ["rule_set_id", "group", "term"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["rule_set", "term"], name="unique_free_text_term_per_rule_set",
-                violation_error_message="This rule set already has this term.",
-            ),
+            unique("rule_set", "term", name="unique_free_text_term_per_rule_set",
+                   message="This rule set already has this term."),
         ]
 
     def __str__(self):
@@ -369,9 +355,7 @@ class Flag(models.Model):
     class Meta:
         ordering = ["submission_id", "position"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["submission", "rule_code"], name="one_flag_per_rule_per_submission"
-            ),
+            unique("submission", "rule_code", name="one_flag_per_rule_per_submission"),
         ]
 
     def __str__(self):
@@ -422,10 +406,8 @@ class SafetyCase(models.Model):
     class Meta:
         ordering = ["questionnaire_id", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["questionnaire", "name"], name="unique_safety_case_name",
-                violation_error_message="This questionnaire already has a case with this name.",
-            ),
+            unique("questionnaire", "name", name="unique_safety_case_name",
+                   message="This questionnaire already has a case with this name."),
         ]
 
     def __str__(self):

@@ -11,15 +11,7 @@ import pytest
 
 from clinic.alerting.rules import notification_plans
 from clinic.hours import clinic_with_hours, is_open, local_time
-from clinic.models import (
-    Clinic,
-    Clinician,
-    DutyContact,
-    DutyCover,
-    DutyShift,
-    Leave,
-    NotificationRule,
-)
+from clinic.models import Clinic, Clinician, DutyContact, DutyShift
 from clinic.rota import (
     effective_rota,
     escalation_chain,
@@ -69,7 +61,7 @@ def clinic() -> Clinic:
                                 (DutyContact.Role.OUT_OF_HOURS, 1, late)]:
         DutyContact.objects.create(clinic=clinic, clinician=who, role=role, position=position)
     def give(who, first_day, **fields):
-        DutyCover.objects.create(clinic=clinic, clinician=who, first_day=first_day, **fields)
+        clinic.covers.create(clinician=who, first_day=first_day, **fields)
 
     give(cover, JUNE[1], instead_of=day)  # Monday 2 June, all day
     give(cover, JUNE[3], instead_of=wednes, last_day=JUNE[17], starts=datetime.time(12),
@@ -82,7 +74,7 @@ def clinic() -> Clinic:
     for who, first_day, last_day in [(second, JUNE[3], JUNE[3]), (night, JUNE[2], JUNE[3]),
                                      (cover, JUNE[8], JUNE[9]), (wednes, JUNE[10], JUNE[10]),
                                      (late, JUNE[9], JUNE[11]), (day, JUNE[15], JUNE[20])]:
-        Leave.objects.create(clinician=who, first_day=first_day, last_day=last_day)
+        who.leave.create(first_day=first_day, last_day=last_day)
     elsewhere = Clinic.objects.create(name="York", slug="york", timezone="Europe/London")
     DutyShift.objects.create(clinic=elsewhere, clinician=person("York"), weekday=MONDAY)
     DutyContact.objects.create(clinic=elsewhere, clinician=first,
@@ -159,8 +151,7 @@ def test_a_snapshot_refuses_days_it_does_not_hold(clinic):
 def test_the_chain_and_its_notification_rules_cost_one_query(clinic,
                                                             django_assert_num_queries):
     second = Clinician.objects.get(name="Second")
-    NotificationRule.objects.create(clinician=second, urgency="urgent", channel="email",
-                                    delay_minutes=5)
+    second.notification_rules.create(urgency="urgent", channel="email", delay_minutes=5)
     with django_assert_num_queries(1):
         steps, closed = escalation_chain(clinic, utc(2025, 6, 2, 9))
         plans = {urgency: notification_plans([c for step in steps for c in step], urgency)

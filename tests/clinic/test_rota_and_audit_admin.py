@@ -6,16 +6,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from clinic.models import (
-    Alert,
-    AuditEvent,
-    Clinic,
-    Clinician,
-    DutyContact,
-    DutyCover,
-    DutyShift,
-    Leave,
-)
+from clinic.models import Alert, AuditEvent, Clinic, Clinician
 from intake.services.submissions import submit_intake
 from tests.factories import EMERGENCY, PATIENT, routine_answers
 
@@ -28,13 +19,13 @@ CLINIC_MODELS = [m for m in admin.site._registry if m._meta.app_label == "clinic
 def records(admin_user):
     clinic = Clinic.objects.get(is_default=True)
     clinician = Clinician.objects.create(name="Dr Duty", email="duty@example.org")
-    DutyShift.objects.create(clinic=clinic, clinician=clinician, weekday=0)
-    DutyContact.objects.create(clinic=clinic, clinician=clinician, role="out_of_hours")
-    DutyCover.objects.create(clinic=clinic, clinician=Clinician.objects.create(
+    clinician.shifts.create(clinic=clinic, weekday=0)
+    clinic.duty_contacts.create(clinician=clinician, role="out_of_hours")
+    clinic.covers.create(clinician=Clinician.objects.create(
         name="Dr Cover", email="cover@example.org"), instead_of=clinician,
         first_day=datetime.date(2025, 6, 2))
-    Leave.objects.create(clinician=clinician, first_day=datetime.date(2025, 6, 9),
-                         last_day=datetime.date(2025, 6, 13))
+    clinician.leave.create(first_day=datetime.date(2025, 6, 9),
+                           last_day=datetime.date(2025, 6, 13))
     submit_intake(patient=PATIENT, answers=routine_answers(**EMERGENCY))
     AuditEvent.objects.create(actor=admin_user, action="view_case", reference="X")
     return {Clinic: clinic, Clinician: clinician, Alert: Alert.objects.get(),

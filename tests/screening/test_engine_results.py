@@ -102,12 +102,9 @@ def _term_at(pattern: tuple[str, ...], words: list[str], start: int) -> bool:
 
 
 def _merge(into: dict, name: str, narrowed) -> None:
-    if name in into and (into[name] is None or narrowed is None):
-        into[name] = None
-    elif name in into:
-        into[name] = into[name] | narrowed
-    else:
-        into[name] = narrowed
+    # None stands for "any value", which no narrowing takes back.
+    earlier = into.get(name, narrowed)
+    into[name] = None if earlier is None or narrowed is None else earlier | narrowed
 
 
 def _jsonable(value):
