@@ -30,9 +30,15 @@ def confirm_clinician(request) -> bool:
     that the services the view calls (each of which asks again, so that none can be called
     without the check) are answered without asking the database again.  The user object is
     made afresh for each request (``AuthenticationMiddleware``), so nothing outlives it."""
-    if not is_clinician(request.user):
+    return confirm(request.user)
+
+
+def confirm(user) -> bool:
+    """``is_clinician(user)``, noted on ``user`` when true (see ``confirm_clinician``): only
+    for a user object made for one request, such as the one an API token was read with."""
+    if not is_clinician(user):
         return False
-    setattr(request.user, _CONFIRMED, True)
+    setattr(user, _CONFIRMED, True)
     return True
 
 

@@ -24,7 +24,7 @@ from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
 from rest_framework.exceptions import AuthenticationFailed
 
-from core.roles import is_clinician
+from core.roles import confirm, is_clinician
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ class TokenAuthentication(KnoxTokenAuthentication):
 
     def validate_user(self, auth_token):
         user, auth_token = super().validate_user(auth_token)
+        # knox read this user object with the token, for this request alone: the check is
+        # noted on it, so that the view's permission and the services it calls do not ask again.
+        confirm(user)
         if not may_hold_token(user):
             raise AuthenticationFailed("This account may no longer use API tokens.")
         return user, auth_token

@@ -42,6 +42,15 @@ def age_on(born: datetime.date, on: datetime.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def age_when_submitted(born: datetime.date | None, submitted_at: datetime.datetime,
+                       timezone: str) -> int | None:
+    """A patient's age on the day they submitted, in their clinic's time zone (as screening
+    worked it out); None without a date of birth (anonymised)."""
+    if born is None:
+        return None
+    return age_on(born, submitted_at.astimezone(zoneinfo.ZoneInfo(timezone)).date())
+
+
 class PublishedVersionError(FrozenError):
     """Raised on any attempt to change a published questionnaire version or its contents."""
 
@@ -534,10 +543,7 @@ class Submission(models.Model):
     def age(self) -> int | None:
         """The patient's age on the day they submitted, in their clinic's time zone (as
         screening worked it out); None once anonymised."""
-        if self.date_of_birth is None:
-            return None
-        local = self.submitted_at.astimezone(zoneinfo.ZoneInfo(self.clinic.timezone))
-        return age_on(self.date_of_birth, local.date())
+        return age_when_submitted(self.date_of_birth, self.submitted_at, self.clinic.timezone)
 
     @property
     def sex(self) -> str | None:

@@ -9,23 +9,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent, Clinic, Clinician
 from clinic.review import cases
 from clinic.review.serializers import QueueItem
 from intake.models import Submission
 from intake.services.submissions import submit_intake
-from tests.factories import PATIENT, ROUTINE, answer_to, make_case
+from core.tokens import issue_token
+from tests.factories import PATIENT, ROUTINE, answer_to, api, make_case
 
 pytestmark = pytest.mark.django_db
-
-
-def api(user=None):
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user)
-    return client
 
 
 def refs(response):
@@ -315,3 +308,44 @@ def test_a_queue_page_asks_whether_the_user_is_a_clinician_once_and_afresh_each_
 
     clinician.groups.clear()
     assert clinician_client.get(url).status_code == 403
+
+
+def test_the_queue_api_asks_whether_a_token_holder_is_a_clinician_once_and_afresh_each_request(
+        clinician):
+    make_case("urgent")
+    client = api(HTTP_AUTHORIZATION=f"Token {issue_token(clinician)[0]}")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/queue/").status_code == 200
+    asked = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith('SELECT 1 AS "a" FROM "auth_group"')]
+    assert len(asked) == 1, asked
+
+    clinician.groups.clear()
+    assert client.get("/api/queue/").status_code == 401
+
+
+def test_the_top_of_the_queue_is_read_for_each_user_by_one_compiled_query(clinician):
+    """The top of the queue's query is built once and reused for every user of its shape: each
+    user still gets the cases of their own clinics, in the order the uncompiled query gives."""
+    leeds = Clinic.objects.create(name="Leeds", slug="leeds")
+    elsewhere = Clinician.objects.create(name="Dr Leeds", email="leeds@example.org",
+                                         user=type(clinician).objects.create_user("leeds"))
+    elsewhere.user.groups.set(clinician.groups.all())
+    elsewhere.clinics.add(leeds)
+    for urgency in ("emergency", "urgent", "soon", "routine", "soon", "routine"):
+        make_case(urgency)
+        Submission.objects.filter(pk=make_case(urgency).pk).update(clinic=leeds)
+    cases._TOP_OF_QUEUE.clear()
+    for filters in (cases.QueueFilters(), cases.QueueFilters(urgency="soon"),
+                    cases.QueueFilters(status="")):
+        for user in (clinician, elsewhere.user, clinician):
+            compiled = cases._first_in_queue_order(user, filters, 4)
+            built = cases._in_parts(cases._filtered(user, filters), 4)
+            expected = sorted(built, key=lambda row: (row[2], row[3] is None, row[3] or row[4],
+                                                      row[4], row[0]))[:4]
+            assert [(key.pk, reference) for key, reference in compiled] == [
+                (row[0], row[1]) for row in expected]
+            clinic = Clinic.objects.get(is_default=True) if user == clinician else leeds
+            assert {case.clinic for case in Submission.objects.filter(
+                pk__in=[key.pk for key, _ in compiled])} == {clinic}
+    assert len(cases._TOP_OF_QUEUE) == 3

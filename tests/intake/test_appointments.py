@@ -447,6 +447,13 @@ def test_soon_cases_are_ordered_by_their_appointment_and_flagged_when_it_is_too_
     assert "Appointment at Bedford" in case and "sooner than the 48-hour review window" in case
     later = clinician_client.get(f"/cases/{references['later']}/").content.decode()
     assert "Appointment at Bedford" in later and "review window" not in later
+    # The queue's rows say the same.
+    rows = clinician_client.get("/queue/rows/").content.decode()
+    row = {name: re.search(rf'<tr id="case-{reference}".*?</tr>', rows, re.S).group(0)
+           for name, reference in references.items()}
+    assert "Appointment at Bedford" in row["tomorrow"]
+    assert "sooner than the 48-hour review window" in row["tomorrow"]
+    assert "Appointment at Bedford" in row["later"] and "review window" not in row["later"]
 
 
 def test_appointments_past_the_retention_period_lose_the_patients_details(booking, settings):
