@@ -7,6 +7,7 @@ call these functions; neither queries submissions itself.  Refusals are ``core.e
 """
 
 import datetime
+import functools
 import hashlib
 import zoneinfo
 from dataclasses import dataclass
@@ -355,17 +356,29 @@ def queue_version(user, filters: QueueFilters = QueueFilters(), *, shown: int = 
     if not is_clinician(user):
         raise Forbidden("Only clinicians can see cases.")
     now = now or timezone.now()
-    clinics = Clinic.objects.all() if user.is_superuser else Clinic.objects.filter(
-        clinicians__user=user)
+    state = _QUEUE_STATE[user.is_superuser].rows(user.pk)
+    key = repr((user.pk, filters, shown, start, state,
+                now.replace(second=0, microsecond=0).isoformat()))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def _queue_state(user_pk: int, *, everywhere: bool) -> QuerySet:
+    """Per clinic of the user (every clinic, ``everywhere``): its pk, the latest
+    ``changed_at`` of its cases and how many are open."""
+    clinics = Clinic.objects.all() if everywhere else Clinic.objects.filter(
+        clinicians__user=user_pk)
     latest = (Submission.objects.filter(clinic=OuterRef("pk")).order_by("-changed_at")
               .values("changed_at")[:1])
     open_cases = (Submission.objects.filter(clinic=OuterRef("pk"), status=Submission.Status.OPEN)
                   .order_by().values("clinic").annotate(n=Count("*")).values("n"))
-    state = list(clinics.annotate(latest=Subquery(latest), open_cases=Subquery(open_cases))
-                 .order_by("pk").values_list("pk", "latest", "open_cases"))
-    key = repr((user.pk, filters, shown, start, state,
-                now.replace(second=0, microsecond=0).isoformat()))
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return (clinics.annotate(latest=Subquery(latest), open_cases=Subquery(open_cases))
+            .order_by("pk").values_list("pk", "latest", "open_cases"))
+
+
+# Asked by every poll of every open queue page: built once per process (``CompiledRead``), for
+# a superuser (every clinic) and for anyone else.
+_QUEUE_STATE = {everywhere: CompiledRead(functools.partial(_queue_state, everywhere=everywhere))
+                for everywhere in (False, True)}
 
 
 # Within the soon cases, the one whose appointment comes first comes first (those without an
@@ -428,14 +441,19 @@ def _find_case(user, reference: str, queryset=None) -> Submission:
     return submission
 
 
-def open_emergencies(user, limit: int = 50) -> list[str]:
-    """References of the open emergency cases the user can see, oldest first."""
-    return list(
-        visible_submissions(user)
-        .filter(status=Submission.Status.OPEN, urgency=Submission.Urgency.EMERGENCY)
-        .order_by("priority", "submitted_at", "id")
-        .values_list("reference", flat=True)[:limit]
-    )
+def open_emergencies(user) -> list[str]:
+    """References of the open emergency cases the user can see (the first 50), oldest first."""
+    if not is_clinician(user):
+        raise Forbidden("Only clinicians can see cases.")
+    return [reference for reference, in _OPEN_EMERGENCIES[user.is_superuser].rows(user.pk)]
+
+
+# Asked by every page and rendered poll of the queue: built once per process, as _QUEUE_STATE.
+_OPEN_EMERGENCIES = {everywhere: CompiledRead(lambda user_pk, everywhere=everywhere: (
+    _scoped(user_pk, everywhere=everywhere)
+    .filter(status=Submission.Status.OPEN, urgency=Submission.Urgency.EMERGENCY)
+    .order_by("priority", "submitted_at", "id").values_list("reference")[:50]))
+    for everywhere in (False, True)}
 
 
 def get_case(user, reference: str, *, audit_view: bool = True) -> Submission:

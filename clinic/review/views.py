@@ -16,9 +16,11 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_etags
+from django.utils.safestring import mark_safe
 from django.views import View
 from rest_framework.exceptions import ValidationError
 
@@ -81,7 +83,8 @@ class QueueView(ClinicianRequiredMixin, View):
         shown, _start = _window(request)
         page = cases.queue_page(request.user, filters, shown=shown)
         return render(request, self.template_name, {
-            "rows": page.rows, "filters": raw, "errors": errors, "shown": shown,
+            "rows_html": _rows_html(request, page.rows, start=0), "filters": raw,
+            "errors": errors, "shown": shown,
             "more_url": _more_url(shown, page), "page_size": QUEUE_PAGE,
             "poll_ms": round(settings.QUEUE_POLL_SECONDS * 1000),
             "at_most": shown >= QUEUE_MOST and page.more,
@@ -96,6 +99,13 @@ class QueueView(ClinicianRequiredMixin, View):
             request.session[FILTERS_SESSION_KEY] = {
                 field: request.POST.get(field, "")[:200] for field in FILTER_FIELDS}
         return redirect("queue")
+
+
+def _rows_html(request, rows: list[cases.QueueRow], *, start: int) -> str:
+    """The queue's rows (``templates/jinja2/clinic/queue_rows.html``), for the page and alone."""
+    # Safe: Jinja2 escaped every value as it rendered them (Django's backend turns that on).
+    return mark_safe(render_to_string(  # noqa: S308
+        "clinic/queue_rows.html", {"rows": rows, "start": start}, request, using="jinja2"))
 
 
 class QueueRowsView(ClinicianRequiredMixin, View):
@@ -118,8 +128,7 @@ class QueueRowsView(ClinicianRequiredMixin, View):
             unchanged["ETag"] = etag
             return unchanged
         page = cases.queue_page(request.user, filters, shown=shown, start=start)
-        response = render(request, "clinic/_queue_rows.html", {"rows": page.rows,
-                                                                "start": start})
+        response = HttpResponse(_rows_html(request, page.rows, start=start))
         response["ETag"] = etag
         # Every open emergency, whatever the filters: the page announces new ones even when a
         # filter hides them.  References only (no patient data), so headers are fine; likewise

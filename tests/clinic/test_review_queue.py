@@ -13,9 +13,9 @@ from django.utils import timezone
 from clinic.models import AuditEvent, Clinic, Clinician
 from clinic.review import cases
 from clinic.review.serializers import QueueItem
+from core.tokens import issue_token
 from intake.models import Submission
 from intake.services.submissions import submit_intake
-from core.tokens import issue_token
 from tests.factories import PATIENT, ROUTINE, answer_to, api, make_case
 
 pytestmark = pytest.mark.django_db
