@@ -449,9 +449,11 @@ def open_emergencies(user) -> list[str]:
 
 
 # Asked by every page and rendered poll of the queue: built once per process, as _QUEUE_STATE.
+# By priority, not urgency (the same, as a number): the open queue's index then gives the
+# emergencies in order, where filtering by urgency read every open case (19 ms with 10,000).
 _OPEN_EMERGENCIES = {everywhere: CompiledRead(lambda user_pk, everywhere=everywhere: (
     _scoped(user_pk, everywhere=everywhere)
-    .filter(status=Submission.Status.OPEN, urgency=Submission.Urgency.EMERGENCY)
+    .filter(status=Submission.Status.OPEN, priority=Submission.Urgency.EMERGENCY.rank)
     .order_by("priority", "submitted_at", "id").values_list("reference")[:50]))
     for everywhere in (False, True)}
 
