@@ -127,9 +127,9 @@ class QueuePage:
 
 def queue_page(user, filters: QueueFilters = QueueFilters(), *, shown: int,
                start: int = 0) -> QueuePage:
-    """What the queue page shows: the cases from ``start`` up to ``shown`` in queue order, in a
-    fixed number of queries.  Their keys come first from ``_first_in_queue_order`` (an index
-    scan however long the queue), then the rows with what they show, by primary key."""
+    """What the queue page shows: the cases from ``start`` up to ``shown`` in queue order, read
+    with what their rows show in one query (``_in_queue_order``: index scans however long the
+    queue)."""
     found = _in_queue_order(user, filters, shown + 1, rows=True)
     return QueuePage(rows=[QueueRow._make(row[2:]) for row in found[start:shown]],
                      more=len(found) > shown,
@@ -243,7 +243,7 @@ def _after_in_order(*fields: str, key: tuple) -> Q:
 
 
 def _parts_after(key: QueueKey | None) -> list[Q | None]:
-    """For each part of ``_first_in_queue_order``, which of its rows come after ``key`` (None:
+    """For each part of ``_in_queue_order``, which of its rows come after ``key`` (None:
     none of them)."""
     everything = Q()
     if key is None:
@@ -261,13 +261,6 @@ def _parts_after(key: QueueKey | None) -> list[Q | None]:
     ]
 
 
-def _first_in_queue_order(user, filters: QueueFilters, limit: int, *,
-                          after: QueueKey | None = None) -> list[tuple[QueueKey, str]]:
-    """The key and reference of the first ``limit`` cases the user may see that match the
-    filters, in the queue's order (after ``after``, when given): see ``_in_queue_order``."""
-    return [(key, row[1]) for key, *row in _in_queue_order(user, filters, limit, after=after)]
-
-
 def _in_queue_order(user, filters: QueueFilters, limit: int, *, after: QueueKey | None = None,
                     rows: bool = False) -> list[tuple]:
     """The first ``limit`` cases the user may see that match the filters, in the queue's order
@@ -279,8 +272,8 @@ def _in_queue_order(user, filters: QueueFilters, limit: int, *, after: QueueKey 
     to find the first fifty (86 ms with 10,000 open).  Split where the appointment matters,
     each part is read in the order of the open queue's index (``open_queue_order``) and stops
     at ``limit``: the more urgent tiers, the soon cases with an appointment (the few invited
-    ones, by their appointment), those without, the routine ones.  One query (UNION ALL); the
-    parts are put together here, by the same key the queue sorts on.
+    ones, by their appointment), those without, the routine ones.  One query: the parts'
+    keys (UNION ALL), then their rows in the queue's order, with their columns, up to ``limit``.
 
     The top of the queue (no cursor, no search or dates), which every page, poll and first API
     page asks for, is read by a query built once per process for each shape (``CompiledRead``):

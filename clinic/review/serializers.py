@@ -111,13 +111,18 @@ def queue_items(rows: list[QueueRow]) -> list[dict]:
         "age": row.age, "sex": row.sex,
         "flags": [{"code": flag["code"], "title": flag["title"], "category": flag["category"],
                    "urgency": flag["tier"]} for flag in row.flags_shown],
-        "alert": None if row.alert is None else {
-            **row.alert, **{name: _moment(_from_json(row.alert[name])) for name in _ALERT_MOMENTS}},
+        "alert": None if row.alert is None else _alert_item(row.alert),
         "claimed_by": row.claimed_by, "claimed_at": _moment(row.claimed_at),
     } for row in rows]
 
 
-_ALERT_MOMENTS = ("created_at", "escalate_at", "acknowledged_at", "follow_up_at", "resolved_at")
+def _alert_item(alert: dict) -> dict:
+    """``AlertSummary``'s fields, in its order, from the alert as the queue's query read it."""
+    return {name: _moment(_from_json(alert[name])) if name in _ALERT_MOMENTS else alert[name]
+            for name in AlertSummary.Meta.fields}
+
+
+_ALERT_MOMENTS = {"created_at", "escalate_at", "acknowledged_at", "follow_up_at", "resolved_at"}
 
 
 def _from_json(text: str | None) -> datetime.datetime | None:
