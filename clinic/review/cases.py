@@ -99,8 +99,10 @@ def _matching(submissions: QuerySet[Submission], filters: QueueFilters) -> Query
 
 
 def queue(user, filters: QueueFilters = QueueFilters()) -> QuerySet[Submission]:
-    """Cases in queue order: most urgent first, then oldest first, with what a row shows
-    loaded in a fixed number of queries however long the queue."""
+    """Cases in queue order: most urgent first, then oldest first (a soon case by its
+    appointment), as model instances with what a row shows, in a fixed number of queries
+    however long the queue.  The order as the ORM says it plainly: the pages and the API read
+    the same order faster (``queue_page``, ``queue_after``), and the tests hold them to this."""
     return (
         _filtered(user, filters)
         .select_related("alert__acknowledged_by", "claimed_by", "clinic",
