@@ -117,12 +117,21 @@ def queue_items(rows: list[QueueRow]) -> list[dict]:
 
 
 def _alert_item(alert: dict) -> dict:
-    """``AlertSummary``'s fields, in its order, from the alert as the queue's query read it."""
-    return {name: _moment(_from_json(alert[name])) if name in _ALERT_MOMENTS else alert[name]
+    """``AlertSummary``'s fields, in its order, from the alert as the queue's query read it:
+    its moments as JSON text, and on SQLite its flag as 0 or 1."""
+    return {name: _ALERT_FIELD_TYPES.get(name, _as_is)(alert[name])
             for name in AlertSummary.Meta.fields}
 
 
-_ALERT_MOMENTS = {"created_at", "escalate_at", "acknowledged_at", "follow_up_at", "resolved_at"}
+def _as_is(value):
+    return value
+
+
+_ALERT_FIELD_TYPES = {
+    **dict.fromkeys(("created_at", "escalate_at", "acknowledged_at", "follow_up_at",
+                     "resolved_at"), lambda text: _moment(_from_json(text))),
+    "out_of_hours": bool,
+}
 
 
 def _from_json(text: str | None) -> datetime.datetime | None:
