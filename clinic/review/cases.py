@@ -54,9 +54,13 @@ from screening.models import Flag, Rule, title_from_code
 def visible_submissions(user) -> QuerySet[Submission]:
     """The submissions ``user`` may see: those of the clinics they work at (every clinic for a
     superuser), and none for anyone who is not a clinician."""
+    _require_clinician(user)
+    return _scoped(user.pk, everywhere=user.is_superuser)
+
+
+def _require_clinician(user) -> None:
     if not is_clinician(user):
         raise Forbidden("Only clinicians can see cases.")
-    return _scoped(user.pk, everywhere=user.is_superuser)
 
 
 def _scoped(user_pk: int, *, everywhere: bool) -> QuerySet[Submission]:
@@ -281,8 +285,7 @@ def _in_queue_order(user, filters: QueueFilters, limit: int, *, after: QueueKey 
     page asks for, is read by a query built once per process for each shape (``CompiledRead``):
     building the four parts took several times what PostgreSQL takes to run them."""
     if after is None and not (filters.search.strip() or filters.since or filters.until):
-        if not is_clinician(user):
-            raise Forbidden("Only clinicians can see cases.")
+        _require_clinician(user)
         shape = (user.is_superuser, filters.status, filters.urgency, limit, rows)
         read = _TOP_OF_QUEUE.get(shape)
         if read is None:
@@ -348,8 +351,7 @@ def queue_version(user, filters: QueueFilters = QueueFilters(), *, shown: int = 
     the clock ("20 minutes ago"; an appointment now sooner than the review window) and on what
     no case stamps (a clinic's settings, a user's name), so the current minute is part of it
     too: whatever happens, the rows are rendered afresh at least once a minute."""
-    if not is_clinician(user):
-        raise Forbidden("Only clinicians can see cases.")
+    _require_clinician(user)
     now = now or timezone.now()
     state = _QUEUE_STATE[user.is_superuser].rows(user.pk)
     key = repr((user.pk, filters, shown, start, state,
@@ -438,8 +440,7 @@ def _find_case(user, reference: str, queryset=None) -> Submission:
 
 def open_emergencies(user) -> list[str]:
     """References of the open emergency cases the user can see (the first 50), oldest first."""
-    if not is_clinician(user):
-        raise Forbidden("Only clinicians can see cases.")
+    _require_clinician(user)
     return [reference for reference, in _OPEN_EMERGENCIES[user.is_superuser].rows(user.pk)]
 
 
