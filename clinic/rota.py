@@ -411,7 +411,8 @@ def _rota_people(clinic_pk: int, first_day: datetime.date, last_day: datetime.da
 
 _CLINICIAN_FIELDS = [field.attname for field in Clinician._meta.concrete_fields]
 _SNAPSHOT_ROWS = ("shift_rows", "cover_rows", "contact_rows", "leave_rows", "rule_rows")
-_ROTA_PEOPLE = CompiledRead(_rota_people, arguments=(int, datetime.date, datetime.date))
+_ROTA_PEOPLE = CompiledRead(_rota_people, arguments=(int, datetime.date, datetime.date),
+                            prepared=True)
 
 
 # --- The week, hour by hour (the admin's rota calendar) -------------------------------------

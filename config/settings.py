@@ -167,6 +167,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["pool"] = {"timeout": env.float("DATABASE_POOL_TIMEOUT", default=2.0),
                        "reconnect_timeout": 3.0}
     options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+    # psycopg prepares a statement only when asked to (core.db.prepared_cursor: the reads a
+    # submission makes), never Django's own, which bind on the client.  A transaction pooler
+    # that cannot keep prepared statements (PgBouncer before 1.21) needs this off.
+    options["prepare_threshold"] = (
+        2**31 - 1 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The pool checks a connection before handing it out, so after an outage no request gets
     # one the restarted server has already dropped.

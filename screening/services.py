@@ -42,6 +42,7 @@ from django.db.models import Subquery
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
+from core.db import insert_rows
 from intake.models import Choice, QuestionnaireVersion, Submission
 from intake.question_types import ConditionType
 from intake.selectors import VersionSchema
@@ -459,26 +460,16 @@ def facts_of(submission: Submission) -> Facts:
     return Facts(date_of_birth=submission.date_of_birth, submitted_on=local.date())
 
 
-def record_flags(submission: Submission, result: ScreeningResult) -> list[Flag]:
+def record_flags(submission: Submission, result: ScreeningResult) -> None:
     """Store the result's flags with the submission (call it in the submission's transaction).
     A failed screening has no flags, so nothing is stored for it."""
     if result.failed or not result.flags:
-        return []
-    return Flag.objects.bulk_create(
-        Flag(
-            submission=submission,
-            rule_set_id=result.rule_set_id,
-            rule_code=flag.code,
-            title=flag.title,
-            category=flag.category,
-            tier=flag.tier,
-            explanation=flag.explanation,
-            evidence=flag.evidence,
-            derived=list(flag.derived),
-            position=position,
-        )
-        for position, flag in enumerate(result.flags)
-    )
+        return
+    insert_rows(Flag, ("submission", "rule_set", "rule_code", "title", "category", "tier",
+                       "explanation", "evidence", "derived", "position"),
+                [(submission.pk, result.rule_set_id, flag.code, flag.title, flag.category,
+                  flag.tier, flag.explanation, flag.evidence, list(flag.derived), position)
+                 for position, flag in enumerate(result.flags)])
 
 
 # --- Drafting and activating ----------------------------------------------------------------

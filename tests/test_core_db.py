@@ -2,12 +2,18 @@
 
 import datetime
 
+import psycopg
 import pytest
+from django.db import connection
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
+from django.db.models.signals import post_save
 
 from clinic.models import Clinic, Clinician, Leave, NotificationRule, OpeningHours
-from core.db import CompiledRead, insert_rows
+from core.db import CompiledRead, insert_new, insert_rows
+from intake.models import Submission
+from intake.references import new_reference
+from tests.factories import COMMITTED, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +34,48 @@ def test_a_compiled_read_gives_what_the_queryset_gives_for_any_argument():
         assert read.first(clinic.pk) == clinic_named(clinic.pk).first()
     assert read.first(other.pk)[1] is False  # converted as the ORM converts (SQLite's 0)
     assert read.first(999_999) is None
+
+
+def prepared_statements() -> list[tuple[str, int]]:
+    """The statements this connection has prepared on the server, with how often each ran."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return cursor.fetchall()
+
+
+@pytest.mark.postgres
+def test_a_prepared_read_is_planned_once_per_connection_and_reads_the_same():
+    other = Clinic.objects.create(name="Kempston", slug="kempston")
+    read = CompiledRead(clinic_named, prepared=True)
+    for clinic in (other, Clinic.objects.get(is_default=True), other):
+        assert read.first(clinic.pk) == clinic_named(clinic.pk).first()
+    assert read.first(999_999) is None
+    runs = [runs for statement, runs in prepared_statements() if '"label"' in statement]
+    # Prepared once for each type psycopg sends the id as (a small number as int2, a large one
+    # as int4), and run from there.
+    assert sorted(runs) == [1, 3], prepared_statements()
+
+
+@pytest.mark.postgres
+@COMMITTED
+def test_a_prepared_read_survives_a_migration_that_changes_a_column_it_reads():
+    """Another process (a deploy's migration) changes the type of a column the prepared read
+    returns; PostgreSQL then refuses the prepared statement on every later run on that
+    connection.  The read prepares it afresh instead of failing each submission after."""
+    read = CompiledRead(clinic_named, prepared=True)
+    default = Clinic.objects.get(is_default=True)
+    assert read.first(default.pk)[0] == default.name
+    settings = connection.settings_dict
+    migrating = psycopg.connect(dbname=settings["NAME"], host=settings["HOST"],
+                                port=settings["PORT"] or 5432, user=settings["USER"],
+                                autocommit=True)
+    try:
+        migrating.execute("ALTER TABLE clinic_clinic ALTER COLUMN name TYPE text")
+        assert read.first(default.pk) == clinic_named(default.pk).first()
+        assert read.first(default.pk)[0] == default.name
+    finally:
+        migrating.execute("ALTER TABLE clinic_clinic ALTER COLUMN name TYPE varchar(200)")
+        migrating.close()
 
 
 def test_a_query_whose_shape_depends_on_its_argument_is_refused():
@@ -85,3 +133,59 @@ def test_insert_rows_skips_conflicts_and_says_which_rows_it_wrote():
     assert first == [(rules["email"].pk, "email")]
     assert written == [(rules["sms"].pk, 10)]
     assert (rules["email"].delay_minutes, rules["email"].position) == (0, 0)
+
+
+def stored(submission: Submission) -> dict:
+    """What the database holds of ``submission``, but for what makes each row its own."""
+    row = Submission.objects.values().get(pk=submission.pk)
+    return {name: value for name, value in row.items() if name not in ("id", "reference")}
+
+
+def copy_of(case: Submission) -> Submission:
+    return Submission(
+        reference=new_reference(), clinic=case.clinic, appointment=None,
+        questionnaire_version=case.questionnaire_version, full_name=case.full_name,
+        date_of_birth=case.date_of_birth, phone=case.phone, email="a@example.org",
+        submitted_at=case.submitted_at, answers=case.answers, urgency=case.urgency,
+        rule_set_id=case.rule_set_id, language="cy", changed_at=case.changed_at)
+
+
+@pytest.mark.parametrize("urgency", ["routine", "emergency"])
+def test_insert_new_stores_what_save_would(urgency):
+    case = make_case(urgency)
+    saved, inserted = copy_of(case), copy_of(case)
+    saved.save(force_insert=True)
+    insert_new(inserted)
+    assert stored(inserted) == stored(saved)
+    assert stored(inserted)["language"] == "cy"
+    # What the database gave back, as save sets it: the id, and the queue's priority, which the
+    # database works out from the urgency.
+    assert inserted.pk > saved.pk
+    assert inserted.priority == saved.priority == Submission.objects.get(pk=case.pk).priority
+    assert (inserted._state.adding, inserted._state.db) == (False, "default")
+
+
+def test_insert_new_leaves_to_save_a_model_whose_saving_someone_listens_for():
+    heard = []
+
+    def listener(sender, instance, created, **kwargs):
+        heard.append((instance.name, created))
+
+    post_save.connect(listener, sender=Clinic)
+    try:
+        clinic = Clinic(name="Kempston", slug="kempston")
+        insert_new(clinic)
+    finally:
+        post_save.disconnect(listener, sender=Clinic)
+    assert heard == [("Kempston", True)]
+    assert Clinic.objects.get(pk=clinic.pk).slug == "kempston"
+
+
+@pytest.mark.postgres
+def test_insert_new_prepares_its_insert_once_per_connection():
+    case = make_case("routine")
+    for _ in range(3):
+        insert_new(copy_of(case))
+    runs = [runs for statement, runs in prepared_statements()
+            if statement.startswith('INSERT INTO "intake_submission"')]
+    assert runs == [4], prepared_statements()  # the case's own, then its three copies

@@ -112,7 +112,7 @@ from clinic.models import (
     Notification,
 )
 from clinic.rota import escalation_chain
-from core.db import CompiledRead, insert_rows
+from core.db import CompiledRead, insert_new, insert_rows
 from core.errors import Conflict, Invalid
 from intake.models import Submission
 from screening.urgency import PAGING, Urgency
@@ -153,11 +153,12 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
     now = now or timezone.now()
     clinic = submission.clinic
     steps, closed = escalation_chain(clinic, now)
-    alert = Alert.objects.create(
+    alert = Alert(
         submission=submission, clinic=clinic, urgency=submission.urgency, out_of_hours=closed,
         created_at=now, escalate_at=now + escalation_delay(clinic, submission.urgency),
         escalation_plan=[[{"clinician": c.pk, "name": c.name} for c in step] for step in steps],
     )
+    insert_new(alert)
     if not steps:
         logger.critical("alert %s for %s has nobody to notify: the clinic %s has no duty "
                         "rota, out-of-hours or backup contacts", alert.pk, submission.reference,
@@ -245,8 +246,10 @@ def _burst_reads(people: int) -> tuple[CompiledRead, CompiledRead]:
             .order_by().values_list("clinician_id").annotate(opened_at=Max("created_at")))
 
     return (CompiledRead(lambda *pks: Clinician.objects.select_for_update(no_key=True)
-                         .filter(pk__in=pks).order_by("pk").values_list("pk"), arguments=ids),
-            CompiledRead(first_pages, arguments=(*ids, datetime.datetime, datetime.datetime)))
+                         .filter(pk__in=pks).order_by("pk").values_list("pk"), arguments=ids,
+                         prepared=True),
+            CompiledRead(first_pages, arguments=(*ids, datetime.datetime, datetime.datetime),
+                         prepared=True))
 
 
 # --- Sweeping and escalating ------------------------------------------------------------------

@@ -24,7 +24,7 @@ from django.utils import timezone
 from clinic.alerting import alerts
 from clinic.hours import hours_as_json, local_time, with_hours
 from clinic.models import Clinic
-from core.db import CompiledRead
+from core.db import CompiledRead, insert_new
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
 from intake.models import IdempotencyRecord, Invitation, QuestionnaireVersion, Submission
@@ -162,8 +162,9 @@ def submit_intake(
     ``now`` is the moment of submission (the clock's, unless a test controls time).
     Raises ``SubmissionInvalid`` naming every problem, or ``IdempotencyKeyReused``.
     """
-    fingerprint = _fingerprint(patient, answers, version_number)
     if idempotency_key is not None:
+        # What was sent, kept with the key: it tells a retry from a reuse of the key.
+        fingerprint = _fingerprint(patient, answers, version_number)
         replay = _replay(idempotency_key, fingerprint)
         if replay:
             return replay
@@ -260,9 +261,10 @@ def _with_current(clinics) -> QuerySet:
     ).values_list(*_CLINIC_FIELDS, *_CURRENT)
 
 
-_CLINIC_WITH_CURRENT = CompiledRead(lambda pk: _with_current(Clinic.objects.filter(pk=pk)))
+_CLINIC_WITH_CURRENT = CompiledRead(lambda pk: _with_current(Clinic.objects.filter(pk=pk)),
+                                    prepared=True)
 _DEFAULT_CLINIC_WITH_CURRENT = CompiledRead(
-    lambda _: _with_current(Clinic.objects.filter(is_default=True)))
+    lambda _: _with_current(Clinic.objects.filter(is_default=True)), prepared=True)
 
 
 def _version(clinic: Clinic, version_number) -> QuestionnaireVersion:
@@ -288,7 +290,7 @@ def _store(submission: Submission, cleaned: dict, result, now) -> SubmissionOutc
     submission.urgency = result.urgency
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
-    submission.save(force_insert=True)
+    insert_new(submission)
     screening.record_flags(submission, result)
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
