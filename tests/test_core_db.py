@@ -95,6 +95,16 @@ def test_insert_rows_stores_what_bulk_create_would():
     assert stored == rows
 
 
+def test_insert_rows_splits_what_one_statement_cannot_hold():
+    """Four columns: 7,500 rows to a statement (30,000 values, within SQLite's limit)."""
+    clinic = Clinic.objects.create(name="Kempston", slug="kempston")
+    rows = [(clinic.pk, n % 7, datetime.time(9), datetime.time(10 + n % 8)) for n in range(7_503)]
+    written = insert_rows(OpeningHours, ("clinic", "weekday", "opens", "closes"), rows,
+                          returning=("id",))
+    assert len({pk for (pk,) in written}) == 7_503
+    assert OpeningHours.objects.filter(clinic=clinic, closes=datetime.time(17)).count() == 937
+
+
 def leave_touching(clinician_pk, first_day, last_day):
     return (Leave.objects.filter(clinician=clinician_pk, first_day__lte=last_day,
                                  last_day__gte=first_day)
