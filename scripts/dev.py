@@ -8,10 +8,9 @@ The fast selection, ``test -m "not e2e"`` (any ``-m`` expression with ``not e2e`
 on as many CPUs as there are, up to four (pytest-xdist's ``-n``; each worker has its own test
 database and Redis database, see tests/conftest.py), unless the arguments choose for themselves
 (``-n``, ``--numprocesses``, ``--dist``, ``-p no:xdist``) or one CPU is all there is.  The whole
-suite (``test`` with no ``-m``) is three runs of pytest: the fast selection so, the browser
-tests so, then the other e2e tests in one process, as they start Celery workers, servers and
-processes that wait on each other with timeouts; the command fails if any does.  Any other
-``-m`` selection runs in one process.
+suite (``test`` with no ``-m``) is three runs of pytest, each so: the fast selection, the
+browser tests, then the other e2e tests; the command fails if any does.  Any other ``-m``
+selection runs in one process.
 
 Setting up means: create ``.venv`` in the project folder if it is missing, and install the
 project with its dev extras into it (``pip install ".[dev]"``), skipped when ``pyproject.toml``
@@ -170,15 +169,18 @@ def parallel_args(args: list[str]) -> list[str]:
 
 def phases(args: list[str]) -> list[list[str]]:
     """The pytest runs that ``args`` make.  Without a marker expression or a choice of workers,
-    on more than one CPU, three: what the fast selection runs, then the browser tests, each in
-    parallel (every worker has its own database, live server and browser), then the other e2e
-    tests in one process (they start Celery workers, beat, Redis and mail servers that wait on
-    each other with timeouts).  Otherwise one, as asked (in parallel for the fast selection)."""
+    on more than one CPU, three, each in parallel: what the fast selection runs, then the
+    browser tests (every worker has its own database, live server and browser), then the other
+    e2e tests (every worker has its own database and Redis database, and each test its own
+    redis-server, SMTP server, Celery processes and ports; most of their time is spent waiting
+    on those, which another worker's test can use).  The browser tests run apart from the other
+    e2e tests so that neither's time limits are measured against the other's load.  Otherwise
+    one, as asked (in parallel for the fast selection)."""
     if marker_expressions(args) or chooses_workers(args) or workers() < 2:
         return [[*parallel_args(args), *args]]
     spread = ["-n", str(workers())]
-    return [[*spread, "-m", "not e2e", *args], [*spread, "-m", "e2e and browser", *args],
-            ["-m", "e2e and not browser", *args]]
+    return [[*spread, "-m", selection, *args]
+            for selection in ("not e2e", "e2e and browser", "e2e and not browser")]
 
 
 def run_pytest(python: Path | str, args: list[str]) -> int:

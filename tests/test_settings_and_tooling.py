@@ -187,7 +187,7 @@ def test_dev_test_runs_in_one_process_unless_the_fast_selection_leaves_it_the_ch
 
 
 @pytest.mark.parametrize("args", [[], ["-k", "seed"], ["-x", "tests/clinic"]])
-def test_dev_test_runs_the_fast_selection_and_the_browser_tests_in_parallel_then_the_rest(
+def test_dev_test_runs_the_fast_selection_the_browser_tests_and_the_rest_each_in_parallel(
         dev_script, monkeypatch, args):
     monkeypatch.setattr(dev_script, "cpus", lambda: 2)
 
@@ -196,7 +196,7 @@ def test_dev_test_runs_the_fast_selection_and_the_browser_tests_in_parallel_then
             if "pytest" in command]
     assert runs == [["-n", "2", "-m", "not e2e", *args],
                     ["-n", "2", "-m", "e2e and browser", *args],
-                    ["-m", "e2e and not browser", *args]]
+                    ["-n", "2", "-m", "e2e and not browser", *args]]
 
 
 def test_dev_test_runs_the_whole_suite_in_one_process_on_one_cpu(dev_script):
