@@ -229,10 +229,21 @@ def test_postgresql_down_gives_prompt_503s_loses_nothing_and_recovers_without_re
     assert status == 201 and json.loads(body)["reference"] in accepted
     status, _, body, _ = patient.request("GET", "/healthz")
     assert status in (200, 503) and json.loads(body)["database"] == "ok"
-    for _ in range(6):  # every worker's pool has recovered: no request fails after recovery
+    # Every worker's pool reconnects on its own, within the same bound: six submissions in a
+    # row succeed.  (The two workers take requests from one socket, so the ones above may all
+    # have gone to one of them; the other may still answer a prompt 503 until its pool has
+    # reconnected, and nothing it refused is stored.)
+    in_a_row = 0
+    while in_a_row < 6:
         status, _, body, _ = patient.submit()
-        assert status == 201, body
-        accepted.add(json.loads(body)["reference"])
+        if status == 201:
+            in_a_row += 1
+            accepted.add(json.loads(body)["reference"])
+        else:
+            assert status == 503, body
+            in_a_row = 0
+            time.sleep(0.2)
+        assert time.monotonic() - restarted < RECOVERY_BOUND_SECONDS, "a worker did not recover"
     assert process.pid == pids_before and process.popen.poll() is None
 
     stored = stored_references(cluster)
