@@ -18,8 +18,10 @@ import datetime
 import json
 import re
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.coding import Coding
@@ -80,6 +82,14 @@ SUBMISSIONS_URL = "/api/submissions/"
 # live server a browser talks to): committed for real, and what ``migrate`` made (the default
 # clinic, questionnaire and rule set) put back after each test, which empties the tables.
 COMMITTED = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def another_connection(**options) -> psycopg.Connection:
+    """A connection of its own to the test database, as another process (a worker, a deploy's
+    migration) would have."""
+    settings = connection.settings_dict
+    return psycopg.connect(dbname=settings["NAME"], host=settings["HOST"],
+                           port=settings["PORT"] or 5432, user=settings["USER"], **options)
 
 
 def post_submission(client, body, **headers):

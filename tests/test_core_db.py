@@ -2,7 +2,6 @@
 
 import datetime
 
-import psycopg
 import pytest
 from django.db import connection
 from django.db.models import CharField, F, Value
@@ -13,7 +12,7 @@ from clinic.models import Clinic, Clinician, Leave, NotificationRule, OpeningHou
 from core.db import CompiledRead, insert_new, insert_rows
 from intake.models import Submission
 from intake.references import new_reference
-from tests.factories import COMMITTED, make_case
+from tests.factories import COMMITTED, another_connection, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +64,7 @@ def test_a_prepared_read_survives_a_migration_that_changes_a_column_it_reads():
     read = CompiledRead(clinic_named, prepared=True)
     default = Clinic.objects.get(is_default=True)
     assert read.first(default.pk)[0] == default.name
-    settings = connection.settings_dict
-    migrating = psycopg.connect(dbname=settings["NAME"], host=settings["HOST"],
-                                port=settings["PORT"] or 5432, user=settings["USER"],
-                                autocommit=True)
+    migrating = another_connection(autocommit=True)
     try:
         migrating.execute("ALTER TABLE clinic_clinic ALTER COLUMN name TYPE text")
         assert read.first(default.pk) == clinic_named(default.pk).first()

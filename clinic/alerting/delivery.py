@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +37,7 @@ from clinic.alerting.transports import (
 )
 from clinic.models import Alert, ChannelCheck, Clinician, DeliveryAttempt, Notification
 from core.broker import broker_answers
+from core.db import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,28 @@ def _queue(jobs) -> None:
     finally:
         queued = [pk for _, _, ids, _ in jobs[:done] for pk in ids]
         if queued:
-            Notification.objects.filter(pk__in=queued).update(last_queued_at=timezone.now())
+            _mark_queued(queued, timezone.now())
+
+
+def _mark_queued(ids: list[int], now: datetime.datetime) -> None:
+    """Note when the notifications ``ids`` were queued (so the sweep does not queue them again
+    before their lease), but not one a worker has claimed meanwhile: its claim holds the row
+    until the claim commits, after the message is prepared, and it makes the mark moot.
+    Waiting for it held the patient's answer, after an emergency, until the worker's claim had
+    committed (seen under load as row-lock waits of this UPDATE).  PostgreSQL: a locked row is
+    skipped, not waited for; SQLite has no row locks."""
+    if connection.vendor != "postgresql":
+        Notification.objects.filter(pk__in=ids).update(last_queued_at=now)
+        return
+    quote = connection.ops.quote_name
+    table, pk = quote(Notification._meta.db_table), quote(Notification._meta.pk.column)
+    column = quote(Notification._meta.get_field("last_queued_at").column)
+    with prepared_cursor(connection) as cursor:
+        # Names from the model's own metadata, every value a parameter.
+        cursor.execute(
+            f"UPDATE {table} SET {column} = %s WHERE {pk} IN "  # noqa: S608
+            f"(SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) FOR UPDATE SKIP LOCKED)",
+            [now, ids])
 
 
 # --- Delivering -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tests.factories import (
     PATIENT,
     ROUTINE,
     URGENT,
+    another_connection,
     make_case,
     open_round_the_clock,
     post_submission,
@@ -109,3 +110,31 @@ def test_whether_a_burst_is_open_is_read_for_each_person_of_a_step():
         assert alerts._held_until(alert, [two], now) == {}
         assert alerts._held_until(alert, [one], now) == {
             one.pk: now - 3 * MINUTE + alerts.group_window()}
+
+
+@pytest.mark.postgres
+def test_marking_pages_queued_does_not_wait_for_a_worker_that_claimed_one(client, warm):
+    """A worker that claimed a page holds its row until the claim commits (after preparing the
+    message).  The request that raised the alert marks its pages queued after its own commit;
+    it must not wait for that claim, which held the patient's answer.  The claimed page keeps
+    no mark (the claim makes it moot); the other gets it."""
+    for _ in range(2):
+        statements_of(client, ANSWERS, "emergency")
+    claimed, other = Notification.objects.order_by("pk")
+    Notification.objects.update(last_queued_at=None)
+    worker = another_connection()
+    try:
+        worker.execute("SELECT 1 FROM clinic_notification WHERE id = %s FOR UPDATE",
+                       [claimed.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")  # a wait fails the test, not hangs it
+        delivery.queue_delivery([claimed.pk, other.pk])
+    finally:
+        worker.rollback()
+        worker.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    claimed.refresh_from_db()
+    other.refresh_from_db()
+    assert claimed.last_queued_at is None
+    assert other.last_queued_at is not None
