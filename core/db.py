@@ -70,8 +70,7 @@ class CompiledRead:
         params = list(params)
         for position, index in slots.items():
             params[position] = _as_parameter(arguments[index], connection)
-        prepared = self.prepared and connection.vendor == "postgresql"
-        with prepared_cursor(connection) if prepared else connection.cursor() as cursor:
+        with prepared_cursor(connection) if self.prepared else connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall() if all_rows else cursor.fetchmany(1)
         return [tuple(convert(value) if convert else value
@@ -105,10 +104,15 @@ class CompiledRead:
         connection = connections[DEFAULT_DB_ALIAS]
         compiler = queryset.query.get_compiler(connection=connection)
         compiler.setup_query()
-        expressions = [column for column, _sql, _alias in compiler.select]
-        found = compiler.get_converters(expressions)
-        return tuple(_chain(*found[index], connection) if index in found else None
-                     for index in range(len(expressions)))
+        return _column_converters(
+            compiler, [column for column, _sql, _alias in compiler.select], connection)
+
+
+def _column_converters(compiler, expressions, connection) -> tuple:
+    """``compiler``'s converters for ``expressions``, one function per column, or None."""
+    found = compiler.get_converters(expressions)
+    return tuple(_chain(*found[index], connection) if index in found else None
+                 for index in range(len(expressions)))
 
 
 class _PreparingCursor(psycopg.Cursor):
@@ -132,12 +136,14 @@ class _PreparingCursor(psycopg.Cursor):
 
 
 def prepared_cursor(connection):
-    """A cursor of ``connection`` (PostgreSQL) for statements run on the hot path: each is
+    """A cursor of ``connection`` for statements run on the hot path.  On PostgreSQL each is
     prepared by the server on first use, and then run by name without being parsed or planned
-    again, for as long as the pooled connection lives.  Logged and counted as Django's own
-    cursors are.  psycopg prepares nothing while ``prepare_threshold`` is None (the operator's
-    switch, ``DATABASE_PREPARED_STATEMENTS``, for a pooler that cannot keep them): then this is
-    an ordinary cursor that binds on the server."""
+    again, for as long as the pooled connection lives; elsewhere it is the ordinary cursor.
+    Logged and counted as Django's own cursors are.  psycopg prepares nothing while
+    ``prepare_threshold`` is None (the operator's switch, ``DATABASE_PREPARED_STATEMENTS``,
+    for a pooler that cannot keep them): then this is a cursor that binds on the server."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
@@ -214,10 +220,9 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *,
     prepared = [[field.get_db_prep_save(value, connection)
                  for field, value in zip(columns, values, strict=True)] for values in rows]
     written = []
-    postgresql = connection.vendor == "postgresql"
     # A statement holds at most 30,000 values, within what SQLite and PostgreSQL take.
     batch = max(1, 30_000 // len(columns))
-    with prepared_cursor(connection) if postgresql else connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         for start in range(0, len(prepared), batch):
             part = prepared[start:start + batch]
             cursor.execute(f"{statement}{', '.join([row] * len(part))}{suffix}",
@@ -279,8 +284,7 @@ def insert_new(instance) -> None:
             instance.save(force_insert=True)
             return
         values.append(field.get_db_prep_save(value, connection))
-    prepared = connection.vendor == "postgresql"
-    with prepared_cursor(connection) if prepared else connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     for field, value, convert in zip(returning, row, converters, strict=True):
@@ -303,7 +307,6 @@ def _compile_insert(model, connection):
     sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 (names, not values)
            f"VALUES ({', '.join(['%s'] * len(fields))}) {returning_sql}")
     compiler = InsertQuery(model).get_compiler(connection=connection)
-    found = compiler.get_converters([field.get_col(meta.db_table) for field in returning])
-    converters = tuple(_chain(*found[index], connection) if index in found else None
-                       for index in range(len(returning)))
+    converters = _column_converters(
+        compiler, [field.get_col(meta.db_table) for field in returning], connection)
     return sql, fields, tuple(returning), converters
