@@ -86,7 +86,9 @@ def test_reword_a_question_and_publish(open_page, manager, draft, viewport):
         "Do you have any chest pain or tightness now?")
     save(page, "Save and continue editing")
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-    page.get_by_role("link", name="Publish…").click()
+    # check_page reads the page at once: the confirmation page must have arrived first.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Publish…").click()
     check_page(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, publish it").click()
