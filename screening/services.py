@@ -2,11 +2,11 @@
 its flags, checking, drafting and activating rule sets, dry runs, and the check intake runs
 before it publishes a questionnaire version.
 
-What the submission service calls, inside the submission's transaction::
+What the submission service calls::
 
     result = screen_answers(submission.questionnaire_version, cleaned_answers)
-    ...  # store the submission with result.urgency
-    record_flags(submission, result)
+    ...  # set result.urgency on the submission
+    insert_new(submission, flags_to_store(result))  # one statement: the row and its flags
 
 ``screen_answers`` raises when it cannot screen (``ScreeningError``: no active rule set, an
 answer missing or of the wrong type, a condition failing; ``RuleSetInvalid``: the active rule
@@ -42,7 +42,7 @@ from django.db.models import Subquery
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
-from core.db import insert_rows
+from core.db import Rows, insert_rows
 from intake.models import Choice, QuestionnaireVersion, Submission
 from intake.question_types import ConditionType
 from intake.selectors import VersionSchema
@@ -460,16 +460,26 @@ def facts_of(submission: Submission) -> Facts:
     return Facts(date_of_birth=submission.date_of_birth, submitted_on=local.date())
 
 
+FLAG_FIELDS = ("rule_set", "rule_code", "title", "category", "tier", "explanation", "evidence",
+               "derived", "position")
+
+
+def flags_to_store(result: ScreeningResult) -> Rows:
+    """The result's flags as rows for ``core.db.insert_new`` to store with their submission, in
+    the same statement.  A failed screening has no flags, so nothing is stored for it."""
+    return Rows(Flag, "submission", FLAG_FIELDS, [] if result.failed else [
+        (result.rule_set_id, flag.code, flag.title, flag.category, flag.tier, flag.explanation,
+         flag.evidence, list(flag.derived), position)
+        for position, flag in enumerate(result.flags)])
+
+
 def record_flags(submission: Submission, result: ScreeningResult) -> None:
-    """Store the result's flags with the submission (call it in the submission's transaction).
-    A failed screening has no flags, so nothing is stored for it."""
-    if result.failed or not result.flags:
-        return
-    insert_rows(Flag, ("submission", "rule_set", "rule_code", "title", "category", "tier",
-                       "explanation", "evidence", "derived", "position"),
-                [(submission.pk, result.rule_set_id, flag.code, flag.title, flag.category,
-                  flag.tier, flag.explanation, flag.evidence, list(flag.derived), position)
-                 for position, flag in enumerate(result.flags)])
+    """Store the result's flags for a submission stored already (call it in the submission's
+    transaction)."""
+    flags = flags_to_store(result)
+    if flags.rows:
+        insert_rows(Flag, (flags.parent, *flags.fields),
+                    [(submission.pk, *row) for row in flags.rows])
 
 
 # --- Drafting and activating ----------------------------------------------------------------

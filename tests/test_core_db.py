@@ -3,15 +3,18 @@
 import datetime
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
 from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import Clinic, Clinician, Leave, NotificationRule, OpeningHours
-from core.db import CompiledRead, insert_new, insert_rows
+from core.db import CompiledRead, Rows, insert_new, insert_rows
 from intake.models import Submission
 from intake.references import new_reference
+from screening.models import Flag
+from screening.services import FLAG_FIELDS
 from tests.factories import COMMITTED, another_connection, make_case
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +172,75 @@ def test_insert_new_stores_what_save_would(urgency):
     assert inserted.pk > saved.pk
     assert inserted.priority == saved.priority == Submission.objects.get(pk=case.pk).priority
     assert (inserted._state.adding, inserted._state.db) == (False, "default")
+
+
+def flag_rows(case: Submission) -> list[tuple]:
+    return list(case.flags.order_by("position").values_list(*FLAG_FIELDS))
+
+
+@pytest.mark.parametrize("urgency", ["soon", "emergency"])
+def test_insert_new_stores_children_with_the_row_as_two_inserts_would(urgency):
+    case = make_case(urgency)
+    rows = flag_rows(case)
+    assert rows, "the case has flags"
+    saved, inserted = copy_of(case), copy_of(case)
+    saved.save(force_insert=True)
+    insert_rows(Flag, ("submission", *FLAG_FIELDS), [(saved.pk, *row) for row in rows])
+    with CaptureQueriesContext(connection) as queries:
+        insert_new(inserted, Rows(Flag, "submission", FLAG_FIELDS, rows))
+    statements = [query["sql"].split(None, 1)[0] for query in queries]
+    if connection.vendor == "postgresql":
+        assert statements == ["WITH"], statements  # one statement, no transaction of its own
+    else:  # no INSERT in a WITH: two, in the test's transaction (no savepoint)
+        assert statements == ["INSERT", "INSERT"], statements
+    assert stored(inserted) == stored(saved)
+    assert flag_rows(inserted) == flag_rows(saved) == rows
+    assert inserted.pk > saved.pk
+    assert inserted.priority == saved.priority  # given back by the database, as save does
+
+
+def test_insert_new_without_children_rows_is_one_insert():
+    case = make_case("routine")
+    inserted = copy_of(case)
+    with CaptureQueriesContext(connection) as queries:
+        insert_new(inserted, Rows(Flag, "submission", FLAG_FIELDS, []))
+    assert [query["sql"].split(None, 1)[0] for query in queries] == ["INSERT"]
+    assert not inserted.flags.exists()
+
+
+@COMMITTED
+def test_insert_new_with_children_stores_all_or_nothing_outside_a_transaction():
+    """Outside any transaction (as a routine submission is stored): a child row the database
+    refuses leaves no parent row behind, on PostgreSQL (one statement) and SQLite (its own
+    transaction)."""
+    case = make_case("soon")
+    rows = flag_rows(case)
+    broken = [(*rows[0][:5], None, *rows[0][6:])]  # no explanation: NOT NULL
+    before = Submission.objects.count()
+    with pytest.raises(IntegrityError):
+        insert_new(copy_of(case), Rows(Flag, "submission", FLAG_FIELDS, rows + broken))
+    assert Submission.objects.count() == before
+    assert connection.get_autocommit()
+    stored_case = copy_of(case)
+    insert_new(stored_case, Rows(Flag, "submission", FLAG_FIELDS, rows))
+    assert flag_rows(stored_case) == rows
+
+
+@pytest.mark.postgres
+def test_insert_new_with_children_is_prepared_once_per_number_of_rows():
+    case = make_case("routine")
+    (row, *_) = flag_rows(make_case("emergency"))
+    two = [row, (row[0], f"{row[1]}_again", *row[2:-1], row[-1] + 1)]
+
+    def runs() -> list[int]:
+        return sorted(runs for statement, runs in prepared_statements()
+                      if statement.startswith('WITH parent AS (INSERT INTO "intake_submission"'))
+
+    before = runs()
+    for rows in ([row], two, [row], two, [row]):
+        insert_new(copy_of(case), Rows(Flag, "submission", FLAG_FIELDS, rows))
+    # One statement for one flag (the emergency case's own made it already), one for two.
+    assert runs() == sorted([2, (before or [0])[0] + 3]), (before, prepared_statements())
 
 
 def test_insert_new_leaves_to_save_a_model_whose_saving_someone_listens_for():

@@ -36,6 +36,7 @@ from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
 from screening.models import Category
+from screening.urgency import PAGING
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +202,13 @@ def submit_intake(
     # Screening is a pure function of the answers and the compiled rule set: done before the
     # transaction starts, it keeps the transaction short.
     result = _screen(submission, cleaned, clinic)
+    # The submission and its flags are one statement (``insert_new``), atomic on its own; a
+    # transaction is needed only when more is written with them: the invitation's use, the
+    # idempotency record, the alert.  Most submissions (routine and soon, from the public form
+    # or a client without a key) are stored in one round trip.
+    alone = invitation is None and idempotency_key is None and result.urgency not in PAGING
     try:
-        with transaction.atomic():
+        with contextlib.nullcontext() if alone else transaction.atomic():
             if invitation is not None and not invitations.mark_used(invitation, now=now):
                 raise SubmissionInvalid({"invitation": [
                     "You have already sent your answers with this link. Thank you: the clinic "
@@ -290,8 +296,7 @@ def _store(submission: Submission, cleaned: dict, result, now) -> SubmissionOutc
     submission.urgency = result.urgency
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
-    insert_new(submission)
-    screening.record_flags(submission, result)
+    insert_new(submission, screening.flags_to_store(result))
     # The alert is written in this transaction (an outbox): no submission without its alert.
     alerts.raise_alert(submission, now=now)
     advice = advice_for(submission.urgency, submission.clinic, now, possible_cardiac=any(
