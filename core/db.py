@@ -31,8 +31,8 @@ class CompiledRead:
     a queryset with a few subqueries costs several times what PostgreSQL takes to run it.
 
     ``make(*arguments)`` returns the queryset as ``values_list``, for arguments of the types
-    ``arguments`` names (``int``, e.g. a primary key or 0 for "none", ``datetime.date``, or an
-    aware ``datetime.datetime``).
+    ``arguments`` names (``int``, e.g. a primary key or 0 for "none", ``str``, compared as it
+    is, ``datetime.date``, or an aware ``datetime.datetime``).
     It is compiled for two different values of each argument in turn, and the positions where
     the parameters differ are where that argument goes, as the backend takes it; so a queryset
     whose shape depended on an argument, or that used a value computed from one (``day - 1``),
@@ -43,13 +43,23 @@ class CompiledRead:
     connection prepares it on first use (``prepared_cursor``).  Only for a read whose best plan
     does not depend on its arguments (one clinic by its id, say): a prepared statement may come
     to run a generic plan, which for the review queue took a hundred times longer.
+
+    ``literal=True`` (with ``prepared``) is for a read whose best plan does depend on its
+    arguments: it is compiled for each set of arguments it is given (a few hundred at most are
+    kept), with every value written into the statement, so that the plan PostgreSQL makes once
+    per connection is the plan for those very values.  For arguments with few values, e.g. the
+    clinics a clinician works at.
     """
 
-    def __init__(self, make, *, arguments: tuple[type, ...] = (int,), prepared: bool = False):
+    LITERAL_KEPT = 256
+
+    def __init__(self, make, *, arguments: tuple[type, ...] = (int,), prepared: bool = False,
+                 literal: bool = False):
         self.make = make
         self.arguments = arguments
         self.prepared = prepared
-        self._compiled: dict[tuple, tuple[str, list, dict[int, int], tuple]] = {}
+        self.literal = literal
+        self._compiled: dict[tuple, tuple[str, list | None, dict[int, int], tuple]] = {}
 
     def first(self, *arguments, key: tuple = ()):
         """The first row for ``arguments``; ``key`` names anything else ``make`` depends on
@@ -63,20 +73,35 @@ class CompiledRead:
 
     def _read(self, arguments: tuple, key: tuple, *, all_rows: bool) -> list[tuple]:
         connection = connections[DEFAULT_DB_ALIAS]
-        cache_key = (connection.vendor, *key)
+        cache_key = (connection.vendor, *key, arguments if self.literal else None)
         compiled = self._compiled.get(cache_key)
         if compiled is None:
-            compiled = self._compiled[cache_key] = self._compile(connection)
+            if self.literal and len(self._compiled) >= self.LITERAL_KEPT:
+                self._compiled.clear()
+            compiled = self._compiled[cache_key] = (
+                self._compile_literal(connection, arguments) if self.literal
+                else self._compile(connection))
         sql, params, slots, converters = compiled
-        params = list(params)
-        for position, index in slots.items():
-            params[position] = _as_parameter(arguments[index], connection)
+        if params is not None:
+            params = list(params)
+            for position, index in slots.items():
+                params[position] = _as_parameter(arguments[index], connection)
         with prepared_cursor(connection) if self.prepared else connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall() if all_rows else cursor.fetchmany(1)
         return [tuple(convert(value) if convert else value
                       for value, convert in zip(row, converters, strict=True))
                 for row in found]
+
+    def _compile_literal(self, connection, arguments: tuple):
+        """The statement for these ``arguments``: on PostgreSQL with every value written in by
+        psycopg's own quoting (``compose_sql``), and no parameters; elsewhere as Django wrote
+        it, with its parameters."""
+        queryset = self.make(*arguments)
+        sql, params = queryset.query.sql_with_params()
+        if connection.vendor == "postgresql":
+            sql, params = connection.ops.compose_sql(sql, params), None
+        return sql, params, {}, self._converters(queryset)
 
     def _compile(self, connection):
         base = [_sample(kind, index) for index, kind in enumerate(self.arguments)]
@@ -170,12 +195,14 @@ def _sample(kind: type, index: int, *, other: bool = False):
     step = 2 * index + other
     if kind is int:
         return 1 + step
+    if kind is str:
+        return f"compiled-read-sample-{step}"
     if kind is datetime.date:
         return datetime.date(2001, 2, 3) + datetime.timedelta(days=step)
     if kind is datetime.datetime:
         return (datetime.datetime(2001, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
                 + datetime.timedelta(days=step))
-    raise TypeError(f"a compiled read takes int, date or datetime arguments, not {kind}")
+    raise TypeError(f"a compiled read takes int, str, date or datetime arguments, not {kind}")
 
 
 def _as_parameter(value, connection):

@@ -33,6 +33,15 @@ def confirm_clinician(request) -> bool:
     return confirm(request.user)
 
 
+def confirm_member(user, *, member: bool) -> bool:
+    """``confirm(user)`` for a user whose membership of the Clinicians group was read with the
+    user (``member``), in the same query: the group is not asked again."""
+    if not (user.is_authenticated and user.is_active and (user.is_superuser or member)):
+        return False
+    setattr(user, _CONFIRMED, True)
+    return True
+
+
 def confirm(user) -> bool:
     """``is_clinician(user)``, noted on ``user`` when true (see ``confirm_clinician``): only
     for a user object made for one request, such as the one an API token was read with."""

@@ -58,6 +58,31 @@ def test_a_prepared_read_is_planned_once_per_connection_and_reads_the_same():
     assert sorted(runs) == [1, 3], prepared_statements()
 
 
+def clinics_named_in(*pks):
+    return Clinic.objects.filter(pk__in=pks).order_by("pk").values_list("pk", "name")
+
+
+def test_a_literal_read_is_compiled_for_each_set_of_arguments_and_reads_the_same():
+    other = Clinic.objects.create(name="Kempston", slug="kempston")
+    default = Clinic.objects.get(is_default=True)
+    read = CompiledRead(clinics_named_in, arguments=(int, int), prepared=True, literal=True)
+    for pks in ((default.pk, other.pk), (other.pk, 999_999), (default.pk, other.pk)):
+        assert read.rows(*pks) == list(clinics_named_in(*pks))
+    assert len(read._compiled) == 2
+
+
+@pytest.mark.postgres
+def test_a_literal_read_is_prepared_with_its_values_written_in():
+    other = Clinic.objects.create(name="Kempston", slug="kempston")
+    read = CompiledRead(clinics_named_in, arguments=(int,), prepared=True, literal=True)
+    for _ in range(3):
+        assert read.rows(other.pk) == [(other.pk, "Kempston")]
+    [(statement, runs)] = [(statement, runs) for statement, runs in prepared_statements()
+                           if 'FROM "clinic_clinic"' in statement and "IN (" in statement]
+    assert f"IN ({other.pk})" in statement and "$1" not in statement, statement
+    assert runs == 3
+
+
 @pytest.mark.postgres
 @COMMITTED
 def test_a_prepared_read_survives_a_migration_that_changes_a_column_it_reads():

@@ -286,14 +286,18 @@ def _in_queue_order(user, filters: QueueFilters, limit: int, *, after: QueueKey 
     building the four parts took several times what PostgreSQL takes to run them."""
     if after is None and not (filters.search.strip() or filters.since or filters.until):
         _require_clinician(user)
-        shape = (user.is_superuser, filters.status, filters.urgency, limit, rows)
+        everywhere = user.is_superuser
+        clinics = () if everywhere else tuple(pk for (pk,) in _CLINICS_OF.rows(user.pk))
+        shape = (everywhere, len(clinics), filters.status, filters.urgency, limit, rows)
         read = _TOP_OF_QUEUE.get(shape)
         if read is None:
-            read = CompiledRead(lambda user_pk: _in_parts(_matching(
-                _scoped(user_pk, everywhere=shape[0]), filters), limit, rows=rows))
+            read = CompiledRead(
+                lambda *clinic_ids: _in_parts(_matching(
+                    _in_clinics(clinic_ids, everywhere=shape[0]), filters), limit, rows=rows),
+                arguments=(int,) * len(clinics), prepared=True, literal=True)
             if len(_TOP_OF_QUEUE) < _TOP_OF_QUEUE_SHAPES:
                 _TOP_OF_QUEUE[shape] = read
-        found = read.rows(user.pk)
+        found = read.rows(*clinics) if everywhere or clinics else []
     else:
         parts = _in_parts(_filtered(user, filters), limit, after=after, rows=rows)
         found = [] if parts is None else list(parts)
@@ -301,9 +305,25 @@ def _in_queue_order(user, filters: QueueFilters, limit: int, *, after: QueueKey 
              row[0], row[1], *row[5:]) for row in found]
 
 
-# The top of the queue's reads, by (superuser, status, urgency, how many, rows): a few.
+# The top of the queue's reads, by (superuser, how many clinics, status, urgency, how many
+# cases, rows): a few.  Each is compiled for the clinics it is asked about with their ids (and
+# every other value) written into the statement, and prepared on each pooled connection: the
+# plan for those clinics is made once per connection instead of on every request (1.1 ms of
+# PostgreSQL's time, against 1.9 ms to run it, with the clinics as a subquery).  A generic
+# plan, with the clinics as a parameter, took a hundred times longer.
 _TOP_OF_QUEUE: dict[tuple, CompiledRead] = {}
 _TOP_OF_QUEUE_SHAPES = 64
+
+# The clinics a user works at, in order: what the top of the queue is read for.
+_CLINICS_OF = CompiledRead(
+    lambda user_pk: Clinician.clinics.through.objects.filter(clinician__user=user_pk)
+    .order_by("clinic").values_list("clinic").distinct(), prepared=True)
+
+
+def _in_clinics(clinic_ids: tuple[int, ...], *, everywhere: bool) -> QuerySet[Submission]:
+    """The submissions of these clinics (all, ``everywhere``)."""
+    submissions = Submission.objects.all()
+    return submissions if everywhere else submissions.filter(clinic__in=clinic_ids)
 
 
 def _in_parts(cases: QuerySet[Submission], limit: int, *, after: QueueKey | None = None,

@@ -4,6 +4,8 @@ repeated wrong passwords, by username *and* the client's address."""
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
@@ -57,6 +59,50 @@ def test_a_token_stops_working_when_it_expires(clinician):
     AuthToken.objects.filter(user=clinician).update(
         expiry=timezone.now() - datetime.timedelta(seconds=1))
     assert signed_in(token).get("/api/queue/").status_code == 401
+
+
+def test_a_token_its_user_and_the_clinician_check_are_one_query(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    client = signed_in(token)
+    client.get("/api/queue/")  # the first request in a process compiles the queue's read
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/queue/").status_code == 200
+    statements = [query["sql"] for query in queries]
+    assert 'FROM "knox_authtoken"' in statements[0] and '"auth_group"' in statements[0]
+    # Neither knox's read of every token of the user nor a separate group check.
+    assert not any('"knox_authtoken"' in sql or '"auth_group"' in sql
+                   for sql in statements[1:]), statements
+
+
+def test_a_user_who_left_the_clinicians_group_is_refused_with_a_valid_token(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    clinician.groups.clear()
+    response = signed_in(token).get("/api/queue/")
+    assert response.status_code == 401
+    assert "may no longer use API tokens" in response.json()["detail"]
+
+
+def test_a_wrong_token_with_a_known_key_is_refused(clinician):
+    token = token_for("clinician", "clinician-password").json()["token"]
+    forged = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+    assert signed_in(forged).get("/api/queue/").status_code == 401
+
+
+@pytest.mark.parametrize("token", ["\x00" * 20, "abc\x00def", "é" * 70, "x"])
+def test_a_malformed_token_is_refused_not_an_error(clinician, token):
+    response = APIClient().get("/api/queue/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid token."
+
+
+def test_issuing_a_token_deletes_the_users_expired_ones(clinician):
+    old = token_for("clinician", "clinician-password").json()["token"]
+    AuthToken.objects.filter(user=clinician).update(
+        expiry=timezone.now() - datetime.timedelta(seconds=1))
+    new = token_for("clinician", "clinician-password").json()["token"]
+    assert AuthToken.objects.filter(user=clinician).count() == 1
+    assert signed_in(old).get("/api/queue/").status_code == 401
+    assert signed_in(new).get("/api/queue/").status_code == 200
 
 
 def test_changing_the_password_revokes_every_token(clinician):
