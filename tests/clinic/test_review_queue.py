@@ -167,6 +167,21 @@ class TestWhoMaySeeWhat:
         case = make_case("emergency")
         assert api(admin_user).get(f"/api/submissions/{case.reference}/").status_code == 200
 
+    def test_admins_see_every_clinics_queue(self, admin_user):
+        here, there = make_case("urgent"), make_case("emergency")
+        Submission.objects.filter(pk=there.pk).update(
+            clinic=Clinic.objects.create(name="Luton", slug="luton"))
+        assert refs(api(admin_user).get("/api/queue/")) == [there.reference, here.reference]
+
+    def test_a_clinician_of_no_clinic_sees_an_empty_queue(self, clinician, client):
+        case = make_case("urgent")
+        Clinician.objects.get(user=clinician).clinics.clear()
+        assert refs(api(clinician).get("/api/queue/")) == []
+        client.force_login(clinician)
+        page = client.get("/queue/rows/")
+        assert page.status_code == 200
+        assert case.reference not in page.content.decode()
+
 
 class TestCaseAndAudit:
     def test_the_case_shows_answers_as_shown_flags_and_evidence(self, clinician):
