@@ -9,7 +9,6 @@ from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
-
 class PooledWorkerFixup(DjangoWorkerFixup):
     """Celery's Django fix-up for the worker, but a worker process keeps its database pool
     from one task to the next: Celery 5.6 closes the pool after every task in a prefork

@@ -294,6 +294,12 @@ class Rows:
     fields: tuple[str, ...]
     rows: Sequence[Sequence]
 
+    def insert_for(self, parent_pk) -> None:
+        """Insert the rows (``insert_rows``) for an instance stored already."""
+        if self.rows:
+            insert_rows(self.model, (self.parent, *self.fields),
+                        [(parent_pk, *row) for row in self.rows])
+
 
 def insert_new(instance, children: Rows | None = None) -> None:
     """Store a new ``instance`` as ``instance.save(force_insert=True)`` does, with the INSERT
@@ -340,8 +346,7 @@ def insert_new(instance, children: Rows | None = None) -> None:
                 instance.save(force_insert=True)
             else:
                 _insert(instance, sql, values, returning, converters, connection)
-            insert_rows(children.model, (children.parent, *children.fields),
-                        [(instance.pk, *row) for row in rows])
+            children.insert_for(instance.pk)
         return
     if rows:
         columns, sql = _compile_with_children(model, sql, children, connection)

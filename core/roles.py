@@ -11,10 +11,12 @@ CLINICIANS_GROUP = "Clinicians"
 _CONFIRMED = "_confirmed_clinician"
 
 
-def is_clinician(user) -> bool:
+def is_clinician(user, *, member: bool | None = None) -> bool:
     """True for an active, signed-in member of the Clinicians group, or a superuser.
 
     Accepts ``AnonymousUser`` (always False), so views can call it on ``request.user``.
+    ``member``: whether the user is in the group, when it was read with the user (the API
+    token's query): then the group is not asked again.
     """
     if getattr(user, _CONFIRMED, False):
         return True
@@ -22,6 +24,8 @@ def is_clinician(user) -> bool:
         return False
     if user.is_superuser:
         return True
+    if member is not None:
+        return member
     return user.groups.filter(name=CLINICIANS_GROUP).exists()
 
 
@@ -33,19 +37,10 @@ def confirm_clinician(request) -> bool:
     return confirm(request.user)
 
 
-def confirm_member(user, *, member: bool) -> bool:
-    """``confirm(user)`` for a user whose membership of the Clinicians group was read with the
-    user (``member``), in the same query: the group is not asked again."""
-    if not (user.is_authenticated and user.is_active and (user.is_superuser or member)):
-        return False
-    setattr(user, _CONFIRMED, True)
-    return True
-
-
-def confirm(user) -> bool:
+def confirm(user, *, member: bool | None = None) -> bool:
     """``is_clinician(user)``, noted on ``user`` when true (see ``confirm_clinician``): only
     for a user object made for one request, such as the one an API token was read with."""
-    if not is_clinician(user):
+    if not is_clinician(user, member=member):
         return False
     setattr(user, _CONFIRMED, True)
     return True

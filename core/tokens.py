@@ -36,7 +36,7 @@ from knox.signals import token_expired
 from rest_framework.exceptions import AuthenticationFailed
 
 from core.db import CompiledRead
-from core.roles import CLINICIANS_GROUP, confirm, confirm_member, is_clinician
+from core.roles import CLINICIANS_GROUP, confirm, is_clinician
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,6 @@ class TokenAuthentication(KnoxTokenAuthentication):
             except (TypeError, binascii.Error):
                 raise refused from None
             if compare_digest(digest, auth_token.digest):
-                # The membership read with the token stands for is_clinician's own query.
-                confirm_member(auth_token.user, member=auth_token.in_clinicians)
                 if knox_settings.AUTO_REFRESH and auth_token.expiry:
                     self.renew_token(auth_token)
                 return self.validate_user(auth_token)
@@ -105,7 +103,8 @@ class TokenAuthentication(KnoxTokenAuthentication):
         user, auth_token = super().validate_user(auth_token)
         # knox read this user object with the token, for this request alone: the check is
         # noted on it, so that the view's permission and the services it calls do not ask again.
-        confirm(user)
+        # The membership read with the token stands for is_clinician's own query.
+        confirm(user, member=getattr(auth_token, "in_clinicians", None))
         if not may_hold_token(user):
             raise AuthenticationFailed("This account may no longer use API tokens.")
         return user, auth_token

@@ -42,7 +42,7 @@ from django.db.models import Subquery
 from rule_engine.types import DataType
 from simple_history.utils import bulk_create_with_history
 
-from core.db import Rows, insert_rows
+from core.db import Rows
 from intake.models import Choice, QuestionnaireVersion, Submission
 from intake.question_types import ConditionType
 from intake.selectors import VersionSchema
@@ -476,10 +476,7 @@ def flags_to_store(result: ScreeningResult) -> Rows:
 def record_flags(submission: Submission, result: ScreeningResult) -> None:
     """Store the result's flags for a submission stored already (call it in the submission's
     transaction)."""
-    flags = flags_to_store(result)
-    if flags.rows:
-        insert_rows(Flag, (flags.parent, *flags.fields),
-                    [(submission.pk, *row) for row in flags.rows])
+    flags_to_store(result).insert_for(submission.pk)
 
 
 # --- Drafting and activating ----------------------------------------------------------------
