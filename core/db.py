@@ -1,5 +1,6 @@
 """Database functions Django lacks on every backend the project runs on (PostgreSQL, SQLite)."""
 
+import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -287,111 +288,246 @@ _INSERTS: dict[tuple, tuple[str, list, tuple, tuple]] = {}
 class Rows:
     """Rows of ``model`` that belong to a new instance, for ``insert_new`` to store with it:
     the values of ``fields`` in that order (a foreign key by its id), the foreign key
-    ``parent`` to the new instance left out of them."""
+    ``parent`` to the new instance left out of them.  ``returning`` names integer columns
+    (ids) to read back: ``written`` then holds them, a tuple per row, in no particular
+    order."""
 
     model: type[Model]
     parent: str
     fields: tuple[str, ...]
     rows: Sequence[Sequence]
+    returning: tuple[str, ...] = ()
+    written: list[tuple] = dataclasses.field(default_factory=list, compare=False, repr=False)
 
     def insert_for(self, parent_pk) -> None:
         """Insert the rows (``insert_rows``) for an instance stored already."""
         if self.rows:
-            insert_rows(self.model, (self.parent, *self.fields),
-                        [(parent_pk, *row) for row in self.rows])
+            self.written[:] = insert_rows(self.model, (self.parent, *self.fields),
+                                          [(parent_pk, *row) for row in self.rows],
+                                          returning=self.returning)
 
 
-def insert_new(instance, children: Rows | None = None) -> None:
+@dataclass(frozen=True)
+class New:
+    """Another new instance that belongs to the one ``insert_new`` stores, for it to store in
+    the same statement: ``instance``, whose foreign key ``parent`` refers to that one (unsaved
+    yet), and rows or instances of its own."""
+
+    instance: Model
+    parent: str
+    children: tuple["Rows | New", ...] = ()
+
+
+def insert_new(instance, *children: Rows | New) -> None:
     """Store a new ``instance`` as ``instance.save(force_insert=True)`` does, with the INSERT
     written once per process and model and, on PostgreSQL, prepared (``prepared_cursor``);
-    with ``children``, their rows too, all or nothing.
+    with ``children`` (``Rows``, or ``New`` instances with children of their own), all of
+    them too, all or nothing.
 
-    On PostgreSQL the instance and its children go in one statement (an INSERT of each in a
-    ``WITH``): atomic on its own, so a caller with nothing else to write needs no transaction,
-    and one round trip where a transaction took four (BEGIN, two INSERTs, COMMIT).  Elsewhere,
-    two statements in a transaction (the caller's, if there is one).
+    On PostgreSQL the instance and everything under it go in one statement (an INSERT of each
+    in a ``WITH``, each child referring to the row its parent's INSERT returns): atomic on its
+    own, so a caller with nothing else to write needs no transaction, and one round trip where
+    a transaction took one per table and two more (BEGIN, COMMIT).  Elsewhere, one statement
+    per table in a transaction (the caller's, if there is one).
 
-    For a model without a parent model or a ``save`` of its own, whose save signals nobody
+    For models without a parent model or a ``save`` of their own, whose save signals nobody
     receives: anything else (or a value that is an SQL expression, or a primary key already
     set) is saved by ``save``, and its children by ``insert_rows``.  For a submission's row
     (twenty-odd columns) ``save`` took 0.33-0.41 ms of CPU, building and compiling the INSERT
     each time, and this 0.16-0.21 ms."""
-    model = type(instance)
-    meta = model._meta
-    alias = router.db_for_write(model, instance=instance)
+    alias = router.db_for_write(type(instance), instance=instance)
     connection = connections[alias]
-    values = None
-    if not (meta.parents or model.save is not Model.save or instance._is_pk_set()
-            or signals.pre_save.has_listeners(model)
-            or signals.post_save.has_listeners(model)):
-        compiled = _INSERTS.get((model, alias))
-        if compiled is None:
-            compiled = _INSERTS[(model, alias)] = _compile_insert(model, connection)
-        sql, fields, returning, converters = compiled
-        instance._prepare_related_fields_for_save(operation_name="save")
-        values = []
-        for field in fields:
-            value = field.pre_save(instance, True)
-            if hasattr(value, "resolve_expression"):
-                values = None
-                break
-            values.append(field.get_db_prep_save(value, connection))
-    rows = children.rows if children else ()
-    if values is None and not rows:
-        instance.save(force_insert=True)
-        return
-    if values is None or (rows and connection.vendor != "postgresql"):
-        with transaction.atomic(using=alias, savepoint=False):
+    children = _pruned(children)
+    if connection.vendor == "postgresql" or not children:
+        values = _values_to_insert(instance, connection)
+        if values is not None and children:
+            tree = _tree_values(children, connection)
+            if tree is not None:
+                _insert_tree(instance, children, values + tree, connection)
+                return
+        elif not children:
             if values is None:
                 instance.save(force_insert=True)
             else:
-                _insert(instance, sql, values, returning, converters, connection)
-            children.insert_for(instance.pk)
-        return
-    if rows:
-        columns, sql = _compile_with_children(model, sql, children, connection)
-        values += [field.get_db_prep_save(value, connection)
-                   for row in rows for field, value in zip(columns, row, strict=True)]
-    _insert(instance, sql, values, returning, converters, connection)
+                _insert(instance, values, connection)
+            return
+    with transaction.atomic(using=alias, savepoint=False):
+        insert_new(instance)
+        for child in children:
+            if isinstance(child, Rows):
+                child.insert_for(instance.pk)
+            else:
+                setattr(child.instance, child.instance._meta.get_field(child.parent).name,
+                        instance)
+                insert_new(child.instance, *child.children)
 
 
-def _insert(instance, sql, values, returning, converters, connection) -> None:
+def _pruned(children) -> tuple:
+    """``children`` without ``Rows`` of no rows, at every depth."""
+    return tuple(child if isinstance(child, Rows)
+                 else New(child.instance, child.parent, _pruned(child.children))
+                 for child in children if not isinstance(child, Rows) or child.rows)
+
+
+def _values_to_insert(instance, connection, *, parent: str | None = None) -> list | None:
+    """The values of ``instance``'s compiled INSERT (``_compile_insert``), as the backend
+    takes them; None for an instance that only ``save`` can store.  Without the value of its
+    foreign key ``parent``, when it refers to a row inserted in the same statement."""
+    model = type(instance)
+    meta = model._meta
+    if (meta.parents or model.save is not Model.save or instance._is_pk_set()
+            or signals.pre_save.has_listeners(model)
+            or signals.post_save.has_listeners(model)):
+        return None
+    _sql, fields, _returning, _converters = _compiled_insert(model, connection)
+    if parent is None:
+        instance._prepare_related_fields_for_save(operation_name="save")
+    else:
+        parent_field = meta.get_field(parent)
+        fields = [field for field in fields if field is not parent_field]
+        instance._prepare_related_fields_for_save(operation_name="save", fields=fields)
+    values = []
+    for field in fields:
+        value = field.pre_save(instance, True)
+        if hasattr(value, "resolve_expression"):
+            return None
+        values.append(field.get_db_prep_save(value, connection))
+    return values
+
+
+def _tree_values(children, connection) -> list | None:
+    """The values of ``children``'s INSERTs, in the order of ``_compile_tree``'s statement;
+    None if an instance among them can only be stored by ``save``."""
+    values = []
+    for child in children:
+        if isinstance(child, Rows):
+            columns = [child.model._meta.get_field(name) for name in child.fields]
+            values += [field.get_db_prep_save(value, connection)
+                       for row in child.rows for field, value in zip(columns, row, strict=True)]
+            continue
+        own = _values_to_insert(child.instance, connection, parent=child.parent)
+        below = _tree_values(child.children, connection) if own is not None else None
+        if below is None:
+            return None
+        values += own + below
+    return values
+
+
+def _compiled_insert(model, connection):
+    compiled = _INSERTS.get((model, connection.alias))
+    if compiled is None:
+        compiled = _INSERTS[(model, connection.alias)] = _compile_insert(model, connection)
+    return compiled
+
+
+def _insert(instance, values, connection) -> None:
+    sql, _fields, returning, converters = _compiled_insert(type(instance), connection)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
+    _set_returned(instance, returning, converters, row, connection)
+
+
+def _set_returned(instance, returning, converters, row, connection) -> None:
     for field, value, convert in zip(returning, row, converters, strict=True):
         setattr(instance, field.attname, convert(value) if convert else value)
     instance._state.adding = False
     instance._state.db = connection.alias
 
 
-_CHILD_INSERTS: dict[tuple, tuple[list, str]] = {}
+def _insert_tree(instance, children, values, connection) -> None:
+    """Run ``_compile_tree``'s statement and give each instance what the database returned,
+    each ``New`` its parent's id, and each ``Rows`` with ``returning`` the rows it wrote."""
+    sql = _compile_tree(type(instance), children, connection)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    _sql, _fields, returning, converters = _compiled_insert(type(instance), connection)
+    _set_returned(instance, returning, converters, row[:len(returning)], connection)
+    _give_back(instance, children, iter(row[len(returning):]), connection)
 
 
-def _compile_with_children(model, sql, children: Rows, connection) -> tuple[list, str]:
-    """``insert_new``'s statement for the instance (its INSERT is ``sql``) with ``children``:
-    the INSERT of their rows, each referring to the row the first INSERT returns, in the same
-    ``WITH``; and their columns.  Built once per number of rows; names come from the models'
-    own metadata, every value is a parameter."""
-    key = (model, children.model, children.parent, children.fields, len(children.rows),
-           connection.alias)
-    compiled = _CHILD_INSERTS.get(key)
-    if compiled is None:
-        meta = children.model._meta
-        quote = connection.ops.quote_name
-        parent = meta.get_field(children.parent)
-        if parent.related_model is not model or parent.target_field is not model._meta.pk:
-            raise ValueError(f"{meta.label}.{children.parent} must refer to "
-                             f"{model._meta.label} by its primary key")
-        columns = [meta.get_field(name) for name in children.fields]
-        referred = quote(parent.target_field.column)
-        placeholders = ", ".join(["%s"] * len(columns))
-        row = f"((SELECT {referred} FROM parent), {placeholders})"  # noqa: S608 (a name)
-        names = ", ".join(quote(field.column) for field in (parent, *columns))
-        compiled = _CHILD_INSERTS[key] = columns, (
-            f"WITH parent AS ({sql}), children AS ("  # noqa: S608 (names, not values)
-            f"INSERT INTO {quote(meta.db_table)} ({names}) "
-            f"VALUES {', '.join([row] * len(children.rows))}) SELECT * FROM parent")
+def _give_back(parent, children, returned, connection) -> None:
+    """Hand ``children`` what ``_insert_tree``'s statement returned for them (``returned``, in
+    ``_compile_tree``'s order)."""
+    for child in children:
+        if isinstance(child, Rows):
+            if child.returning:
+                child.written[:] = [tuple(row) for row in next(returned)]
+            continue
+        model = type(child.instance)
+        _sql, _fields, returning, converters = _compiled_insert(model, connection)
+        _set_returned(child.instance, returning, converters,
+                      [next(returned) for _ in returning], connection)
+        setattr(child.instance, model._meta.get_field(child.parent).name, parent)
+        _give_back(child.instance, child.children, returned, connection)
+
+
+_TREES: dict[tuple, str] = {}
+
+
+def _shape(children) -> tuple:
+    return tuple((child.model, child.parent, child.fields, len(child.rows), child.returning)
+                 if isinstance(child, Rows)
+                 else (type(child.instance), child.parent, _shape(child.children))
+                 for child in children)
+
+
+def _compile_tree(model, children, connection) -> str:
+    """``insert_new``'s one statement for an instance of ``model`` and ``children``: an INSERT
+    of each in a ``WITH`` (``new0`` the instance's, then its children's, depth first), each
+    child's foreign key to its parent a subquery of the row the parent's INSERT returns; then
+    a row of what the instance's INSERT returns, of what each ``New``'s returns, and of an
+    array of the ``returning`` columns of each ``Rows`` that has them.  Built once per shape
+    (models, foreign keys, numbers of rows); names come from the models' own metadata, every
+    value is a parameter."""
+    key = (model, _shape(children), connection.alias)
+    compiled = _TREES.get(key)
+    if compiled is not None:
+        return compiled
+    quote = connection.ops.quote_name
+    parts = [f"new0 AS ({_compiled_insert(model, connection)[0]})"]
+    selected = ["new0.*"]
+
+    def add(parent_model, parent_name: str, children) -> None:
+        for child in children:
+            name = f"new{len(parts)}"
+            child_model = child.model if isinstance(child, Rows) else type(child.instance)
+            meta = child_model._meta
+            link = meta.get_field(child.parent)
+            if (link.related_model is not parent_model
+                    or link.target_field is not parent_model._meta.pk):
+                raise ValueError(f"{meta.label}.{child.parent} must refer to "
+                                 f"{parent_model._meta.label} by its primary key")
+            parent_id = f"(SELECT {quote(link.target_field.column)} FROM {parent_name})"  # noqa: S608
+            if isinstance(child, Rows):
+                columns = [link, *(meta.get_field(field) for field in child.fields)]
+                row = f"({parent_id}, {', '.join(['%s'] * len(child.fields))})"
+                rows = ", ".join([row] * len(child.rows))
+                returning = [quote(meta.get_field(field).column) for field in child.returning]
+            else:
+                _sql, fields, returned, _converters = _compiled_insert(child_model, connection)
+                columns = fields
+                rows = "({})".format(", ".join(parent_id if field is link else "%s"
+                                               for field in fields))
+                returning = [quote(field.column) for field in returned]
+            insert = (f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (names, not values)
+                      f"({', '.join(quote(field.column) for field in columns)}) VALUES {rows}")
+            if returning:
+                insert += f" RETURNING {', '.join(returning)}"
+            parts.append(f"{name} AS ({insert})")
+            if isinstance(child, Rows):
+                if returning:
+                    columns = ", ".join(returning)
+                    selected.append(f"ARRAY(SELECT ARRAY[{columns}] FROM {name})")  # noqa: S608
+            else:
+                selected.extend(f"(SELECT {column} FROM {name})"  # noqa: S608 (a name)
+                                for column in returning)
+                add(child_model, name, child.children)
+
+    add(model, "new0", children)
+    compiled = _TREES[key] = (f"WITH {', '.join(parts)} "  # noqa: S608 (names, not values)
+                              f"SELECT {', '.join(selected)} FROM new0")
     return compiled
 
 

@@ -1,5 +1,6 @@
 """core.db: the hot path's compiled read and many-row insert do what the ORM would."""
 
+import dataclasses
 import datetime
 
 import pytest
@@ -8,9 +9,19 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from clinic.models import Clinic, Clinician, Leave, NotificationRule, OpeningHours
-from core.db import CompiledRead, Rows, insert_new, insert_rows
+from clinic.alerting import alerts
+from clinic.models import (
+    Alert,
+    Clinic,
+    Clinician,
+    Leave,
+    Notification,
+    NotificationRule,
+    OpeningHours,
+)
+from core.db import CompiledRead, New, Rows, insert_new, insert_rows
 from intake.models import Submission
 from intake.references import new_reference
 from screening.models import Flag
@@ -257,15 +268,115 @@ def test_insert_new_with_children_is_prepared_once_per_number_of_rows():
     (row, *_) = flag_rows(make_case("emergency"))
     two = [row, (row[0], f"{row[1]}_again", *row[2:-1], row[-1] + 1)]
 
-    def runs() -> list[int]:
-        return sorted(runs for statement, runs in prepared_statements()
-                      if statement.startswith('WITH parent AS (INSERT INTO "intake_submission"'))
+    def runs() -> dict[str, int]:
+        return {statement: runs for statement, runs in prepared_statements()
+                if statement.startswith('WITH new0 AS (INSERT INTO "intake_submission"')}
 
     before = runs()
     for rows in ([row], two, [row], two, [row]):
         insert_new(copy_of(case), Rows(Flag, "submission", FLAG_FIELDS, rows))
-    # One statement for one flag (the emergency case's own made it already), one for two.
-    assert runs() == sorted([2, (before or [0])[0] + 3]), (before, prepared_statements())
+    after = runs()
+    # One statement for one flag, one for two (each new, or made already by the cases).
+    assert sorted(after[statement] - before.get(statement, 0) for statement in after
+                  if after[statement] != before.get(statement, 0)) == [2, 3], (before, after)
+
+
+def planned_alert(submission: Submission, clinicians, now) -> tuple[Alert, Rows]:
+    """An emergency alert for ``submission`` (stored or not) paging ``clinicians``, and its
+    notifications as rows for ``insert_new``, as ``clinic.alerting.alerts`` makes them."""
+    alert = Alert(submission=submission, clinic=submission.clinic, urgency="emergency",
+                  created_at=now, escalate_at=now + datetime.timedelta(minutes=5),
+                  escalation_plan=[[{"clinician": c.pk, "name": c.name} for c in clinicians]])
+    rows = alerts._notification_rows(alert, level=0, steps=[clinicians], now=now)
+    return alert, Rows(Notification, "alert", alerts._NOTIFICATION_COLUMNS[1:], rows,
+                       returning=("id", "clinician", "step"))
+
+
+def alert_values(alert: Alert) -> dict:
+    values = Alert.objects.filter(pk=alert.pk).values().get()
+    return {name: value for name, value in values.items() if name not in ("id", "submission_id")}
+
+
+def notification_rows(alert: Alert) -> list[tuple]:
+    return list(alert.notifications.order_by("clinician", "step")
+                .values_list(*alerts._NOTIFICATION_COLUMNS[1:]))
+
+
+def test_insert_new_stores_a_child_instance_and_its_rows_with_the_row():
+    """A submission, its flags, its alert and the alert's notifications: one statement on
+    PostgreSQL, each child referring to the row its parent's INSERT wrote; the same rows as
+    saving them one by one would store."""
+    case = make_case("emergency")
+    rows = flag_rows(case)
+    now = timezone.now()
+    clinicians = [Clinician.objects.create(name=f"Dr {n}", email=f"{n}@clinic.test")
+                  for n in ("One", "Two")]
+    saved = copy_of(case)
+    saved.save(force_insert=True)
+    saved_alert, saved_notifications = planned_alert(saved, clinicians, now)
+    saved_alert.save(force_insert=True)
+    saved_notifications.insert_for(saved_alert.pk)
+
+    inserted = copy_of(case)
+    alert, notifications = planned_alert(inserted, clinicians, now)
+    with CaptureQueriesContext(connection) as queries:
+        insert_new(inserted, Rows(Flag, "submission", FLAG_FIELDS, rows),
+                   New(alert, "submission", (notifications,)))
+    statements = [query["sql"].split(None, 1)[0] for query in queries]
+    if connection.vendor == "postgresql":
+        assert statements == ["WITH"], statements
+    else:  # one INSERT per table, in the test's transaction
+        assert statements == ["INSERT"] * 4, statements
+    assert stored(inserted) == stored(saved)
+    assert flag_rows(inserted) == rows
+    assert alert.pk > saved_alert.pk
+    assert (alert.submission_id, alert.submission) == (inserted.pk, inserted)
+    assert (alert._state.adding, alert._state.db) == (False, "default")
+    assert alert_values(alert) == alert_values(saved_alert)
+    assert notification_rows(alert) == notification_rows(saved_alert)
+    assert len(notification_rows(alert)) == 2
+    # What the notifications' INSERT returned: each row written, with its id.
+    assert sorted(notifications.written) == sorted(
+        alert.notifications.values_list("id", "clinician", "step"))
+    assert sorted(saved_notifications.written) == sorted(
+        saved_alert.notifications.values_list("id", "clinician", "step"))
+
+
+def test_insert_new_leaves_out_a_child_instance_s_rows_when_there_are_none():
+    case = make_case("routine")
+    inserted = copy_of(case)
+    alert, _ = planned_alert(inserted, [], timezone.now())
+    nobody = Rows(Notification, "alert", alerts._NOTIFICATION_COLUMNS[1:], [],
+                  returning=("id",))
+    insert_new(inserted, New(alert, "submission", (nobody,)))
+    assert Alert.objects.get(submission=inserted).pk == alert.pk
+    assert not alert.notifications.exists()
+    assert nobody.written == []
+
+
+@COMMITTED
+def test_insert_new_with_a_child_instance_stores_all_or_nothing_outside_a_transaction():
+    """A grandchild row the database refuses (a notification without a channel) leaves
+    neither the submission nor its alert behind."""
+    case = make_case("emergency")
+    clinician = Clinician.objects.create(name="Dr One", email="one@clinic.test")
+    inserted = copy_of(case)
+    alert, notifications = planned_alert(inserted, [clinician], timezone.now())
+    (row,) = notifications.rows
+    channel = alerts._NOTIFICATION_COLUMNS[1:].index("channel")
+    broken = dataclasses.replace(notifications,
+                                 rows=[row, (*row[:channel], None, *row[channel + 1:])])
+    submissions, alerts_before = Submission.objects.count(), Alert.objects.count()
+    with pytest.raises(IntegrityError):
+        insert_new(inserted, New(alert, "submission", (broken,)))
+    assert (Submission.objects.count(), Alert.objects.count()) == (submissions, alerts_before)
+    assert connection.get_autocommit()
+
+
+def test_a_child_instance_must_refer_to_its_parent_by_its_primary_key():
+    case = make_case("routine")
+    with pytest.raises(ValueError, match=r"Alert\.clinic\"? must"):
+        insert_new(copy_of(case), New(planned_alert(case, [], timezone.now())[0], "clinic"))
 
 
 def test_insert_new_leaves_to_save_a_model_whose_saving_someone_listens_for():

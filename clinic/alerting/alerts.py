@@ -3,8 +3,9 @@ and acknowledging it.
 
 How an alert is never lost and never sent twice
 -----------------------------------------------
-1. ``raise_alert`` runs inside the submission's transaction and writes the ``Alert`` and its
-   first ``Notification`` rows (an outbox).  If the submission rolls back, so does the alert.
+1. ``new_alert`` makes the ``Alert`` and its first ``Notification`` rows, which are written
+   with the submission, in the same statement (an outbox).  If the submission is not stored,
+   neither is the alert.
 2. After the commit, a task is queued with only the notification's id (``queue_delivery``).
    If the broker is down the queuing fails quietly: the rows are already safe.
 3. ``deliver_notification`` claims the notification with a conditional update that only one
@@ -112,7 +113,7 @@ from clinic.models import (
     Notification,
 )
 from clinic.rota import escalation_chain
-from core.db import CompiledRead, insert_new, insert_rows
+from core.db import CompiledRead, New, Rows, insert_new, insert_rows
 from core.errors import Conflict, Invalid
 from intake.models import Submission
 from screening.urgency import PAGING, Urgency
@@ -143,14 +144,37 @@ def group_window() -> datetime.timedelta:
 # --- Raising ----------------------------------------------------------------------------------
 
 
-def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | None:
-    """Create the alert for an urgent or emergency submission, in the caller's transaction
-    (there must be one), and queue its first notifications once that transaction commits; an
-    urgent alert for a clinician in the middle of a burst is held for their digest instead.
-    Returns None for a submission that needs no alert."""
+@dataclass(frozen=True)
+class NewAlert:
+    """The alert of a submission that is being stored, with its first notifications: for
+    ``core.db.insert_new`` to write with the submission (``to_store``), in one statement, and
+    for ``stored`` to queue once they are written."""
+
+    alert: Alert
+    notifications: Rows
+    now: datetime.datetime
+
+    def to_store(self) -> New:
+        return New(self.alert, "submission", (self.notifications,))
+
+    def stored(self) -> None:
+        """Queue the notifications due now when the transaction commits (at once outside
+        one): held ones wait for the sweep to queue their digest when their window ends, and
+        delayed steps for the sweep to find them due."""
+        ids = {(clinician, step): pk for pk, clinician, step in self.notifications.written}
+        due = sorted(ids[clinician, step] for clinician, _, step, _, _, at, grouped, _, *_
+                     in self.notifications.rows if not grouped and at <= self.now)
+        transaction.on_commit(lambda: queue_delivery(due))
+
+
+def new_alert(submission, *, now: datetime.datetime) -> NewAlert | None:
+    """The alert for an urgent or emergency submission, not yet stored, with its first step's
+    notifications; None for a submission that needs no alert.  For an urgent one, whether
+    each person paged is in the middle of a burst (their notification then held for their
+    digest) is decided under a lock on their rows (``_held_until``): it must be called in the
+    transaction that stores it (``needs_transaction`` says when)."""
     if submission.urgency not in PAGING:
         return None
-    now = now or timezone.now()
     clinic = submission.clinic
     steps, closed = escalation_chain(clinic, now)
     alert = Alert(
@@ -158,38 +182,48 @@ def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | 
         created_at=now, escalate_at=now + escalation_delay(clinic, submission.urgency),
         escalation_plan=[[{"clinician": c.pk, "name": c.name} for c in step] for step in steps],
     )
-    insert_new(alert)
+    rows = _notification_rows(alert, level=0, steps=steps, now=now) if steps else []
     if not steps:
-        logger.critical("alert %s for %s has nobody to notify: the clinic %s has no duty "
-                        "rota, out-of-hours or backup contacts", alert.pk, submission.reference,
-                        clinic.pk)
-        return alert
-    _notify_step(alert, level=0, steps=steps, now=now)
-    return alert
+        logger.critical("an alert for %s has nobody to notify: the clinic %s has no duty "
+                        "rota, out-of-hours or backup contacts", submission.reference, clinic.pk)
+    return NewAlert(alert, Rows(Notification, "alert", _NOTIFICATION_COLUMNS[1:], rows,
+                                returning=("id", "clinician", "step")), now)
+
+
+def needs_transaction(urgency: str) -> bool:
+    """Whether storing an alert of ``urgency`` needs a transaction of its own: an urgent one
+    holds its burst lock until it commits; an emergency is one statement with its
+    submission."""
+    return urgency == Urgency.URGENT and bool(group_window())
+
+
+def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | None:
+    """Create the alert for a stored urgent or emergency submission, in the caller's
+    transaction (there must be one), and queue its first notifications once that transaction
+    commits (``new_alert``).  Returns None for a submission that needs no alert."""
+    planned = new_alert(submission, now=now or timezone.now())
+    if planned is None:
+        return None
+    insert_new(planned.alert, planned.notifications)
+    planned.stored()
+    return planned.alert
 
 
 def _notify_step(alert: Alert, *, level: int, steps, now,
                  reason: str = Notification.Reason.PAGE) -> None:
-    """Notify one escalation step's people: a notification per step of each one's plan
-    (``clinic.alerting.rules``), the ones due now queued after the commit."""
-    recipients = steps[level % len(steps)]
-    held_until = _held_until(alert, recipients, now) if level == 0 else {}
-    plans = notification_plans(recipients, alert.urgency)
-    rows = [(alert.pk, c.pk, level, index, step.channel, now,
-             held_until.get(c.pk, now) + step.delay, c.pk in held_until, reason)
-            for c in recipients for index, step in enumerate(plans[c.pk])]
+    """Notify one escalation step's people of a stored alert: a notification per step of each
+    one's plan (``clinic.alerting.rules``), the ones due now queued after the commit."""
+    rows = _notification_rows(alert, level=level, steps=steps, now=now, reason=reason)
     # A step is notified once, whoever gets there first: a row that is there already is
     # skipped, and the insert says which rows it wrote.
-    defaults = tuple(field.get_default() for field in _NOTIFICATION_DEFAULTED)
-    written = insert_rows(
-        Notification, (*_NOTIFICATION_SET, *(f.name for f in _NOTIFICATION_DEFAULTED)),
-        [(*row, *defaults) for row in rows],
-        ignore_conflicts=True, returning=("id", "clinician", "step"))
+    written = insert_rows(Notification, _NOTIFICATION_COLUMNS,
+                          [(alert.pk, *row) for row in rows],
+                          ignore_conflicts=True, returning=("id", "clinician", "step"))
     if len(written) == len(rows):
         # Rows at a level are written only here, by the one transaction that moved the alert
-        # to it (raising it, or a conditional update): all new, they are all there is.
+        # to it (a conditional update): all new, they are all there is.
         ids = {(clinician, step): pk for pk, clinician, step in written}
-        due = sorted(ids[clinician, step] for _, clinician, _, step, _, _, at, grouped, _
+        due = sorted(ids[clinician, step] for clinician, _, step, _, _, at, grouped, _, *_
                      in rows if not grouped and at <= now)
     else:
         # Someone was there first: queue whatever of this level is still waiting.
@@ -201,11 +235,28 @@ def _notify_step(alert: Alert, *, level: int, steps, now,
     transaction.on_commit(lambda: queue_delivery(due))
 
 
-# What ``_notify_step`` writes: the fields it sets, then every other one at its default.
+def _notification_rows(alert: Alert, *, level: int, steps, now,
+                       reason: str = Notification.Reason.PAGE) -> list[tuple]:
+    """The notifications of one escalation step's people, as rows of
+    ``_NOTIFICATION_COLUMNS`` without the alert: one per step of each one's plan, the first
+    step of an urgent page held for the person's digest if they are in the middle of a
+    burst."""
+    recipients = steps[level % len(steps)]
+    held_until = _held_until(alert, recipients, now) if level == 0 else {}
+    plans = notification_plans(recipients, alert.urgency)
+    defaults = tuple(field.get_default() for field in _NOTIFICATION_DEFAULTED)
+    return [(c.pk, level, index, step.channel, now, held_until.get(c.pk, now) + step.delay,
+             c.pk in held_until, reason, *defaults)
+            for c in recipients for index, step in enumerate(plans[c.pk])]
+
+
+# What a notification is written with: the fields ``_notification_rows`` sets, then every other
+# one at its default.
 _NOTIFICATION_SET = ("alert", "clinician", "level", "step", "channel", "created_at",
                      "next_attempt_at", "grouped", "reason")
 _NOTIFICATION_DEFAULTED = tuple(field for field in Notification._meta.concrete_fields
                                 if not field.primary_key and field.name not in _NOTIFICATION_SET)
+_NOTIFICATION_COLUMNS = (*_NOTIFICATION_SET, *(f.name for f in _NOTIFICATION_DEFAULTED))
 
 
 def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:

@@ -1,8 +1,9 @@
 """Submitting an intake: the one path the web form and the REST API both take.
 
 ``submit_intake`` validates the patient's details and answers against the exact questionnaire
-version, screens the answers, and stores the submission (its answers in it) and its flags in
-one transaction, then returns a ``SubmissionOutcome``: what the patient must be told, which the
+version, screens the answers, and stores the submission (its answers in it), its flags and, for
+an urgent or emergency one, its alert in one statement (in a transaction with whatever else is
+written), then returns a ``SubmissionOutcome``: what the patient must be told, which the
 REST API, the form and FHIR each render in their own way.  Nothing is stored unless everything
 is valid (``SubmissionInvalid``), and a failure inside screening never loses the submission (it
 is stored, marked ``screening_failed`` and treated as urgent).
@@ -36,7 +37,6 @@ from intake.services.answers import AnswersInvalid, clean_answers
 from intake.services.patients import PatientInvalid, clean_patient
 from screening import services as screening
 from screening.models import Category
-from screening.urgency import PAGING
 
 logger = logging.getLogger(__name__)
 
@@ -202,11 +202,13 @@ def submit_intake(
     # Screening is a pure function of the answers and the compiled rule set: done before the
     # transaction starts, it keeps the transaction short.
     result = _screen(submission, cleaned, clinic)
-    # The submission and its flags are one statement (``insert_new``), atomic on its own; a
-    # transaction is needed only when more is written with them: the invitation's use, the
-    # idempotency record, the alert.  Most submissions (routine and soon, from the public form
-    # or a client without a key) are stored in one round trip.
-    alone = invitation is None and idempotency_key is None and result.urgency not in PAGING
+    # The submission, its flags and (for an urgent or emergency one) its alert with its first
+    # notifications are one statement (``insert_new``), atomic on its own; a transaction is
+    # needed only when more is written with them (the invitation's use, the idempotency record)
+    # or a lock must be held until they commit (an urgent alert's burst, ``alerts``).  Most
+    # submissions, emergencies among them, are stored in one round trip.
+    alone = (invitation is None and idempotency_key is None
+             and not alerts.needs_transaction(result.urgency))
     try:
         with contextlib.nullcontext() if alone else transaction.atomic():
             if invitation is not None and not invitations.mark_used(invitation, now=now):
@@ -296,15 +298,20 @@ def _store(submission: Submission, cleaned: dict, result, now) -> SubmissionOutc
     submission.urgency = result.urgency
     submission.screening_failed = result.failed
     submission.rule_set_id = result.rule_set_id
-    insert_new(submission, screening.flags_to_store(result))
-    # The alert is written in this transaction (an outbox): no submission without its alert.
-    alerts.raise_alert(submission, now=now)
-    advice = advice_for(submission.urgency, submission.clinic, now, possible_cardiac=any(
-        flag.category == Category.POSSIBLE_CARDIAC for flag in result.flags))
+    # What the patient is told is settled before anything is stored: nothing after the store
+    # can fail and leave a stored submission with an error for an answer.
+    advice = str(advice_for(submission.urgency, submission.clinic, now, possible_cardiac=any(
+        flag.category == Category.POSSIBLE_CARDIAC for flag in result.flags)))
+    # The alert is written with the submission (an outbox): no submission without its alert.
+    alert = alerts.new_alert(submission, now=now)
+    insert_new(submission, screening.flags_to_store(result),
+               *([alert.to_store()] if alert else []))
+    if alert:
+        alert.stored()
     logger.info("submission %s stored with urgency %s", submission.reference, submission.urgency)
     return SubmissionOutcome(
         submission=submission, reference=submission.reference, urgency=submission.urgency,
-        advice=str(advice), submitted_at=submission.submitted_at,
+        advice=advice, submitted_at=submission.submitted_at,
         flags=tuple(ReportedFlag(code=f.code, category=f.category, urgency=f.tier,
                                  explanation=f.explanation) for f in result.flags))
 

@@ -15,7 +15,7 @@ import pytest
 
 from clinic.alerting import alerts, delivery
 from clinic.models import Alert, AuditEvent, Notification
-from intake.models import Submission
+from intake.models import IdempotencyRecord, Submission
 from support.real_services import wait_until
 from tests.factories import (
     ANSWERS,
@@ -111,24 +111,27 @@ def test_a_submission_that_rolls_back_leaves_no_alert_and_sends_nothing(
         client, broker, rota, smtp, redis_server, celery_processes, monkeypatch):
     raised = []
 
-    def raise_alert_and_remember(submission, **kwargs):
-        alert = real_raise_alert(submission, **kwargs)
-        raised.append(alert.pk)
-        return alert
+    def new_alert_and_remember(submission, **kwargs):
+        planned = real_new_alert(submission, **kwargs)
+        raised.append(planned)
+        return planned
 
     def fail(*args, **kwargs):
-        raise RuntimeError("the advice could not be written")
+        raise RuntimeError("the idempotency record could not be written")
 
-    # The alert is written, then something later in the same transaction fails.
-    real_raise_alert = alerts.raise_alert
-    monkeypatch.setattr(alerts, "raise_alert", raise_alert_and_remember)
-    monkeypatch.setattr("intake.services.submissions.advice_for", fail)
+    # The alert is written with the submission, then something later in the same transaction
+    # (a client's Idempotency-Key asks for one) fails.
+    real_new_alert = alerts.new_alert
+    monkeypatch.setattr(alerts, "new_alert", new_alert_and_remember)
+    monkeypatch.setattr(IdempotencyRecord.objects, "create", fail)
     client.raise_request_exception = False
-    response = post_submission(client, {"patient": PATIENT, "answers": ANSWERS})
+    response = post_submission(client, {"patient": PATIENT, "answers": ANSWERS},
+                               **{"Idempotency-Key": "the-first-try"})
     assert response.status_code == 500
 
-    assert len(raised) == 1  # an alert row was written inside the transaction...
-    assert not Alert.objects.filter(pk=raised[0]).exists()  # ...and rolled back with it
+    assert len(raised) == 1
+    assert raised[0].alert.pk is not None  # an alert row was written in the transaction...
+    assert not Alert.objects.filter(pk=raised[0].alert.pk).exists()  # ...and rolled back
     assert not Submission.objects.exists()
     assert not Alert.objects.exists()
     assert not Notification.objects.exists()
