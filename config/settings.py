@@ -173,9 +173,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     options["prepare_threshold"] = (
         2**31 - 1 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # The pool checks a connection before handing it out, so after an outage no request gets
-    # one the restarted server has already dropped.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend, whose pool checks a connection before handing it out (so after an
+    # outage no request gets one the restarted server has already dropped) with a query that
+    # also reads the configuration generation (core.configuration): a submission then reads
+    # its clinic only after a change.  Instead of CONN_HEALTH_CHECKS, the same check with an
+    # empty query.
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -110,7 +110,7 @@ def test_database_url_and_redis_url_switch_to_postgresql_and_the_broker():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "False", "redis://broker:6379/0", "DEBUG=True"
+        "core.postgresql", "False", "redis://broker:6379/0", "DEBUG=True"
     ]
 
 

@@ -10,6 +10,7 @@ is stored, marked ``screening_failed`` and treated as urgent).
 """
 
 import contextlib
+import copy
 import datetime
 import hashlib
 import json
@@ -25,6 +26,7 @@ from django.utils import timezone
 from clinic.alerting import alerts
 from clinic.hours import hours_as_json, local_time, with_hours
 from clinic.models import Clinic
+from core import configuration
 from core.db import CompiledRead, insert_new
 from core.errors import Conflict, Invalid
 from intake.advice import advice_for
@@ -239,8 +241,18 @@ def _clinic_with_current(clinic: Clinic | None) -> Clinic:
     (``version_pk``, ``version_published_at``) and which rule set is active (``rule_set_*``),
     as attributes of the clinic.  The version's questions and the compiled rule set then come
     from this process's memory (both are frozen once published or active).  The query is
-    compiled once per process (``CompiledRead``): building it cost more than running it."""
+    compiled once per process (``CompiledRead``): building it cost more than running it.
+
+    What it read is kept in the process under the configuration generation the request's
+    connection was checked out with (``core.configuration``), and given again (a copy) while
+    the generation is the same, without a query: any change of those tables makes a new
+    generation.  Without one (SQLite, outside a request), it reads every time."""
     slug = settings.INTAKE_QUESTIONNAIRE_SLUG
+    generation = configuration.current()
+    kept_as = (clinic.pk if clinic is not None else None, slug)
+    kept = _KEPT.get(kept_as) if generation is not None else None
+    if kept is not None and kept[0] == generation:
+        return copy.copy(kept[1])
     if clinic is None:
         row = _DEFAULT_CLINIC_WITH_CURRENT.first(0, key=(slug,))
     else:
@@ -251,7 +263,18 @@ def _clinic_with_current(clinic: Clinic | None) -> Clinic:
     found = Clinic.from_db(DEFAULT_DB_ALIAS, _CLINIC_FIELDS, row[:fields])
     for name, value in zip(_CURRENT, row[fields:], strict=True):
         setattr(found, name, value)
-    return with_hours(found, found.hours_json)
+    found = with_hours(found, found.hours_json)
+    if generation is not None:
+        if len(_KEPT) >= _KEPT_AT_MOST:
+            _KEPT.clear()
+        _KEPT[kept_as] = (generation, copy.copy(found))
+    return found
+
+
+# What ``_clinic_with_current`` read, by clinic (None: the default) and questionnaire, with the
+# generation it was read in; a few clinics at most.
+_KEPT: dict[tuple, tuple[int, Clinic]] = {}
+_KEPT_AT_MOST = 256
 
 
 _CLINIC_FIELDS = [field.attname for field in Clinic._meta.concrete_fields]
