@@ -338,18 +338,18 @@ def insert_new(instance, *children: Rows | New) -> None:
     alias = router.db_for_write(type(instance), instance=instance)
     connection = connections[alias]
     children = _pruned(children)
-    if connection.vendor == "postgresql" or not children:
+    if not children:
         values = _values_to_insert(instance, connection)
-        if values is not None and children:
-            tree = _tree_values(children, connection)
-            if tree is not None:
-                _insert_tree(instance, children, values + tree, connection)
-                return
-        elif not children:
-            if values is None:
-                instance.save(force_insert=True)
-            else:
-                _insert(instance, values, connection)
+        if values is None:
+            instance.save(force_insert=True)
+        else:
+            _insert(instance, values, connection)
+        return
+    if connection.vendor == "postgresql":
+        values = _values_to_insert(instance, connection)
+        tree = _tree_values(children, connection) if values is not None else None
+        if tree is not None:
+            _insert_tree(instance, children, values + tree, connection)
             return
     with transaction.atomic(using=alias, savepoint=False):
         insert_new(instance)

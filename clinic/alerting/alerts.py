@@ -161,9 +161,7 @@ class NewAlert:
         """Queue the notifications due now when the transaction commits (at once outside
         one): held ones wait for the sweep to queue their digest when their window ends, and
         delayed steps for the sweep to find them due."""
-        ids = {(clinician, step): pk for pk, clinician, step in self.notifications.written}
-        due = sorted(ids[clinician, step] for clinician, _, step, _, _, at, grouped, _, *_
-                     in self.notifications.rows if not grouped and at <= self.now)
+        due = _due_now(self.notifications.rows, self.notifications.written, self.now)
         transaction.on_commit(lambda: queue_delivery(due))
 
 
@@ -222,9 +220,7 @@ def _notify_step(alert: Alert, *, level: int, steps, now,
     if len(written) == len(rows):
         # Rows at a level are written only here, by the one transaction that moved the alert
         # to it (a conditional update): all new, they are all there is.
-        ids = {(clinician, step): pk for pk, clinician, step in written}
-        due = sorted(ids[clinician, step] for clinician, _, step, _, _, at, grouped, _, *_
-                     in rows if not grouped and at <= now)
+        due = _due_now(rows, written, now)
     else:
         # Someone was there first: queue whatever of this level is still waiting.
         due = [n.pk for n in Notification.objects.filter(
@@ -248,6 +244,14 @@ def _notification_rows(alert: Alert, *, level: int, steps, now,
     return [(c.pk, level, index, step.channel, now, held_until.get(c.pk, now) + step.delay,
              c.pk in held_until, reason, *defaults)
             for c in recipients for index, step in enumerate(plans[c.pk])]
+
+
+def _due_now(rows: list[tuple], written: list[tuple], now) -> list[int]:
+    """The ids of the notifications of ``rows`` (``_notification_rows``'s) to queue now: not
+    held, and due; ``written`` is what their INSERT returned, ``(id, clinician, step)``."""
+    ids = {(clinician, step): pk for pk, clinician, step in written}
+    return sorted(ids[clinician, step] for clinician, _, step, _, _, at, grouped, *_ in rows
+                  if not grouped and at <= now)
 
 
 # What a notification is written with: the fields ``_notification_rows`` sets, then every other
