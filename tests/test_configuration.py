@@ -20,6 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from clinic.models import Clinic, OpeningHours
 from core import configuration
 from intake.models import Questionnaire, Submission
+from screening.activation import activate_rule_set
+from screening.models import RuleSet
+from screening.services import create_draft_from
 from tests.factories import (
     COMMITTED,
     PATIENT,
@@ -192,3 +195,17 @@ def _kept():
     from intake.services import submissions
 
     return submissions._KEPT
+
+
+@COMMITTED
+def test_a_rule_set_activated_is_used_by_the_next_submission(client, admin_user):
+    """The clinical case for it: once a new rule set passes its safety cases and goes live, no
+    submission is screened by the one it replaced."""
+    current = RuleSet.objects.get(status=RuleSet.Status.ACTIVE)
+    statements_of(client, ROUTINE)
+    assert statements_of(client, ROUTINE) == ["INSERT"]  # kept
+    activated = activate_rule_set(create_draft_from(current), by=admin_user,
+                                  reason="The same rules again, as a new version.")
+    statements_of(client, ROUTINE)
+    latest = Submission.objects.latest("pk")
+    assert latest.rule_set_id == activated.pk != current.pk
