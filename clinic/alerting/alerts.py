@@ -113,7 +113,7 @@ from clinic.models import (
     Notification,
 )
 from clinic.rota import escalation_chain
-from core.db import CompiledRead, New, Rows, insert_new, insert_rows
+from core.db import CompiledRead, New, Rows, insert_rows
 from core.errors import Conflict, Invalid
 from intake.models import Submission
 from screening.urgency import PAGING, Urgency
@@ -189,22 +189,10 @@ def new_alert(submission, *, now: datetime.datetime) -> NewAlert | None:
 
 
 def needs_transaction(urgency: str) -> bool:
-    """Whether storing an alert of ``urgency`` needs a transaction of its own: an urgent one
-    holds its burst lock until it commits; an emergency is one statement with its
-    submission."""
+    """Whether an alert of ``urgency`` is raised under the burst lock (``_held_until``: an
+    urgent one, while grouping is on), which its transaction holds until the alert is stored;
+    any other is one statement with its submission and needs no transaction."""
     return urgency == Urgency.URGENT and bool(group_window())
-
-
-def raise_alert(submission, *, now: datetime.datetime | None = None) -> Alert | None:
-    """Create the alert for a stored urgent or emergency submission, in the caller's
-    transaction (there must be one), and queue its first notifications once that transaction
-    commits (``new_alert``).  Returns None for a submission that needs no alert."""
-    planned = new_alert(submission, now=now or timezone.now())
-    if planned is None:
-        return None
-    insert_new(planned.alert, planned.notifications)
-    planned.stored()
-    return planned.alert
 
 
 def _notify_step(alert: Alert, *, level: int, steps, now,
@@ -267,9 +255,9 @@ def _held_until(alert: Alert, clinicians, now) -> dict[int, datetime.datetime]:
     """For each of ``clinicians`` in the middle of a burst, when the urgent ``alert`` raised at
     ``now`` is due in their digest: the end of the window opened by their latest urgent first
     page.  Clinicians missing from the answer are paged at once."""
-    window = group_window()
-    if alert.urgency != Urgency.URGENT or not window:
+    if not needs_transaction(alert.urgency):  # nothing is held: no lock to take
         return {}
+    window = group_window()
     ids = sorted(c.pk for c in clinicians)
     lock, first_pages = _burst_reads(len(ids))
     # One decision per clinician at a time, held until this transaction commits (see the module

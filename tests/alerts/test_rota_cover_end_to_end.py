@@ -1,5 +1,5 @@
 """Cover and the rota check with the real parts: a cover for today takes an alert away from the
-clinician the weekly rota puts on duty (through POST /api/submissions/, ``raise_alert``, a real
+clinician the weekly rota puts on duty (through POST /api/submissions/, ``new_alert``, a real
 Celery worker and a real SMTP server), and the daily rota check, run by a real worker, emails
 the clinic's admins about a gap and names no patient.
 
